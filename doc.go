@@ -1,0 +1,15 @@
+// Package hallmark signs what a team builds and lets everyone downstream
+// check it, on infrastructure the team runs itself.
+//
+// The public packages at the module root are the produce-and-check path that
+// integrators embed:
+//
+//   - [hallmark.dev/keys]: cosign-compatible key files.
+//   - [hallmark.dev/oci]: where signatures live in an OCI registry (OCI 1.1
+//     referrers, the referrers tag schema, cosign's legacy tags).
+//   - [hallmark.dev/attest]: in-toto statements and the payloads cosign signs.
+//   - [hallmark.dev/sign]: signers that produce Sigstore bundles.
+//   - [hallmark.dev/verify]: verification of bundles and legacy signatures.
+//
+// Everything only the hallmark binary runs lives under internal/.
+package hallmark
