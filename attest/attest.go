@@ -1,0 +1,189 @@
+// Package attest builds and parses the payloads hallmark signs: in-toto
+// Statements (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md)
+// carried in DSSE envelopes (https://github.com/secure-systems-lab/dsse), and
+// cosign's legacy "simple signing" payload
+// (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md).
+//
+// An image signature in the Sigstore bundle layout is an in-toto Statement
+// whose predicate type is [CosignSignPredicateType], whose single subject is
+// the image manifest digest, and whose subject annotations are the
+// user's signed annotations. This is the statement cosign v3 writes.
+//
+// Parsing is strict: unknown top-level fields of a statement, duplicate JSON
+// keys, a statement type other than v1 (or v0.1, which older tools write),
+// and malformed digests are errors.
+package attest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+const (
+	// StatementTypeV1 is the _type of an in-toto Statement v1.
+	StatementTypeV1 = "https://in-toto.io/Statement/v1"
+	// StatementTypeV01 is the _type of an in-toto Statement v0.1, still
+	// written by some tools; it is accepted when reading.
+	StatementTypeV01 = "https://in-toto.io/Statement/v0.1"
+	// PayloadType is the DSSE payload type of an in-toto statement.
+	PayloadType = "application/vnd.in-toto+json"
+	// CosignSignPredicateType is the predicate type of an image signature
+	// in the Sigstore bundle layout.
+	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+)
+
+// MaxPayloadSize bounds the statements and payloads this package parses.
+const MaxPayloadSize = 128 << 20
+
+// Subject is one artifact a statement is about.
+type Subject struct {
+	Name        string            `json:"name,omitempty"`
+	Digest      map[string]string `json:"digest"`
+	Annotations map[string]any    `json:"annotations,omitempty"`
+}
+
+// Statement is an in-toto Statement. Predicate is kept as raw JSON.
+type Statement struct {
+	Type          string          `json:"_type"`
+	Subject       []Subject       `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate,omitempty"`
+}
+
+// ImageSignatureStatement returns the statement an image signature signs:
+// subject the manifest digest ("sha256:<hex>"), predicate type
+// [CosignSignPredicateType], an empty predicate, and the annotations on the
+// subject.
+func ImageSignatureStatement(digest string, annotations map[string]string) ([]byte, error) {
+	alg, hexDigest, err := SplitDigest(digest)
+	if err != nil {
+		return nil, err
+	}
+	subj := Subject{Digest: map[string]string{alg: hexDigest}}
+	if len(annotations) > 0 {
+		subj.Annotations = make(map[string]any, len(annotations))
+		for k, v := range annotations {
+			subj.Annotations[k] = v
+		}
+	}
+	st := Statement{
+		Type:          StatementTypeV1,
+		Subject:       []Subject{subj},
+		PredicateType: CosignSignPredicateType,
+		Predicate:     json.RawMessage(`{}`),
+	}
+	return json.Marshal(st)
+}
+
+// ParseStatement parses an in-toto statement strictly.
+func ParseStatement(payload []byte) (*Statement, error) {
+	if len(payload) > MaxPayloadSize {
+		return nil, fmt.Errorf("attest: statement is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
+	}
+	if err := checkNoDuplicateKeys(payload); err != nil {
+		return nil, fmt.Errorf("attest: statement: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	var st Statement
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("attest: statement is not valid JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("attest: statement has trailing data")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("attest: statement has trailing data")
+	}
+	switch st.Type {
+	case StatementTypeV1, StatementTypeV01:
+	default:
+		return nil, fmt.Errorf("attest: statement type %q is not an in-toto statement", st.Type)
+	}
+	if st.PredicateType == "" {
+		return nil, errors.New("attest: statement has no predicateType")
+	}
+	if len(st.Subject) == 0 {
+		return nil, errors.New("attest: statement has no subject")
+	}
+	for i, s := range st.Subject {
+		if len(s.Digest) == 0 {
+			return nil, fmt.Errorf("attest: subject %d has no digest", i)
+		}
+		for alg, d := range s.Digest {
+			if err := checkDigest(alg, d); err != nil {
+				return nil, fmt.Errorf("attest: subject %d: %w", i, err)
+			}
+		}
+	}
+	return &st, nil
+}
+
+// SubjectFor returns the subject whose digest matches digest
+// ("sha256:<hex>"), or false.
+func (s *Statement) SubjectFor(digest string) (Subject, bool) {
+	alg, hexDigest, err := SplitDigest(digest)
+	if err != nil {
+		return Subject{}, false
+	}
+	for _, subj := range s.Subject {
+		if d, ok := subj.Digest[alg]; ok && strings.EqualFold(d, hexDigest) {
+			return subj, true
+		}
+	}
+	return Subject{}, false
+}
+
+// StringAnnotations returns the annotations of a subject whose values are
+// strings, and the keys whose values are not.
+func (s Subject) StringAnnotations() (map[string]string, []string) {
+	out := make(map[string]string, len(s.Annotations))
+	var other []string
+	for k, v := range s.Annotations {
+		if sv, ok := v.(string); ok {
+			out[k] = sv
+		} else {
+			other = append(other, k)
+		}
+	}
+	sort.Strings(other)
+	return out, other
+}
+
+// SplitDigest splits "alg:hex" and checks the hex length for the algorithm.
+func SplitDigest(digest string) (alg, hexDigest string, err error) {
+	alg, hexDigest, ok := strings.Cut(digest, ":")
+	if !ok {
+		return "", "", fmt.Errorf("attest: digest %q is not of the form algorithm:hex", digest)
+	}
+	if err := checkDigest(alg, hexDigest); err != nil {
+		return "", "", err
+	}
+	return alg, strings.ToLower(hexDigest), nil
+}
+
+var digestLengths = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128, "sha1": 40, "gitCommit": 40}
+
+func checkDigest(alg, hexDigest string) error {
+	n, ok := digestLengths[alg]
+	if !ok {
+		// Other algorithms (e.g. dirHash) are carried but not interpreted.
+		if alg == "" {
+			return errors.New("empty digest algorithm")
+		}
+		return nil
+	}
+	if len(hexDigest) != n {
+		return fmt.Errorf("%s digest %q has %d hex characters, want %d", alg, hexDigest, len(hexDigest), n)
+	}
+	if _, err := hex.DecodeString(hexDigest); err != nil {
+		return fmt.Errorf("%s digest %q is not hex", alg, hexDigest)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/sign"
+)
+
+// signingFlags select the signing key.
+type signingFlags struct {
+	key string
+}
+
+func (f *signingFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.key, "key", "", "encrypted private key file (cosign format)")
+}
+
+func (e *env) signer(f *signingFlags) (*sign.KeySigner, error) {
+	if f.key == "" {
+		return nil, withHint(errors.New("no signing key"), "pass --key cosign.key (make one with hallmark generate-key-pair)")
+	}
+	s, err := e.loadSigner(f.key)
+	if err != nil {
+		return nil, err
+	}
+	return sign.NewKeySigner(s)
+}
+
+func signCmd(e *env) *cobra.Command {
+	var (
+		sf         signingFlags
+		rf         registryFlags
+		ann        []string
+		recursive  bool
+		repository string
+		output     string
+		yes        bool
+		tlogUpload bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sign --key KEY [-a key=value]... IMAGE",
+		Short: "Sign an image by digest and attach the signature as an OCI referrer",
+		Args:  exactArgs(1, "IMAGE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			annotations, err := parseAnnotations(ann)
+			if err != nil {
+				return err
+			}
+			if tlogUpload {
+				return withHint(errors.New("signing into a transparency log is not available yet"), "pass --tlog-upload=false")
+			}
+			k, err := e.signer(&sf)
+			if err != nil {
+				return err
+			}
+			res, err := ops.SignImage(cmd.Context(), rf.client(), ops.SignImageRequest{
+				Reference:   args[0],
+				Annotations: annotations,
+				Recursive:   recursive,
+				Repository:  e.repository(repository),
+				Signer:      k,
+			})
+			if res != nil && len(res.Signed) > 0 && err != nil {
+				for _, s := range res.Signed {
+					e.info("signed %s (signature %s)", s.Image, s.Referrer)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return e.json(res)
+			}
+			if !strings.Contains(args[0], "@") {
+				e.info("resolved %s to %s", args[0], res.Digest)
+			}
+			for _, s := range res.Signed {
+				e.printf("Signed %s\n  signature: %s\n", s.Image, s.Referrer)
+			}
+			return nil
+		},
+	}
+	sf.bind(cmd)
+	rf.bind(cmd)
+	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "annotation key=value to sign with the image (repeatable)")
+	cmd.Flags().BoolVar(&recursive, "recursive", false, "also sign each manifest of an index")
+	cmd.Flags().StringVar(&repository, "repository", "", "store signatures in this repository (also HALLMARK_REPOSITORY)")
+	cmd.Flags().StringVar(&output, "output", "text", "text or json")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "accepted for cosign compatibility; hallmark never asks")
+	cmd.Flags().BoolVar(&tlogUpload, "tlog-upload", false, "upload to a transparency log (not available yet)")
+	return cmd
+}
+
+func signBlobCmd(e *env) *cobra.Command {
+	var (
+		sf     signingFlags
+		bundle string
+		yes    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sign-blob --key KEY --bundle OUT FILE",
+		Short: "Sign a file and write a Sigstore bundle",
+		Args:  exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundle == "" {
+				return withHint(errors.New("no bundle output"), "pass --bundle FILE.sigstore.json")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("read blob: %w", err)
+			}
+			k, err := e.signer(&sf)
+			if err != nil {
+				return err
+			}
+			b, err := sign.Blob(cmd.Context(), k, data, sign.Options{})
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(bundle, b, 0o644); err != nil {
+				return fmt.Errorf("write bundle: %w", err)
+			}
+			e.info("wrote bundle to %s", bundle)
+			return nil
+		},
+	}
+	sf.bind(cmd)
+	cmd.Flags().StringVar(&bundle, "bundle", "", "write the Sigstore bundle here")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "accepted for cosign compatibility; hallmark never asks")
+	return cmd
+}
+
+func parseAnnotations(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, withHint(fmt.Errorf("annotation %q is not key=value", kv), "write -a key=value")
+		}
+		if old, dup := out[k]; dup && old != v {
+			return nil, fmt.Errorf("annotation %q given twice with different values", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return withHint(fmt.Errorf("%s takes %s, got %d arguments", cmd.Name(), names, len(args)), "usage: hallmark %s", cmd.Use)
+		}
+		return nil
+	}
+}

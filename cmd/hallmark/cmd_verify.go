@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/verify"
+)
+
+func verifyCmd(e *env) *cobra.Command {
+	var (
+		rf         registryFlags
+		key        string
+		ann        []string
+		output     string
+		repository string
+		ignoreTlog bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --key PUB [-a key=value]... IMAGE",
+		Short: "Verify an image's signatures (referrers and cosign's legacy tags)",
+		Args:  exactArgs(1, "IMAGE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
+			annotations, err := parseAnnotations(ann)
+			if err != nil {
+				return err
+			}
+			ks, err := trustedKeys(key)
+			if err != nil {
+				return err
+			}
+			res, err := ops.VerifyImage(cmd.Context(), rf.client(), ops.VerifyImageRequest{
+				Reference:  args[0],
+				Repository: e.repository(repository),
+				Policy:     verify.ImagePolicy{Keys: ks, Annotations: annotations},
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return e.json(res)
+			}
+			e.printVerified(res)
+			return nil
+		},
+	}
+	rf.bind(cmd)
+	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM) the signature must verify with")
+	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "require a signed annotation key=value (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVar(&repository, "repository", "", "look for signatures in this repository (also HALLMARK_REPOSITORY)")
+	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility: key signatures are not looked up in a log yet")
+	return cmd
+}
+
+func (e *env) printVerified(res *ops.VerifyImageResult) {
+	e.printf("Verified %s\n", res.Image)
+	for _, v := range res.Verified {
+		layout := "Sigstore bundle"
+		if v.Layout == "legacy" {
+			layout = "cosign legacy signature"
+		}
+		e.printf("  %s (%s), key %s\n", v.Source, layout, v.Signer.KeyFingerprint)
+		if len(v.Annotations) > 0 {
+			e.printf("    annotations: %s\n", formatAnnotations(v.Annotations))
+		}
+	}
+	for _, r := range res.Rejected {
+		e.warn("ignored %s", r.Error())
+	}
+}
+
+func formatAnnotations(m map[string]string) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func trustedKeys(path string) (*verify.Keys, error) {
+	if path == "" {
+		return nil, withHint(errors.New("no key to verify with"), "pass --key cosign.pub")
+	}
+	pub, err := loadPublicKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return verify.NewKeys(pub)
+}
+
+func verifyBlobCmd(e *env) *cobra.Command {
+	var key, bundle string
+	cmd := &cobra.Command{
+		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|sha256:<hex>",
+		Short: "Verify a file (or its digest) against a Sigstore bundle",
+		Args:  exactArgs(1, "FILE or sha256:<hex>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundle == "" {
+				return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
+			}
+			ks, err := trustedKeys(key)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(bundle)
+			if err != nil {
+				return fmt.Errorf("read bundle: %w", err)
+			}
+			var a verify.Artifact
+			if strings.HasPrefix(args[0], "sha256:") {
+				if _, _, err := attest.SplitDigest(args[0]); err != nil {
+					return err
+				}
+				a.Digest = args[0]
+			} else {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("read blob: %w", err)
+				}
+				defer f.Close()
+				a.Content = io.Reader(f)
+			}
+			res, err := verify.Blob(bundle, b, a, verify.BlobPolicy{Keys: ks})
+			if err != nil {
+				return err
+			}
+			e.printf("Verified %s with %s (key %s)\n", args[0], bundle, res.Signer.KeyFingerprint)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
+	cmd.Flags().StringVar(&bundle, "bundle", "", "Sigstore bundle to verify")
+	return cmd
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"hallmark.dev/internal/registry"
+	"hallmark.dev/internal/sample"
+	"hallmark.dev/oci/store"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"hallmark": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
+	})
+}
+
+// requirePeers makes a missing peer binary (cosign) a failure rather than a
+// skip; CI sets it.
+func requirePeers() bool { return os.Getenv("HALLMARK_REQUIRE_PEERS") == "1" }
+
+func TestScript(t *testing.T) {
+	if requirePeers() {
+		if _, err := exec.LookPath("cosign"); err != nil {
+			t.Fatalf("HALLMARK_REQUIRE_PEERS=1 but cosign is not on PATH: %v", err)
+		}
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup:               setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"push":       cmdPush,
+			"pushindex":  cmdPushIndex,
+			"copysig":    cmdCopySig,
+			"movetag":    cmdMoveTag,
+			"blackhole":  cmdBlackhole,
+			"restartreg": cmdRestartRegistry,
+		},
+	})
+}
+
+// scriptRegistries are the registries one script talks to.
+type scriptRegistries struct {
+	mu       sync.Mutex
+	dir      string
+	srv      *httptest.Server
+	moveTag  map[string]string // "repo:tag" to new text, armed by movetag
+	handler  http.Handler
+}
+
+func setupScript(e *testscript.Env) error {
+	regs := &scriptRegistries{dir: filepath.Join(e.WorkDir, ".registry"), moveTag: map[string]string{}}
+	h, err := registry.New(context.Background(), registry.Config{Dir: regs.dir})
+	if err != nil {
+		return err
+	}
+	regs.handler = h
+	regs.srv = httptest.NewServer(regs)
+	e.Defer(regs.srv.Close)
+	mem := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	e.Defer(mem.Close)
+	e.Setenv("REGISTRY", strings.TrimPrefix(regs.srv.URL, "http://"))
+	e.Setenv("OLDREGISTRY", strings.TrimPrefix(mem.URL, "http://"))
+	e.Setenv("HOME", e.WorkDir)
+	e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
+	e.Values["registries"] = regs
+	return nil
+}
+
+// ServeHTTP forwards to the registry; a tag armed by movetag is moved to a
+// new image right after a client resolves it, to test that what is signed
+// is the digest resolved first.
+func (r *scriptRegistries) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	h := r.handler
+	var moveTo, moveKey string
+	if req.Method == http.MethodHead || req.Method == http.MethodGet {
+		for k, text := range r.moveTag {
+			repo, tag, _ := strings.Cut(k, ":")
+			if req.URL.Path == "/v2/"+repo+"/manifests/"+tag {
+				moveTo, moveKey = text, k
+				delete(r.moveTag, k)
+			}
+		}
+	}
+	r.mu.Unlock()
+	h.ServeHTTP(w, req)
+	if moveTo != "" {
+		ref := strings.TrimPrefix(r.srv.URL, "http://") + "/" + moveKey
+		if _, err := pushSample(ref, moveTo, false); err != nil {
+			panic(fmt.Sprintf("movetag: %v", err))
+		}
+	}
+}
+
+func pushSample(ref, text string, index bool) (name.Digest, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	var d v1.Hash
+	if index {
+		idx, err := sample.Index(text)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		if err := remote.WriteIndex(r, idx); err != nil {
+			return name.Digest{}, err
+		}
+		d, err = idx.Digest()
+		if err != nil {
+			return name.Digest{}, err
+		}
+	} else {
+		img, err := sample.Image(text, "linux", "amd64")
+		if err != nil {
+			return name.Digest{}, err
+		}
+		if err := remote.Write(r, img); err != nil {
+			return name.Digest{}, err
+		}
+		d, err = img.Digest()
+		if err != nil {
+			return name.Digest{}, err
+		}
+	}
+	return r.Context().Digest(d.String()), nil
+}
+
+// push REF TEXT [VAR]: push a sample image (pushindex: an index) and set
+// VAR to its repo@digest and VAR_DIGEST to its digest.
+func cmdPush(ts *testscript.TestScript, neg bool, args []string) { pushCmd(ts, neg, args, false) }
+
+func cmdPushIndex(ts *testscript.TestScript, neg bool, args []string) { pushCmd(ts, neg, args, true) }
+
+func pushCmd(ts *testscript.TestScript, neg bool, args []string, index bool) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: push REF TEXT [VAR]")
+	}
+	d, err := pushSample(args[0], args[1], index)
+	ts.Check(err)
+	if len(args) == 3 {
+		ts.Setenv(args[2], d.String())
+		ts.Setenv(args[2]+"_DIGEST", d.DigestStr())
+	}
+}
+
+// copysig FROM TO: copy every bundle signature of image FROM onto image TO,
+// as an attacker with push access would.
+func cmdCopySig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: copysig FROM TO")
+	}
+	ctx := context.Background()
+	c := store.New(store.Options{})
+	from, err := c.ParseReference(args[0])
+	ts.Check(err)
+	to, err := c.ParseReference(args[1])
+	ts.Check(err)
+	fd, _, err := c.Resolve(ctx, from)
+	ts.Check(err)
+	td, tdesc, err := c.Resolve(ctx, to)
+	ts.Check(err)
+	h, err := v1.NewHash(fd.DigestStr())
+	ts.Check(err)
+	sigs, err := c.Signatures(ctx, fd.Context(), h)
+	ts.Check(err)
+	n := 0
+	for _, s := range sigs {
+		if s.Bundle == nil {
+			continue
+		}
+		_, err := c.AttachBundle(ctx, td.Context(), tdesc, s.Bundle, "https://sigstore.dev/cosign/sign/v1")
+		ts.Check(err)
+		n++
+	}
+	if n == 0 {
+		ts.Fatalf("copysig: %s has no bundle signatures", args[0])
+	}
+}
+
+// movetag REPO:TAG TEXT: after the next client resolves REPO:TAG, push a
+// new image with TEXT to that tag.
+func cmdMoveTag(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: movetag REPO:TAG TEXT")
+	}
+	regs := ts.Value("registries").(*scriptRegistries)
+	regs.mu.Lock()
+	regs.moveTag[args[0]] = args[1]
+	regs.mu.Unlock()
+}
+
+// blackhole VAR: listen on a loopback port that accepts connections and
+// never answers; set VAR to its address.
+func cmdBlackhole(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: blackhole VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	ts.Setenv(args[0], l.Addr().String())
+}
+
+// restartreg: replace the registry handler with a new one on the same data
+// directory, as a restarted server would be.
+func cmdRestartRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	regs := ts.Value("registries").(*scriptRegistries)
+	h, err := registry.New(context.Background(), registry.Config{Dir: regs.dir})
+	ts.Check(err)
+	regs.mu.Lock()
+	regs.handler = h
+	regs.mu.Unlock()
+}

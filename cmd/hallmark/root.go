@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/oci/store"
+)
+
+// env is what a command may read from outside its flags.
+type env struct {
+	ui
+	stdin  io.Reader
+	lookupEnv func(string) (string, bool)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	e := &env{ui: ui{out: stdout, err: stderr}, stdin: stdin, lookupEnv: lookupEnv}
+	root := &cobra.Command{
+		Use:           "hallmark",
+		Short:         "Sign what you build; let everyone downstream check it.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(stdin)
+	root.AddCommand(
+		generateKeyPairCmd(e),
+		importKeyPairCmd(e),
+		signCmd(e),
+		verifyCmd(e),
+		signBlobCmd(e),
+		verifyBlobCmd(e),
+		serveCmd(e),
+		quickstartCmd(e),
+	)
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		e.fail(err)
+		return 1
+	}
+	return 0
+}
+
+// registryFlags are the flags of every command that talks to a registry.
+type registryFlags struct {
+	allowHTTP bool
+	timeout   time.Duration
+}
+
+func (r *registryFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&r.allowHTTP, "allow-http-registry", false, "allow plain HTTP to registries that are not on loopback")
+	cmd.Flags().DurationVar(&r.timeout, "timeout", store.DefaultTimeout, "how long to wait for a registry to answer each request")
+}
+
+func (r *registryFlags) client() *store.Client {
+	return store.New(store.Options{AllowHTTP: r.allowHTTP, Timeout: r.timeout})
+}
+
+// repository returns --repository, else HALLMARK_REPOSITORY, else
+// COSIGN_REPOSITORY.
+func (e *env) repository(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	for _, name := range []string{"HALLMARK_REPOSITORY", "COSIGN_REPOSITORY"} {
+		if v, _ := e.lookupEnv(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}

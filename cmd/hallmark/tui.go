@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// This file is the only one that prints. Results go to stdout; errors,
+// hints and progress go to stderr, prefixed "hallmark: ".
+
+type ui struct {
+	out io.Writer
+	err io.Writer
+}
+
+// userError is an error with a hint for the user.
+type userError struct {
+	err  error
+	hint string
+}
+
+func (e *userError) Error() string { return e.err.Error() }
+func (e *userError) Unwrap() error { return e.err }
+
+func withHint(err error, format string, args ...any) error {
+	return &userError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// fail prints an error (each line prefixed) and its hint.
+func (u *ui) fail(err error) {
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(u.err, "hallmark: error: %s\n", line)
+	}
+	var ue *userError
+	if errors.As(err, &ue) && ue.hint != "" {
+		fmt.Fprintf(u.err, "hallmark: hint: %s\n", ue.hint)
+	}
+}
+
+func (u *ui) warn(format string, args ...any) {
+	fmt.Fprintf(u.err, "hallmark: warning: "+format+"\n", args...)
+}
+
+func (u *ui) info(format string, args ...any) {
+	fmt.Fprintf(u.err, "hallmark: "+format+"\n", args...)
+}
+
+func (u *ui) printf(format string, args ...any) {
+	fmt.Fprintf(u.out, format, args...)
+}
+
+func (u *ui) json(v any) error {
+	enc := json.NewEncoder(u.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

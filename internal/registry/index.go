@@ -1,0 +1,206 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// descriptor is an OCI content descriptor as the referrers API lists it
+// (https://github.com/opencontainers/image-spec/blob/v1.1.0/descriptor.md).
+type descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       digest.Digest     `json:"digest"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+// referrerIndex records, per repository and subject, the descriptors of the
+// manifests that refer to the subject: one file
+// <root>/<repository>/<subject alg>-<hex>/<referrer alg>-<hex>.json per
+// referrer. Callers pass repository names and digests that are valid
+// (reference.WithName, digest.Parse); valid ones never escape root.
+//
+// A record, once put returns nil, survives a crash: it is written to a
+// temporary file that is fsynced, then renamed into place, and the
+// directory is fsynced. Readers never see a partial record.
+type referrerIndex struct {
+	root string
+}
+
+// recordSuffix ends every record's file name; temporary files start with a
+// dot and never end with it.
+const recordSuffix = ".json"
+
+func openReferrerIndex(root string) (*referrerIndex, error) {
+	if err := mkdirAllDurable(root); err != nil {
+		return nil, fmt.Errorf("registry: creating referrers index: %w", err)
+	}
+	return &referrerIndex{root: root}, nil
+}
+
+func digestFileName(d digest.Digest) string {
+	return d.Algorithm().String() + "-" + d.Encoded()
+}
+
+func (x *referrerIndex) subjectDir(repo string, subject digest.Digest) string {
+	return filepath.Join(x.root, filepath.FromSlash(repo), digestFileName(subject))
+}
+
+// put records that referrer d, in repository repo, refers to subject.
+func (x *referrerIndex) put(repo string, subject digest.Digest, d descriptor) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("registry: encoding referrer %s: %w", d.Digest, err)
+	}
+	dir := x.subjectDir(repo, subject)
+	if err := mkdirAllDurable(dir); err != nil {
+		return fmt.Errorf("registry: recording referrer %s of %s: %w", d.Digest, subject, err)
+	}
+	name := digestFileName(d.Digest) + recordSuffix
+	if err := writeFileDurable(dir, name, b); err != nil {
+		return fmt.Errorf("registry: recording referrer %s of %s: %w", d.Digest, subject, err)
+	}
+	return nil
+}
+
+// remove deletes the records of referrer in repo, whatever its subject.
+func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
+	repoDir := filepath.Join(x.root, filepath.FromSlash(repo))
+	subjects, err := os.ReadDir(repoDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registry: removing referrer %s: %w", referrer, err)
+	}
+	name := digestFileName(referrer) + recordSuffix
+	var errs []error
+	for _, s := range subjects {
+		if !s.IsDir() {
+			continue
+		}
+		dir := filepath.Join(repoDir, s.Name())
+		err := os.Remove(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = syncDir(dir)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("registry: removing referrer %s: %w", referrer, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// list returns the recorded referrers of subject in repo, sorted by digest.
+func (x *referrerIndex) list(repo string, subject digest.Digest) ([]descriptor, error) {
+	dir := x.subjectDir(repo, subject)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: listing referrers of %s: %w", subject, err)
+	}
+	var out []descriptor
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordSuffix) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("registry: listing referrers of %s: %w", subject, err)
+		}
+		var d descriptor
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&d); err != nil {
+			return nil, fmt.Errorf("registry: referrer record %s: %w", filepath.Join(dir, name), err)
+		}
+		if err := d.Digest.Validate(); err != nil || digestFileName(d.Digest)+recordSuffix != name {
+			return nil, fmt.Errorf("registry: referrer record %s: digest %q does not match the file name", filepath.Join(dir, name), d.Digest)
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	return out, nil
+}
+
+// writeFileDurable atomically replaces dir/name with b and makes the change
+// survive a crash.
+func writeFileDurable(dir, name string, b []byte) (err error) {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// mkdirAllDurable is os.MkdirAll that also fsyncs the parent of each
+// directory it creates. Concurrent calls for overlapping paths are safe.
+func mkdirAllDurable(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllDurable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	if serr != nil {
+		return fmt.Errorf("syncing %s: %w", dir, serr)
+	}
+	return cerr
+}

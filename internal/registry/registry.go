@@ -1,0 +1,234 @@
+// Package registry is the disk-backed OCI registry that `hallmark serve`
+// embeds: an [http.Handler] that implements the OCI Distribution
+// Specification v1.1 (https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md),
+// including the referrers API through which signatures and attestations are
+// discovered.
+//
+// # Design
+//
+// The registry is distribution/distribution v3 (the reference implementation
+// of the specification) used as a library: [handlers.NewApp] with the
+// filesystem storage driver rooted at [Config.Dir]. It persists blobs,
+// manifests and tags on disk. go-containerregistry's pkg/registry has the
+// referrers API but keeps manifests in memory only, so it cannot back a
+// server whose signatures must survive a restart.
+//
+// distribution v3.1.2 has no referrers API. This package adds exactly that,
+// as a thin layer in front of distribution's handler, and sends every other
+// request straight to distribution:
+//
+//   - PUT /v2/<name>/manifests/<reference> with an OCI image manifest or
+//     index that has a subject: the body (at most [MaxManifestSize] bytes,
+//     distribution's own limit; larger bodies get 413) goes to distribution.
+//     Only if distribution answers 201 Created is the referrer's descriptor
+//     recorded, and the record MUST be durable (written to a temporary file,
+//     fsynced, renamed, directory fsynced) before the client gets its answer,
+//     which then carries the OCI-Subject header. If the record cannot be
+//     written the client gets 500, and a retried PUT records it.
+//   - GET /v2/<name>/referrers/<digest>[?artifactType=<type>]: 200 with an
+//     OCI image index listing the descriptors of the referrers of <digest>
+//     that still exist in the repository (an empty list, never 404),
+//     filtered by artifact type when asked (with the OCI-Filters-Applied
+//     header).
+//   - DELETE /v2/<name>/manifests/<digest>: if distribution deletes the
+//     manifest, its referrer record is removed too. Listing checks that each
+//     referrer still exists, so a record left behind by a failed removal is
+//     never served.
+//
+// The descriptor of a referrer follows the specification: mediaType, digest
+// and size of the manifest, its annotations, and as artifactType the
+// manifest's artifactType field or, when that is empty, the media type of an
+// image manifest's config.
+//
+// # On disk
+//
+// Under [Config.Dir], distribution owns docker/registry/v2/. The referrers
+// index lives in _hallmark/referrers/<name>/<subject alg>-<hex>/<referrer
+// alg>-<hex>.json, one JSON descriptor per file, so concurrent pushes of
+// referrers never contend for a shared file. One process at a time may serve
+// a directory.
+//
+// # Logging
+//
+// distribution logs through logrus. Each registry gives distribution its own
+// logrus logger that prints nothing and forwards every record, at debug
+// level, to [Config.Logger]; nothing is printed unless that logger is enabled
+// for debug. This registry never touches the process-wide logrus logger.
+// distribution's periodic purge of abandoned uploads, which logs through the
+// process-wide logger, is disabled.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
+	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	"github.com/sirupsen/logrus"
+)
+
+// MaxManifestSize is the largest manifest, in bytes, the registry accepts.
+// It is distribution's own limit and the 4 MiB that the OCI distribution
+// specification asks registries to accept at least.
+const MaxManifestSize = 4 << 20
+
+// Config configures a registry.
+type Config struct {
+	// Dir is the directory that holds the registry's blobs, manifests, tags
+	// and the referrers index. It is created if missing.
+	Dir string
+
+	// Logger receives the registry's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// handler serves the referrers API and hands everything else to
+// distribution.
+type handler struct {
+	dist      http.Handler
+	manifests distribution.Namespace // existence checks when listing referrers
+	index     *referrerIndex
+	locks     keyedMutex
+	logger    *slog.Logger
+	distLog   *logrus.Entry // distribution's logger, carried in request contexts
+}
+
+// New returns the registry's handler, serving /v2/ (and only /v2/).
+//
+// ctx bounds distribution's background work and is the base of the contexts
+// it logs with.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("registry: no directory configured")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("registry: directory %q: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("registry: creating directory: %w", err)
+	}
+	index, err := openReferrerIndex(filepath.Join(dir, "_hallmark", "referrers"))
+	if err != nil {
+		return nil, err
+	}
+
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	distLog := newLogrusBridge(cfg.Logger)
+	ctx = withDistributionLogger(ctx, distLog)
+
+	app, err := newApp(ctx, distributionConfig(dir))
+	if err != nil {
+		return nil, err
+	}
+
+	// A second view of the same storage, for manifest existence checks.
+	// Without a descriptor cache it always reads the disk, so it sees every
+	// deletion the app makes.
+	driver, err := filesystem.FromParameters(map[string]any{"rootdirectory": dir})
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening storage: %w", err)
+	}
+	ns, err := storage.NewRegistry(ctx, driver)
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening storage: %w", err)
+	}
+
+	return &handler{
+		dist:      app,
+		manifests: ns,
+		index:     index,
+		logger:    logger,
+		distLog:   distLog,
+	}, nil
+}
+
+// distributionConfig is distribution's configuration: filesystem storage
+// rooted at dir, deletes allowed, no redirects, no upload purging (it logs
+// through the process-wide logrus logger), no notifications, health checks,
+// metrics, auth or cache, and a random HTTP secret (it only signs upload
+// state, which never leaves this process).
+func distributionConfig(dir string) *configuration.Configuration {
+	return &configuration.Configuration{
+		Version: configuration.CurrentVersion,
+		Storage: configuration.Storage{
+			"filesystem": configuration.Parameters{"rootdirectory": dir},
+			"delete":     configuration.Parameters{"enabled": true},
+			"redirect":   configuration.Parameters{"disable": true},
+			"maintenance": configuration.Parameters{
+				"uploadpurging": map[any]any{"enabled": false},
+			},
+		},
+		HTTP: configuration.HTTP{
+			Secret:  rand.Text(),
+			Headers: http.Header{"X-Content-Type-Options": {"nosniff"}},
+		},
+	}
+}
+
+// newApp builds distribution's handler, turning its configuration panics
+// into errors.
+func newApp(ctx context.Context, conf *configuration.Configuration) (app *handlers.App, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			app, err = nil, fmt.Errorf("registry: configuring distribution: %v", r)
+		}
+	}()
+	return handlers.NewApp(ctx, conf), nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if path != "/v2" && !strings.HasPrefix(path, "/v2/") {
+		http.NotFound(w, r)
+		return
+	}
+	r = r.WithContext(withDistributionLogger(r.Context(), h.distLog))
+
+	if name, digest, ok := splitRoute(path, "referrers"); ok {
+		h.serveReferrers(w, r, name, digest)
+		return
+	}
+	if name, ref, ok := splitRoute(path, "manifests"); ok {
+		switch r.Method {
+		case http.MethodPut:
+			h.putManifest(w, r, name)
+			return
+		case http.MethodDelete:
+			h.deleteManifest(w, r, name, ref)
+			return
+		}
+	}
+	h.dist.ServeHTTP(w, r)
+}
+
+// splitRoute splits /v2/<name>/<kind>/<ref> into name and ref. ref holds no
+// slash; name is not validated.
+func splitRoute(path, kind string) (name, ref string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, "/"+kind+"/")
+	if i <= 0 {
+		return "", "", false
+	}
+	name, ref = rest[:i], rest[i+len(kind)+2:]
+	if ref == "" || strings.Contains(ref, "/") {
+		return "", "", false
+	}
+	return name, ref, true
+}

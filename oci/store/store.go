@@ -1,0 +1,404 @@
+// Package store reads and writes signatures in OCI registries over the
+// distribution API (https://github.com/opencontainers/distribution-spec),
+// in the layouts described by [hallmark.dev/oci].
+//
+// Registries on loopback addresses are reached over plain HTTP; any other
+// registry only over HTTPS unless [Options.AllowHTTP] is set. Every request
+// is bounded by [Options.Timeout], and a registry that does not answer is
+// reported by name.
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"hallmark.dev/oci"
+)
+
+// DefaultTimeout bounds each registry request when Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Options configure a [Client].
+type Options struct {
+	// AllowHTTP permits plain HTTP to registries that are not on loopback.
+	AllowHTTP bool
+	// Timeout bounds connecting to a registry and waiting for its answer.
+	Timeout time.Duration
+	// Keychain supplies registry credentials; nil means the Docker config
+	// (authn.DefaultKeychain).
+	Keychain authn.Keychain
+	// Transport is the base transport; nil means a new http.Transport.
+	Transport http.RoundTripper
+	// Now returns the time written in annotations; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client talks to registries.
+type Client struct {
+	opts      Options
+	transport http.RoundTripper
+}
+
+// New returns a client.
+func New(o Options) *Client {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Keychain == nil {
+		o.Keychain = authn.DefaultKeychain
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	base := o.Transport
+	if base == nil {
+		base = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   o.Timeout,
+			ResponseHeaderTimeout: o.Timeout,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   8,
+			ForceAttemptHTTP2:     true,
+		}
+	}
+	return &Client{opts: o, transport: &schemeGuard{base: base, allowHTTP: o.AllowHTTP}}
+}
+
+// ParseReference parses an image reference ("registry/repo:tag" or
+// "registry/repo@sha256:…").
+func (c *Client) ParseReference(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s, c.nameOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
+	}
+	return ref, nil
+}
+
+// ParseRepository parses a repository ("registry/repo").
+func (c *Client) ParseRepository(s string) (name.Repository, error) {
+	repo, err := name.NewRepository(s, c.nameOpts()...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("invalid repository %q: %w", s, err)
+	}
+	return repo, nil
+}
+
+func (c *Client) nameOpts() []name.Option {
+	if c.opts.AllowHTTP {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.transport),
+		remote.WithAuthFromKeychain(c.opts.Keychain),
+		remote.WithUserAgent("hallmark"),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}),
+	}
+}
+
+// Resolve returns the digest and descriptor a reference names now. A
+// digest reference is checked to exist.
+func (c *Client) Resolve(ctx context.Context, ref name.Reference) (name.Digest, v1.Descriptor, error) {
+	desc, err := remote.Head(ref, c.remoteOpts(ctx)...)
+	if err != nil {
+		// Some registries do not answer HEAD for manifests; fall back to GET.
+		full, gerr := remote.Get(ref, c.remoteOpts(ctx)...)
+		if gerr != nil {
+			return name.Digest{}, v1.Descriptor{}, c.wrap(ref.Context().Registry, "resolve "+ref.String(), gerr)
+		}
+		desc = &full.Descriptor
+	}
+	return ref.Context().Digest(desc.Digest.String()), *desc, nil
+}
+
+// Children returns the manifests an index lists, as digests in the index's
+// repository, with their descriptors. A manifest that is not an index has
+// none.
+func (c *Client) Children(ctx context.Context, d name.Digest) ([]v1.Descriptor, error) {
+	desc, err := remote.Get(d, c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(d.Context().Registry, "fetch "+d.String(), err)
+	}
+	if !desc.MediaType.IsIndex() {
+		return nil, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", d, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", d, err)
+	}
+	return m.Manifests, nil
+}
+
+// AttachBundle stores a bundle as a referrer of subject in repo (the
+// subject's own repository unless the signatures are kept elsewhere) and
+// returns the referrer manifest's digest. On registries without the
+// referrers API the referrers tag schema index is updated.
+func (c *Client) AttachBundle(ctx context.Context, repo name.Repository, subject v1.Descriptor, bundle []byte, predicateType string) (name.Digest, error) {
+	layer := static.NewLayer(bundle, types.MediaType(oci.BundleMediaType))
+	ro := c.remoteOpts(ctx)
+	if err := remote.WriteLayer(repo, layer, ro...); err != nil {
+		return name.Digest{}, c.wrap(repo.Registry, "upload bundle to "+repo.String(), err)
+	}
+	cfg := static.NewLayer(oci.EmptyConfig, types.MediaType(oci.EmptyConfigMediaType))
+	if err := remote.WriteLayer(repo, cfg, ro...); err != nil {
+		return name.Digest{}, c.wrap(repo.Registry, "upload config to "+repo.String(), err)
+	}
+	ld, err := layer.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	manifest, err := oci.BundleReferrer(subject, v1.Descriptor{Digest: ld, Size: int64(len(bundle))}, predicateType, c.opts.Now())
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("build referrer manifest: %w", err)
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(manifest))
+	if err != nil {
+		return name.Digest{}, err
+	}
+	dst := repo.Digest(h.String())
+	if err := remote.Put(dst, rawManifest{manifest}, ro...); err != nil {
+		return name.Digest{}, c.wrap(repo.Registry, "push referrer to "+repo.String(), err)
+	}
+	return dst, nil
+}
+
+type rawManifest struct{ b []byte }
+
+func (r rawManifest) RawManifest() ([]byte, error)         { return r.b, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// Signatures returns every signature found for subject in repo: bundles
+// attached as referrers (through the referrers API or the referrers tag
+// schema) and cosign's legacy "sha256-<hex>.sig" tag. A signature whose
+// manifest or layer cannot be read is returned with the reason in Source and
+// no content, so that the caller can say why it did not count.
+func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
+	var out []oci.Signature
+	refs, err := c.referrers(ctx, repo, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refs {
+		if !oci.IsBundleArtifact(r.ArtifactType) {
+			continue
+		}
+		src := "referrer " + r.Digest.String()
+		b, err := c.bundle(ctx, repo, r.Digest, subject)
+		if err != nil {
+			out = append(out, oci.Signature{Source: src + " (unreadable: " + err.Error() + ")"})
+			continue
+		}
+		out = append(out, oci.Signature{Source: src, Bundle: b})
+	}
+	legacy, err := c.legacy(ctx, repo, subject)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, legacy...), nil
+}
+
+func (c *Client) referrers(ctx context.Context, repo name.Repository, subject v1.Hash) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(repo.Digest(subject.String()), c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "list referrers of "+subject.String()+" in "+repo.String(), err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read referrers of %s: %w", subject, err)
+	}
+	return m.Manifests, nil
+}
+
+func (c *Client) bundle(ctx context.Context, repo name.Repository, manifestDigest, subject v1.Hash) ([]byte, error) {
+	raw, err := c.manifest(ctx, repo.Digest(manifestDigest.String()))
+	if err != nil {
+		return nil, err
+	}
+	layer, err := oci.BundleLayer(raw, subject)
+	if err != nil {
+		return nil, err
+	}
+	return c.blob(ctx, repo, layer.Digest, layer.Size)
+}
+
+func (c *Client) manifest(ctx context.Context, ref name.Reference) ([]byte, error) {
+	desc, err := remote.Get(ref, c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(ref.Context().Registry, "fetch "+ref.String(), err)
+	}
+	if len(desc.Manifest) > oci.MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s is %d bytes, over the %d byte limit", ref, len(desc.Manifest), oci.MaxManifestSize)
+	}
+	return desc.Manifest, nil
+}
+
+// blob fetches a blob and checks its digest and size.
+func (c *Client) blob(ctx context.Context, repo name.Repository, d v1.Hash, size int64) ([]byte, error) {
+	if size < 0 || size > oci.MaxBundleSize {
+		return nil, fmt.Errorf("blob %s has size %d, outside 0..%d", d, size, oci.MaxBundleSize)
+	}
+	l, err := remote.Layer(repo.Digest(d.String()), c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	defer rc.Close()
+	// The reader verifies the digest at EOF.
+	b, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "read blob "+d.String(), err)
+	}
+	if int64(len(b)) != size {
+		return nil, fmt.Errorf("blob %s is %d bytes, descriptor says %d", d, len(b), size)
+	}
+	got, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if got != d {
+		return nil, fmt.Errorf("blob %s has digest %s", d, got)
+	}
+	return b, nil
+}
+
+func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
+	tag := repo.Tag(oci.LegacyTag(subject, oci.LegacySignatureTagSuffix))
+	desc, err := remote.Get(tag, c.remoteOpts(ctx)...)
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, c.wrap(repo.Registry, "fetch "+tag.String(), err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", tag, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", tag, err)
+	}
+	var out []oci.Signature
+	for i, l := range m.Layers {
+		src := fmt.Sprintf("tag %s layer %d", tag.TagStr(), i)
+		if l.MediaType != oci.SimpleSigningMediaType {
+			continue
+		}
+		payload, err := c.blob(ctx, repo, l.Digest, l.Size)
+		if err != nil {
+			out = append(out, oci.Signature{Source: src + " (unreadable: " + err.Error() + ")"})
+			continue
+		}
+		a := l.Annotations
+		out = append(out, oci.Signature{Source: src, Legacy: &oci.Legacy{
+			Payload:          payload,
+			Signature:        a[oci.AnnotationLegacySignature],
+			Certificate:      []byte(a[oci.AnnotationLegacyCertificate]),
+			Chain:            []byte(a[oci.AnnotationLegacyChain]),
+			RekorBundle:      []byte(a[oci.AnnotationLegacyBundle]),
+			RFC3161Timestamp: []byte(a[oci.AnnotationLegacyRFC3161]),
+		}})
+	}
+	return out, nil
+}
+
+// RegistryError says which registry failed and how.
+type RegistryError struct {
+	Registry string
+	Op       string
+	Err      error
+}
+
+func (e *RegistryError) Error() string {
+	return fmt.Sprintf("%s: registry %s: %s", e.Op, e.Registry, describe(e.Err))
+}
+
+func (e *RegistryError) Unwrap() error { return e.Err }
+
+func (c *Client) wrap(reg name.Registry, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RegistryError{Registry: reg.RegistryStr(), Op: op, Err: err}
+}
+
+func describe(err error) string {
+	var nerr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "did not answer in time"
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return "did not answer in time"
+	case errors.Is(err, errPlainHTTP):
+		return err.Error()
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		if terr.StatusCode == http.StatusNotFound {
+			return "not found"
+		}
+		if terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden {
+			return fmt.Sprintf("access denied (HTTP %d); log in with docker login or check the Docker config", terr.StatusCode)
+		}
+		return strings.TrimSpace(terr.Error())
+	}
+	var oerr *net.OpError
+	if errors.As(err, &oerr) {
+		return oerr.Err.Error()
+	}
+	return err.Error()
+}
+
+var errPlainHTTP = errors.New("plain HTTP to a registry that is not on loopback is refused; pass --allow-http-registry to permit it")
+
+// schemeGuard refuses plain HTTP to registries that are not on loopback,
+// unless allowed: go-containerregistry falls back to HTTP for private
+// addresses, which a network attacker could force.
+type schemeGuard struct {
+	base      http.RoundTripper
+	allowHTTP bool
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.allowHTTP && !IsLoopback(req.URL.Hostname()) {
+		return nil, errPlainHTTP
+	}
+	return g.base.RoundTrip(req)
+}
+
+// IsLoopback reports whether host names the local machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,78 @@
+// Package sign produces Sigstore bundles
+// (https://github.com/sigstore/protobuf-specs, media type
+// application/vnd.dev.sigstore.bundle.v0.3+json) for container images and
+// blobs.
+//
+// An image signature is a DSSE envelope around an in-toto statement about the
+// image manifest digest (see [hallmark.dev/attest]); a blob signature is a
+// message signature over the blob's SHA-256 digest. Both are the forms cosign
+// v3 writes, so cosign verifies them and hallmark verifies cosign's.
+//
+// The package never talks to a registry: it turns a digest (and annotations)
+// into bundle bytes. Storing them is [hallmark.dev/oci/store]'s concern.
+package sign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"hallmark.dev/attest"
+)
+
+// Options are the services a signature may involve beyond the key. The zero
+// value signs with the key alone: no certificate, no log entry, no
+// timestamp.
+type Options struct {
+	// BundleOptions is passed to sigstore-go's bundle builder: certificate
+	// provider, transparency logs and timestamp authorities.
+	BundleOptions sgsign.BundleOptions
+}
+
+// Image signs an image manifest digest ("sha256:<hex>") with annotations and
+// returns the bundle JSON. The statement it signs is returned too.
+func Image(ctx context.Context, k sgsign.Keypair, digest string, annotations map[string]string, opts Options) (bundle, statement []byte, err error) {
+	statement, err = attest.ImageSignatureStatement(digest, annotations)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	bundle, err = Statement(ctx, k, statement, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bundle, statement, nil
+}
+
+// Statement signs an in-toto statement as a DSSE envelope and returns the
+// bundle JSON.
+func Statement(ctx context.Context, k sgsign.Keypair, statement []byte, opts Options) ([]byte, error) {
+	if _, err := attest.ParseStatement(statement); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)
+}
+
+// Blob signs data as a message signature and returns the bundle JSON.
+func Blob(ctx context.Context, k sgsign.Keypair, data []byte, opts Options) ([]byte, error) {
+	return build(ctx, &sgsign.PlainData{Data: data}, k, opts)
+}
+
+func build(ctx context.Context, content sgsign.Content, k sgsign.Keypair, opts Options) ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("sign: no signing key")
+	}
+	bo := opts.BundleOptions
+	bo.Context = ctx
+	pb, err := sgsign.Bundle(content, k, bo)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	out, err := protojson.Marshal(pb)
+	if err != nil {
+		return nil, fmt.Errorf("sign: marshal bundle: %w", err)
+	}
+	return out, nil
+}

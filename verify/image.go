@@ -1,0 +1,268 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/oci"
+)
+
+var zeroTime time.Time
+
+// ImagePolicy is what an image signature must satisfy.
+type ImagePolicy struct {
+	// Keys are the trusted keys; required.
+	Keys *Keys
+	// Annotations must all be signed with exactly these values.
+	Annotations map[string]string
+}
+
+// ImageResult is the outcome of verifying an image's signatures.
+type ImageResult struct {
+	// Digest is the manifest digest that was verified.
+	Digest string `json:"digest"`
+	// Verified lists the signatures that verified.
+	Verified []VerifiedSignature `json:"verified"`
+	// Rejected lists the signatures that did not, with the reason.
+	Rejected []*SignatureError `json:"-"`
+}
+
+// VerifiedSignature is one signature that verified.
+type VerifiedSignature struct {
+	Source string `json:"source"`
+	// Layout is "bundle" (Sigstore bundle referrer) or "legacy" (cosign's
+	// .sig tag).
+	Layout string `json:"layout"`
+	Signer Signer `json:"signer"`
+	// Annotations are the signed annotations.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Payload is the signed statement or simple-signing payload.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Image verifies the signatures found for an image manifest digest
+// ("sha256:<hex>"). It returns a result when at least one signature
+// verified; otherwise [ErrNoSignatures] or a [*NoValidSignatureError].
+func Image(digest string, sigs []oci.Signature, p ImagePolicy) (*ImageResult, error) {
+	if _, _, err := attest.SplitDigest(digest); err != nil {
+		return nil, err
+	}
+	if p.Keys == nil {
+		return nil, ErrNoKeys
+	}
+	if len(sigs) == 0 {
+		return nil, fmt.Errorf("%s: %w", digest, ErrNoSignatures)
+	}
+	res := &ImageResult{Digest: digest}
+	for _, s := range sigs {
+		v, err := verifyImageSignature(digest, s, p)
+		if err != nil {
+			res.Rejected = append(res.Rejected, err)
+			continue
+		}
+		res.Verified = append(res.Verified, *v)
+	}
+	if len(res.Verified) == 0 {
+		return res, &NoValidSignatureError{Subject: digest, Rejected: res.Rejected}
+	}
+	return res, nil
+}
+
+func verifyImageSignature(digest string, s oci.Signature, p ImagePolicy) (*VerifiedSignature, *SignatureError) {
+	fail := func(step Step, err error) (*VerifiedSignature, *SignatureError) {
+		return nil, &SignatureError{Source: s.Source, Step: step, Err: err}
+	}
+	switch {
+	case s.Bundle != nil:
+		return verifyImageBundle(digest, s, p, fail)
+	case s.Legacy != nil:
+		return verifyImageLegacy(digest, s, p, fail)
+	default:
+		return fail(StepBundle, errors.New("signature could not be read"))
+	}
+}
+
+type failFunc func(Step, error) (*VerifiedSignature, *SignatureError)
+
+func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
+	b, err := ParseBundle(s.Bundle)
+	if err != nil {
+		return fail(StepBundle, err)
+	}
+	env, err := b.Envelope()
+	if err != nil || env == nil {
+		return fail(StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope: not an image signature"))
+	}
+	raw := env.RawEnvelope()
+	if raw.PayloadType != attest.PayloadType {
+		return fail(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", raw.PayloadType, attest.PayloadType))
+	}
+	payload, err := base64.StdEncoding.DecodeString(raw.Payload)
+	if err != nil {
+		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
+	}
+	// Unverified look at the subject, only to name a copied signature in the
+	// error; the verdict comes from the signature check below.
+	if st, err := attest.ParseStatement(payload); err == nil {
+		if _, ok := st.SubjectFor(digest); !ok {
+			return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", subjectDigests(st), digest))
+		}
+	}
+	alg, hexDigest, _ := attest.SplitDigest(digest)
+	d, err := decodeHex(hexDigest)
+	if err != nil {
+		return fail(StepSubject, err)
+	}
+	signer, err := p.Keys.verifySignature(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
+	if err != nil {
+		return fail(StepSignature, err)
+	}
+	st, err := attest.ParseStatement(payload)
+	if err != nil {
+		return fail(StepPayload, err)
+	}
+	if st.PredicateType != attest.CosignSignPredicateType {
+		return fail(StepPayload, fmt.Errorf("predicate type %q is not an image signature (%s)", st.PredicateType, attest.CosignSignPredicateType))
+	}
+	subj, ok := st.SubjectFor(digest)
+	if !ok {
+		return fail(StepSubject, fmt.Errorf("signed statement is for %s, not %s", subjectDigests(st), digest))
+	}
+	ann, nonString := subj.StringAnnotations()
+	if err := checkAnnotations(p.Annotations, ann, nonString); err != nil {
+		return fail(StepAnnotations, err)
+	}
+	return &VerifiedSignature{Source: s.Source, Layout: "bundle", Signer: signer, Annotations: ann, Payload: payload}, nil
+}
+
+func verifyImageLegacy(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
+	l := s.Legacy
+	if len(l.Certificate) > 0 {
+		return fail(StepBundle, errors.New("certificate-based legacy signatures need a trusted root (keyless verification)"))
+	}
+	sig, err := base64.StdEncoding.DecodeString(l.Signature)
+	if err != nil || len(sig) == 0 {
+		return fail(StepBundle, errors.New("signature annotation is missing or not base64"))
+	}
+	// Unverified look, only to name a copied signature in the error.
+	if pl, err := attest.ParseSimpleSigning(l.Payload); err == nil && pl.Critical.Image.DockerManifestDigest != digest {
+		return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", pl.Critical.Image.DockerManifestDigest, digest))
+	}
+	sum := sha256.Sum256(l.Payload)
+	pb := &protobundle.Bundle{
+		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
+		},
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+			Signature:     sig,
+		}},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return fail(StepBundle, err)
+	}
+	signer, err := p.Keys.verifySignature(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(l.Payload)) })
+	if err != nil {
+		return fail(StepSignature, err)
+	}
+	pl, err := attest.ParseSimpleSigning(l.Payload)
+	if err != nil {
+		return fail(StepPayload, err)
+	}
+	if pl.Critical.Image.DockerManifestDigest != digest {
+		return fail(StepSubject, fmt.Errorf("signed payload is for %s, not %s", pl.Critical.Image.DockerManifestDigest, digest))
+	}
+	ann, nonString := pl.StringOptional()
+	if err := checkAnnotations(p.Annotations, ann, nonString); err != nil {
+		return fail(StepAnnotations, err)
+	}
+	return &VerifiedSignature{Source: s.Source, Layout: "legacy", Signer: signer, Annotations: ann, Payload: l.Payload}, nil
+}
+
+// ParseBundle parses a Sigstore bundle (JSON), with a clear error.
+func ParseBundle(data []byte) (*bundle.Bundle, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty bundle")
+	}
+	if len(data) > oci.MaxBundleSize {
+		return nil, fmt.Errorf("bundle is %d bytes, over the %d byte limit", len(data), oci.MaxBundleSize)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("malformed bundle: %w", err)
+	}
+	return &b, nil
+}
+
+func checkAnnotations(want, got map[string]string, nonString []string) error {
+	var missing []string
+	for _, k := range sortedKeys(want) {
+		v, ok := got[k]
+		switch {
+		case !ok && contains(nonString, k):
+			missing = append(missing, fmt.Sprintf("%s is signed but not as a string", k))
+		case !ok:
+			missing = append(missing, fmt.Sprintf("%s=%s is not signed", k, want[k]))
+		case v != want[k]:
+			missing = append(missing, fmt.Sprintf("%s is signed as %q, want %q", k, v, want[k]))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("required annotation: %s", joinList(missing))
+	}
+	return nil
+}
+
+func subjectDigests(st *attest.Statement) string {
+	var ds []string
+	for _, s := range st.Subject {
+		for alg, d := range s.Digest {
+			ds = append(ds, alg+":"+d)
+		}
+	}
+	sort.Strings(ds)
+	return joinList(ds)
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func joinList(items []string) string {
+	out := ""
+	for i, s := range items {
+		if i > 0 {
+			out += "; "
+		}
+		out += s
+	}
+	return out
+}
