@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -47,23 +50,25 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"push":       cmdPush,
-			"pushindex":  cmdPushIndex,
-			"copysig":    cmdCopySig,
-			"movetag":    cmdMoveTag,
-			"blackhole":  cmdBlackhole,
-			"restartreg": cmdRestartRegistry,
+			"push":         cmdPush,
+			"pushindex":    cmdPushIndex,
+			"copysig":      cmdCopySig,
+			"movetag":      cmdMoveTag,
+			"blackhole":    cmdBlackhole,
+			"restartreg":   cmdRestartRegistry,
+			"tamperbundle": cmdTamperBundle,
+			"tampersig":    cmdTamperSig,
 		},
 	})
 }
 
 // scriptRegistries are the registries one script talks to.
 type scriptRegistries struct {
-	mu       sync.Mutex
-	dir      string
-	srv      *httptest.Server
-	moveTag  map[string]string // "repo:tag" to new text, armed by movetag
-	handler  http.Handler
+	mu      sync.Mutex
+	dir     string
+	srv     *httptest.Server
+	moveTag map[string]string // "repo:tag" to new text, armed by movetag
+	handler http.Handler
 }
 
 func setupScript(e *testscript.Env) error {
@@ -245,4 +250,99 @@ func cmdRestartRegistry(ts *testscript.TestScript, neg bool, args []string) {
 	regs.mu.Lock()
 	regs.handler = h
 	regs.mu.Unlock()
+}
+
+// tamper changes one byte of a bundle's signed content ("payload": the DSSE
+// payload or, for a message signature, the digest) or of its signature.
+func tamper(bundle []byte, what string) ([]byte, error) {
+	var b map[string]any
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		return nil, err
+	}
+	flip := func(m map[string]any, key string) error {
+		s, ok := m[key].(string)
+		if !ok {
+			return fmt.Errorf("bundle has no %s", key)
+		}
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return err
+		}
+		raw[len(raw)/2] ^= 0x01
+		m[key] = base64.StdEncoding.EncodeToString(raw)
+		return nil
+	}
+	var err error
+	switch env, isDSSE := b["dsseEnvelope"].(map[string]any); {
+	case isDSSE && what == "payload":
+		err = flip(env, "payload")
+	case isDSSE && what == "signature":
+		sigs, _ := env["signatures"].([]any)
+		if len(sigs) == 0 {
+			return nil, errors.New("bundle has no signatures")
+		}
+		err = flip(sigs[0].(map[string]any), "sig")
+	case what == "payload":
+		ms, _ := b["messageSignature"].(map[string]any)
+		md, _ := ms["messageDigest"].(map[string]any)
+		if md == nil {
+			return nil, errors.New("bundle has no message digest")
+		}
+		err = flip(md, "digest")
+	case what == "signature":
+		ms, _ := b["messageSignature"].(map[string]any)
+		if ms == nil {
+			return nil, errors.New("bundle has no message signature")
+		}
+		err = flip(ms, "signature")
+	default:
+		return nil, fmt.Errorf("tamper: want payload or signature, got %q", what)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(b)
+}
+
+// tamperbundle FILE payload|signature: tamper with a bundle file in place.
+func cmdTamperBundle(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tamperbundle FILE payload|signature")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	out, err := tamper(data, args[1])
+	ts.Check(err)
+	ts.Check(os.WriteFile(path, out, 0o644))
+}
+
+// tampersig IMAGE payload|signature: replace an image's bundle signatures
+// by tampered copies attached to the same image, as an attacker with push
+// access would; the originals are deleted.
+func cmdTamperSig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tampersig IMAGE payload|signature")
+	}
+	ctx := context.Background()
+	c := store.New(store.Options{})
+	ref, err := c.ParseReference(args[0])
+	ts.Check(err)
+	d, desc, err := c.Resolve(ctx, ref)
+	ts.Check(err)
+	h, err := v1.NewHash(d.DigestStr())
+	ts.Check(err)
+	sigs, err := c.Signatures(ctx, d.Context(), h)
+	ts.Check(err)
+	for _, s := range sigs {
+		if s.Bundle == nil {
+			continue
+		}
+		bad, err := tamper(s.Bundle, args[1])
+		ts.Check(err)
+		_, err = c.AttachBundle(ctx, d.Context(), desc, bad, "https://sigstore.dev/cosign/sign/v1")
+		ts.Check(err)
+		orig := d.Context().Digest(strings.TrimPrefix(s.Source, "referrer "))
+		ts.Check(remote.Delete(orig))
+	}
 }

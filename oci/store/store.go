@@ -120,6 +120,10 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 // digest reference is checked to exist.
 func (c *Client) Resolve(ctx context.Context, ref name.Reference) (name.Digest, v1.Descriptor, error) {
 	desc, err := remote.Head(ref, c.remoteOpts(ctx)...)
+	var terr *transport.Error
+	if err != nil && !errors.As(err, &terr) {
+		return name.Digest{}, v1.Descriptor{}, c.wrap(ref.Context().Registry, "resolve "+ref.String(), err)
+	}
 	if err != nil {
 		// Some registries do not answer HEAD for manifests; fall back to GET.
 		full, gerr := remote.Get(ref, c.remoteOpts(ctx)...)
