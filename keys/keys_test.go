@@ -112,9 +112,9 @@ func TestPassword(t *testing.T) {
 		t.Fatalf("Generate: %v", err)
 	}
 	tests := []struct {
-		name         string
-		encrypt      []byte
-		decrypt      []byte
+		name          string
+		encrypt       []byte
+		decrypt       []byte
 		wrongPassword bool
 	}{
 		{"same", []byte("s3cret"), []byte("s3cret"), false},

@@ -72,6 +72,9 @@ func parseReferrer(contentType string, body []byte) (*referrer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: digest %q: %v", errInvalidSubject, m.Subject.Digest, err)
 	}
+	if len(m.Annotations) == 0 {
+		m.Annotations = nil // "annotations":{} is recorded as none
+	}
 	artifactType := m.ArtifactType
 	if artifactType == "" && mediaType == mediaTypeImageManifest && m.Config != nil {
 		artifactType = m.Config.MediaType

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,12 +354,12 @@ func TestReferrers(t *testing.T) {
 		{"bundle", bundleArtifactType, []v1.Descriptor{bundle}, "artifactType"},
 		{"config media type", sbomArtifactType, []v1.Descriptor{sbom}, "artifactType"},
 		{"index", indexArtifactType, []v1.Descriptor{index}, "artifactType"},
-		{"no match", "application/x-none", nil, "artifactType"},
+		{"no match", "application/x-none", []v1.Descriptor{}, "artifactType"},
 	} {
 		t.Run("GET "+tc.name, func(t *testing.T) {
 			path := "/v2/test/image/referrers/" + subject.Digest.String()
 			if tc.artifactType != "" {
-				path += "?artifactType=" + tc.artifactType
+				path += "?" + url.Values{"artifactType": {tc.artifactType}}.Encode()
 			}
 			resp, body := r.do(t, http.MethodGet, path, "", nil)
 			if resp.StatusCode != http.StatusOK {
