@@ -24,7 +24,6 @@ func TestDependencies(t *testing.T) {
 		"github.com/aws/",
 		"github.com/Azure/",
 		"cloud.google.com/",
-		"github.com/spf13/cobra",
 	}
 	for _, pkg := range []string{
 		"hallmark.dev/verify",
