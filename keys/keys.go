@@ -331,7 +331,7 @@ func ParsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
 	return signer(key)
 }
 
-// Fingerprint returns the lowercase hex SHA-256 of pub's PKIX encoding, for
+// Fingerprint returns "SHA256:" and the lowercase hex SHA-256 of pub's PKIX encoding, for
 // display, or "" if pub cannot be encoded.
 func Fingerprint(pub crypto.PublicKey) string {
 	der, err := x509.MarshalPKIXPublicKey(pub)
@@ -339,7 +339,7 @@ func Fingerprint(pub crypto.PublicKey) string {
 		return ""
 	}
 	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
+	return "SHA256:" + hex.EncodeToString(sum[:])
 }
 
 // Describe names pub's type and size for display: "ECDSA P-256", "Ed25519",

@@ -549,7 +549,7 @@ func TestFingerprint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParsePublicKey: %v", err)
 	}
-	if got, want := keys.Fingerprint(pub), hex.EncodeToString(sum[:]); got != want {
+	if got, want := keys.Fingerprint(pub), "SHA256:"+hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("Fingerprint = %q, want %q", got, want)
 	}
 	if got := keys.Fingerprint(nil); got != "" {

@@ -18,9 +18,6 @@ package verify
 import (
 	"crypto"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,6 +26,8 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"hallmark.dev/keys"
 )
 
 // Errors callers branch on.
@@ -100,9 +99,9 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 	}
 	ks := &Keys{}
 	for i, pub := range pubs {
-		fp, err := Fingerprint(pub)
-		if err != nil {
-			return nil, fmt.Errorf("key %d: %w", i+1, err)
+		fp := keys.Fingerprint(pub)
+		if fp == "" {
+			return nil, fmt.Errorf("key %d: unsupported public key %T", i+1, pub)
 		}
 		v, err := signature.LoadDefaultVerifier(pub, options.WithED25519ph())
 		if err != nil {
@@ -119,16 +118,6 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 		ks.keys = append(ks.keys, tk)
 	}
 	return ks, nil
-}
-
-// Fingerprint returns "SHA256:<hex>" of a public key's PKIX encoding.
-func Fingerprint(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("unsupported public key: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	return "SHA256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // Signer describes who made a verified signature.
