@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -320,3 +321,33 @@ func TestBlob(t *testing.T) {
 	}
 }
 
+// TestCosignVectors verifies bundles the real cosign v3.1.3 wrote.
+func TestCosignVectors(t *testing.T) {
+	pemBytes, err := os.ReadFile("testdata/cosign-v3.1.3.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := keys.ParsePublicKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verify.NewKeys(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/cosign-v3.1.3-image.sigstore.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = "sha256:e3b3213d1c80d1f3bf985cf1154c8b2db1f94aaec27bbf1a2ac42c74f9d3028e"
+	res, err := verify.Image(digest, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Keys: ks, Annotations: map[string]string{"repo": "y"}})
+	if err != nil {
+		t.Fatalf("cosign's image bundle: %v", err)
+	}
+	if got := res.Verified[0].Annotations["repo"]; got != "y" {
+		t.Errorf("got annotation repo=%q, want y", got)
+	}
+	if _, err := verify.Image(digestA, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Keys: ks}); err == nil {
+		t.Error("cosign's bundle verified for another digest")
+	}
+}

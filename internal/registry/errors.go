@@ -34,8 +34,9 @@ func writeError(w http.ResponseWriter, status int, code, message, detail string)
 		// Strings always marshal; this is unreachable.
 		b = []byte(`{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}`)
 	}
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	w.Write(b) //nolint:errcheck // the client went away; nothing to do.
+	w.Write(b) // An error means the client went away; nothing to do.
 }

@@ -235,7 +235,7 @@ func (h *handler) serveReferrers(w http.ResponseWriter, r *http.Request, name, r
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(b) //nolint:errcheck // the client went away; nothing to do.
+		w.Write(b) // An error means the client went away; nothing to do.
 	}
 }
 
@@ -276,5 +276,5 @@ func (b *bufferedResponse) sendTo(w http.ResponseWriter) {
 		status = http.StatusOK
 	}
 	w.WriteHeader(status)
-	w.Write(b.body.Bytes()) //nolint:errcheck // the client went away; nothing to do.
+	w.Write(b.body.Bytes()) // An error means the client went away; nothing to do.
 }

@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -699,11 +698,37 @@ func TestLogging(t *testing.T) {
 	}
 }
 
-func TestCrane(t *testing.T) {
-	crane, err := exec.LookPath("crane")
+// peer returns the path of a peer program, skipping the test if it is not
+// on PATH, unless HALLMARK_REQUIRE_PEERS=1.
+func peer(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Skip("crane is not on PATH")
+		if os.Getenv("HALLMARK_REQUIRE_PEERS") == "1" {
+			t.Fatalf("%s is not on PATH and HALLMARK_REQUIRE_PEERS=1: %v", name, err)
+		}
+		t.Skipf("%s is not on PATH", name)
 	}
+	return path
+}
+
+// runPeer runs a peer program and returns its standard output.
+func runPeer(t *testing.T, dir string, env []string, prog string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), prog, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(prog), strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestCrane(t *testing.T) {
+	crane := peer(t, "crane")
 	r := startRegistry(t, t.TempDir(), nil)
 	img, err := random.Image(1024, 2)
 	if err != nil {
@@ -720,16 +745,7 @@ func TestCrane(t *testing.T) {
 
 	run := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		cmd := exec.CommandContext(ctx, crane, append([]string{"--insecure"}, args...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("crane %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return strings.TrimSpace(string(out))
+		return runPeer(t, "", nil, crane, append([]string{"--insecure"}, args...)...)
 	}
 	ref := r.host + "/crane/image:v1"
 	pushed := run("push", tarPath, ref)
@@ -747,5 +763,34 @@ func TestCrane(t *testing.T) {
 	}
 	if got.String() != digest {
 		t.Errorf("digest: got %s, want %s", got, digest)
+	}
+}
+
+// TestCosign signs an image in the registry with cosign v3, which stores the
+// signature as a Sigstore bundle through the referrers API, and verifies it.
+func TestCosign(t *testing.T) {
+	cosign := peer(t, "cosign")
+	r := startRegistry(t, t.TempDir(), nil)
+	subject := pushImage(t, r, "test/image", "v1")
+
+	dir := t.TempDir()
+	env := append(os.Environ(), "HOME="+dir, "TUF_ROOT="+filepath.Join(dir, "tuf"), "COSIGN_PASSWORD=", "COSIGN_YES=true")
+	runPeer(t, dir, env, cosign, "generate-key-pair")
+	ref := r.host + "/test/image@" + subject.Digest.String()
+	runPeer(t, dir, env, cosign, "sign", "--key", "cosign.key", "--use-signing-config=false", "--tlog-upload=false",
+		"--allow-http-registry", "--allow-insecure-registry", ref)
+	runPeer(t, dir, env, cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog",
+		"--allow-http-registry", "--allow-insecure-registry", ref)
+
+	got := referrers(t, r, "test/image", subject.Digest)
+	if len(got) != 1 || got[0].ArtifactType != bundleArtifactType {
+		t.Errorf("referrers: got %+v, want one with artifactType %s", got, bundleArtifactType)
+	}
+	tags, err := remote.List(r.repo(t, "test/image"))
+	if err != nil {
+		t.Fatalf("listing tags: %v", err)
+	}
+	if diff := cmp.Diff([]string{"v1"}, tags); diff != "" {
+		t.Errorf("tags, with no referrers fallback tag (-want +got):\n%s", diff)
 	}
 }
