@@ -41,12 +41,22 @@ const (
 // MaxPayloadSize bounds the statements and payloads this package parses.
 const MaxPayloadSize = 128 << 20
 
-// Subject is one artifact a statement is about.
+// Subject is one artifact a statement is about
+// (an in-toto ResourceDescriptor).
 type Subject struct {
-	Name        string            `json:"name,omitempty"`
-	Digest      map[string]string `json:"digest"`
-	Annotations map[string]any    `json:"annotations,omitempty"`
+	Name             string            `json:"name,omitempty"`
+	URI              string            `json:"uri,omitempty"`
+	Digest           map[string]string `json:"digest"`
+	Content          []byte            `json:"content,omitempty"`
+	DownloadLocation string            `json:"downloadLocation,omitempty"`
+	MediaType        string            `json:"mediaType,omitempty"`
+	Annotations      map[string]any    `json:"annotations,omitempty"`
 }
+
+var (
+	statementKeys = map[string]bool{"_type": true, "subject": true, "predicateType": true, "predicate": true}
+	subjectKeys   = map[string]bool{"name": true, "uri": true, "digest": true, "content": true, "downloadLocation": true, "mediaType": true, "annotations": true}
+)
 
 // Statement is an in-toto Statement. Predicate is kept as raw JSON.
 type Statement struct {
@@ -87,6 +97,9 @@ func ParseStatement(payload []byte) (*Statement, error) {
 		return nil, fmt.Errorf("attest: statement is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
 	}
 	if err := checkNoDuplicateKeys(payload); err != nil {
+		return nil, fmt.Errorf("attest: statement: %w", err)
+	}
+	if err := checkStatementKeys(payload); err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))

@@ -51,6 +51,9 @@ func ParseSimpleSigning(payload []byte) (*SimpleSigning, error) {
 	if err := checkNoDuplicateKeys(payload); err != nil {
 		return nil, fmt.Errorf("attest: simple signing payload: %w", err)
 	}
+	if err := checkSimpleSigningKeys(payload); err != nil {
+		return nil, fmt.Errorf("attest: simple signing payload: %w", err)
+	}
 	var p SimpleSigning
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&p); err != nil {
@@ -72,4 +75,35 @@ func ParseSimpleSigning(payload []byte) (*SimpleSigning, error) {
 // the keys whose values are not.
 func (p *SimpleSigning) StringOptional() (map[string]string, []string) {
 	return Subject{Annotations: p.Optional}.StringAnnotations()
+}
+
+func checkSimpleSigningKeys(payload []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &top); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if err := checkExactKeys(top, map[string]bool{"critical": true, "optional": true}, "payload"); err != nil {
+		return err
+	}
+	var critical map[string]json.RawMessage
+	if err := json.Unmarshal(top["critical"], &critical); err != nil {
+		return fmt.Errorf("critical is not an object: %w", err)
+	}
+	if err := checkExactKeys(critical, map[string]bool{"identity": true, "image": true, "type": true}, "critical"); err != nil {
+		return err
+	}
+	for name, want := range map[string]string{"identity": "docker-reference", "image": "docker-manifest-digest"} {
+		raw, ok := critical[name]
+		if !ok {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return fmt.Errorf("critical.%s is not an object: %w", name, err)
+		}
+		if err := checkExactKeys(obj, map[string]bool{want: true}, "critical."+name); err != nil {
+			return err
+		}
+	}
+	return nil
 }

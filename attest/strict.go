@@ -63,3 +63,41 @@ func walkValue(dec *json.Decoder, depth int) error {
 	}
 	return nil
 }
+
+// checkExactKeys rejects an object with a key not in allowed. Go's
+// encoding/json matches field names case-insensitively, so without this
+// "_TYPE" or "predicatetype" would be read as the real field, and a
+// document could carry a second, differently-cased copy of a field that
+// other parsers read instead.
+func checkExactKeys(obj map[string]json.RawMessage, allowed map[string]bool, where string) error {
+	for k := range obj {
+		if !allowed[k] {
+			return fmt.Errorf("unknown field %q in %s", k, where)
+		}
+	}
+	return nil
+}
+
+func checkStatementKeys(payload []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &top); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if err := checkExactKeys(top, statementKeys, "statement"); err != nil {
+		return err
+	}
+	raw, ok := top["subject"]
+	if !ok {
+		return nil
+	}
+	var subjects []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &subjects); err != nil {
+		return fmt.Errorf("subject is not a list of objects: %w", err)
+	}
+	for i, s := range subjects {
+		if err := checkExactKeys(s, subjectKeys, fmt.Sprintf("subject %d", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -103,10 +103,12 @@ type handler struct {
 	distLog   *logrus.Entry // distribution's logger, carried in request contexts
 }
 
+var _ http.Handler = (*handler)(nil)
+
 // New returns the registry's handler, serving /v2/ (and only /v2/).
 //
-// ctx bounds distribution's background work and is the base of the contexts
-// it logs with.
+// ctx is the base of distribution's application context: cancelling it
+// stops distribution's background work.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("registry: no directory configured")
@@ -159,8 +161,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 // distributionConfig is distribution's configuration: filesystem storage
 // rooted at dir, deletes allowed, no redirects, no upload purging (it logs
 // through the process-wide logrus logger), no notifications, health checks,
-// metrics, auth or cache, and a random HTTP secret (it only signs upload
-// state, which never leaves this process).
+// metrics, auth or cache, and a random HTTP secret. The secret signs the
+// upload state in the upload URLs handed to clients, so a restart only fails
+// uploads in progress, which clients retry.
 func distributionConfig(dir string) *configuration.Configuration {
 	return &configuration.Configuration{
 		Version: configuration.CurrentVersion,
