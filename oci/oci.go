@@ -36,19 +36,19 @@ const (
 	AnnotationBundlePredicateType = "dev.sigstore.bundle.predicateType"
 	AnnotationCreated             = "org.opencontainers.image.created"
 
-	SimpleSigningMediaType       = "application/vnd.dev.cosign.simplesigning.v1+json"
-	AnnotationLegacySignature    = "dev.cosignproject.cosign/signature"
-	AnnotationLegacyCertificate  = "dev.sigstore.cosign/certificate"
-	AnnotationLegacyChain        = "dev.sigstore.cosign/chain"
-	AnnotationLegacyBundle       = "dev.sigstore.cosign/bundle"
-	AnnotationLegacyRFC3161      = "dev.sigstore.cosign/rfc3161timestamp"
-	LegacySignatureTagSuffix     = ".sig"
-	LegacyAttestationTagSuffix   = ".att"
-	LegacyAttestationMediaType   = "application/vnd.dsse.envelope.v1+json"
-	MaxManifestSize              = 4 << 20
-	MaxBundleSize                = 64 << 20
-	emptyConfigContent           = "{}"
-	emptyConfigDigest            = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+	SimpleSigningMediaType      = "application/vnd.dev.cosign.simplesigning.v1+json"
+	AnnotationLegacySignature   = "dev.cosignproject.cosign/signature"
+	AnnotationLegacyCertificate = "dev.sigstore.cosign/certificate"
+	AnnotationLegacyChain       = "dev.sigstore.cosign/chain"
+	AnnotationLegacyBundle      = "dev.sigstore.cosign/bundle"
+	AnnotationLegacyRFC3161     = "dev.sigstore.cosign/rfc3161timestamp"
+	LegacySignatureTagSuffix    = ".sig"
+	LegacyAttestationTagSuffix  = ".att"
+	LegacyAttestationMediaType  = "application/vnd.dsse.envelope.v1+json"
+	MaxManifestSize             = 4 << 20
+	MaxBundleSize               = 64 << 20
+	emptyConfigContent          = "{}"
+	emptyConfigDigest           = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 )
 
 // EmptyConfig is the content of the OCI empty descriptor.

@@ -15,7 +15,7 @@ import (
 // env is what a command may read from outside its flags.
 type env struct {
 	ui
-	stdin  io.Reader
+	stdin     io.Reader
 	lookupEnv func(string) (string, bool)
 }
 

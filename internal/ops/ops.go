@@ -150,4 +150,3 @@ func VerifyImage(ctx context.Context, c *store.Client, req VerifyImageRequest) (
 	}
 	return out, nil
 }
-

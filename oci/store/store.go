@@ -192,7 +192,7 @@ func (c *Client) AttachBundle(ctx context.Context, repo name.Repository, subject
 
 type rawManifest struct{ b []byte }
 
-func (r rawManifest) RawManifest() ([]byte, error)         { return r.b, nil }
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
 // Signatures returns every signature found for subject in repo: bundles
