@@ -19,6 +19,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ const (
 	emptyConfigContent          = "{}"
 	emptyConfigDigest           = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 )
+
+// ErrNotBundle is returned for a referrer manifest that holds no bundle.
+var ErrNotBundle = errors.New("oci: referrer manifest has 0 bundle layers, want 1")
 
 // EmptyConfig is the content of the OCI empty descriptor.
 var EmptyConfig = []byte(emptyConfigContent)
@@ -144,11 +148,14 @@ func BundleLayer(manifest []byte, subject v1.Hash) (v1.Descriptor, error) {
 			found = append(found, l)
 		}
 	}
+	if len(found) == 0 {
+		return v1.Descriptor{}, ErrNotBundle
+	}
 	if len(found) != 1 {
 		return v1.Descriptor{}, fmt.Errorf("oci: referrer manifest has %d bundle layers, want 1", len(found))
 	}
-	if found[0].Size > MaxBundleSize {
-		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer is %d bytes, over the %d byte limit", found[0].Size, MaxBundleSize)
+	if found[0].Size < 0 || found[0].Size > MaxBundleSize {
+		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer size %d is outside 0..%d (over the limit)", found[0].Size, MaxBundleSize)
 	}
 	return found[0], nil
 }

@@ -207,11 +207,18 @@ func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v
 		return nil, err
 	}
 	for _, r := range refs {
-		if !oci.IsBundleArtifact(r.ArtifactType) {
+		// Some registries report config.mediaType as the artifact type even
+		// when the manifest has its own artifactType; for an empty config,
+		// look inside and keep the referrer only if it holds a bundle.
+		declared := oci.IsBundleArtifact(r.ArtifactType)
+		if !declared && r.ArtifactType != oci.EmptyConfigMediaType && r.ArtifactType != "" {
 			continue
 		}
 		src := "referrer " + r.Digest.String()
 		b, err := c.bundle(ctx, repo, r.Digest, subject)
+		if errors.Is(err, oci.ErrNotBundle) && !declared {
+			continue
+		}
 		if err != nil {
 			out = append(out, oci.Signature{Source: src + " (unreadable: " + err.Error() + ")"})
 			continue

@@ -1,0 +1,189 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/oci/store"
+)
+
+func TestAttachAndFind(t *testing.T) {
+	regs := map[string]*testkit.Registry{
+		"hallmark registry":            testkit.StartRegistry(t),
+		"memory with referrers API":    testkit.StartMemoryRegistry(t, true),
+		"memory, referrers tag schema": testkit.StartMemoryRegistry(t, false),
+	}
+	for name, reg := range regs {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := store.New(store.Options{Timeout: 5 * time.Second})
+			d := reg.PushImage(t, "demo/app:v1", "app")
+			ref, err := c.ParseReference(reg.Host + "/demo/app:v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, desc, err := c.Resolve(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != d.String() {
+				t.Fatalf("resolved %s, want %s", got, d)
+			}
+			for _, b := range []string{`{"n":1}`, `{"n":2}`} {
+				if _, err := c.AttachBundle(ctx, d.Context(), desc, []byte(b), "https://sigstore.dev/cosign/sign/v1"); err != nil {
+					t.Fatalf("attach: %v", err)
+				}
+			}
+			h, err := v1.NewHash(d.DigestStr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs, err := c.Signatures(ctx, d.Context(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bodies []string
+			for _, s := range sigs {
+				if !strings.HasPrefix(s.Source, "referrer sha256:") {
+					t.Errorf("source %q", s.Source)
+				}
+				bodies = append(bodies, string(s.Bundle))
+			}
+			if len(bodies) != 2 || !contains(bodies, `{"n":1}`) || !contains(bodies, `{"n":2}`) {
+				t.Errorf("got bundles %q, want both", bodies)
+			}
+			// Another image has none.
+			other := reg.PushImage(t, "demo/other:v1", "other")
+			oh, err := v1.NewHash(other.DigestStr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs, err = c.Signatures(ctx, other.Context(), oh)
+			if err != nil || len(sigs) != 0 {
+				t.Errorf("other image: got %d signatures, err %v", len(sigs), err)
+			}
+		})
+	}
+}
+
+func TestUnreadableBundleIsReported(t *testing.T) {
+	reg := testkit.StartRegistry(t)
+	ctx := context.Background()
+	c := store.New(store.Options{})
+	d := reg.PushImage(t, "demo/app:v1", "app")
+	_, desc, err := c.Resolve(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.AttachBundle(ctx, d.Context(), desc, []byte(`{}`), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Delete the bundle blob behind the referrer.
+	m, err := remote.Get(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := m.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodDelete, reg.Server.URL+"/v2/demo/app/blobs/"+mf.Layers[0].Digest.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := c.Signatures(ctx, d.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 1 || sigs[0].Bundle != nil || !strings.Contains(sigs[0].Source, "unreadable") {
+		t.Errorf("got %+v, want one unreadable signature", sigs)
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	reg := testkit.StartRegistry(t)
+	c := store.New(store.Options{Timeout: 2 * time.Second})
+	ref, err := c.ParseReference(reg.Host + "/demo/missing:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Resolve(context.Background(), ref)
+	var re *store.RegistryError
+	if !errors.As(err, &re) || re.Registry != reg.Host || !strings.HasSuffix(err.Error(), ": not found") {
+		t.Errorf("got %v, want a not-found RegistryError naming %s", err, reg.Host)
+	}
+	if _, err := c.ParseReference("Bad::Ref"); err == nil {
+		t.Error("bad reference accepted")
+	}
+}
+
+// recorder is a transport that records requests and never sends them.
+type recorder struct{ urls []string }
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.urls = append(r.urls, req.URL.String())
+	return nil, errors.New("recorder: not sent")
+}
+
+func TestPlainHTTPOffLoopbackRefused(t *testing.T) {
+	rec := &recorder{}
+	// AllowHTTP is off: a reference to a private address (which
+	// go-containerregistry would fall back to plain HTTP for) must never
+	// produce a plain-HTTP request.
+	c := store.New(store.Options{Transport: rec, Timeout: time.Second})
+	ref, err := c.ParseReference("10.0.0.1:5000/demo/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Resolve(context.Background(), ref)
+	if err == nil || !strings.Contains(err.Error(), "--allow-http-registry") {
+		t.Errorf("got %v, want the plain-HTTP refusal", err)
+	}
+	for _, u := range rec.urls {
+		if strings.HasPrefix(u, "http://") {
+			t.Errorf("plain HTTP request sent: %s", u)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "127.0.0.1": true, "127.9.9.9": true, "::1": true, "reg.localhost": true,
+		"10.0.0.1": false, "192.168.1.1": false, "example.com": false, "localhost.example.com": false,
+	} {
+		if got := store.IsLoopback(host); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
