@@ -36,7 +36,7 @@ type ImageResult struct {
 	// Verified lists the signatures that verified.
 	Verified []VerifiedSignature `json:"verified"`
 	// Rejected lists the signatures that did not, with the reason.
-	Rejected []*SignatureError `json:"-"`
+	Rejected []*SignatureError `json:"rejected,omitempty"`
 }
 
 // VerifiedSignature is one signature that verified.

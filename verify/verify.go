@@ -17,6 +17,7 @@ package verify
 
 import (
 	"crypto"
+	"encoding/json"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -62,6 +63,15 @@ func (e *SignatureError) Error() string {
 }
 
 func (e *SignatureError) Unwrap() error { return e.Err }
+
+// MarshalJSON reports the source, the failed step and the reason.
+func (e *SignatureError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Source string `json:"source"`
+		Step   Step   `json:"step"`
+		Error  string `json:"error"`
+	}{e.Source, e.Step, e.Err.Error()})
+}
 
 // NoValidSignatureError is returned when signatures were found but none
 // verified; Rejected says why for each.

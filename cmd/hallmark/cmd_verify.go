@@ -45,11 +45,14 @@ func verifyCmd(e *env) *cobra.Command {
 				Repository: e.repository(repository),
 				Policy:     verify.ImagePolicy{Keys: ks, Annotations: annotations},
 			})
-			if err != nil {
+			if output == "json" && res != nil && res.ImageResult != nil {
+				if jerr := e.json(res); jerr != nil {
+					return jerr
+				}
 				return err
 			}
-			if output == "json" {
-				return e.json(res)
+			if err != nil {
+				return err
 			}
 			e.printVerified(res)
 			return nil

@@ -1,0 +1,98 @@
+package sign_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/keys"
+	"hallmark.dev/sign"
+)
+
+func TestKeySignerAlgorithms(t *testing.T) {
+	tests := []struct {
+		alg  keys.Algorithm
+		want protocommon.PublicKeyDetails
+		hash protocommon.HashAlgorithm
+	}{
+		{keys.ECDSAP256, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256, protocommon.HashAlgorithm_SHA2_256},
+		{keys.ECDSAP384, protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_384, protocommon.HashAlgorithm_SHA2_384},
+		{keys.ECDSAP521, protocommon.PublicKeyDetails_PKIX_ECDSA_P521_SHA_512, protocommon.HashAlgorithm_SHA2_512},
+		{keys.Ed25519, protocommon.PublicKeyDetails_PKIX_ED25519_PH, protocommon.HashAlgorithm_SHA2_512},
+		{keys.RSA3072, protocommon.PublicKeyDetails_PKIX_RSA_PKCS1V15_3072_SHA256, protocommon.HashAlgorithm_SHA2_256},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.alg), func(t *testing.T) {
+			s, err := keys.Generate(tc.alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := sign.NewKeySigner(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := k.GetSigningAlgorithm(); got != tc.want {
+				t.Errorf("algorithm %v, want %v (as cosign chooses)", got, tc.want)
+			}
+			if got := k.GetHashAlgorithm(); got != tc.hash {
+				t.Errorf("hash %v, want %v", got, tc.hash)
+			}
+			der, err := x509.MarshalPKIXPublicKey(s.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(der)
+			if got, want := string(k.GetHint()), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+				t.Errorf("hint %s, want %s (base64 SHA-256 of PKIX, as cosign writes)", got, want)
+			}
+		})
+	}
+}
+
+func TestImageBundle(t *testing.T) {
+	s, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	b, st, err := sign.Image(context.Background(), k, digest, map[string]string{"a": "b"}, sign.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		MediaType    string `json:"mediaType"`
+		DSSEEnvelope struct {
+			Payload     string `json:"payload"`
+			PayloadType string `json:"payloadType"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.MediaType != "application/vnd.dev.sigstore.bundle.v0.3+json" || got.DSSEEnvelope.PayloadType != attest.PayloadType {
+		t.Errorf("got %+v", got)
+	}
+	payload, err := base64.StdEncoding.DecodeString(got.DSSEEnvelope.Payload)
+	if err != nil || string(payload) != string(st) {
+		t.Errorf("envelope payload is not the returned statement")
+	}
+	if _, _, err := sign.Image(context.Background(), k, "sha256:short", nil, sign.Options{}); err == nil {
+		t.Error("a malformed digest was signed")
+	}
+	if _, err := sign.Statement(context.Background(), k, []byte(`{"_type":"x"}`), sign.Options{}); err == nil {
+		t.Error("a malformed statement was signed")
+	}
+	if _, err := sign.Blob(context.Background(), nil, []byte("x"), sign.Options{}); err == nil {
+		t.Error("signed without a key")
+	}
+}
