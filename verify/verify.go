@@ -17,8 +17,8 @@ package verify
 
 import (
 	"crypto"
-	"encoding/json"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
