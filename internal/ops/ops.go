@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
@@ -61,19 +62,9 @@ func SignImage(ctx context.Context, c *store.Client, req SignImageRequest) (*Sig
 	if req.Signer == nil {
 		return nil, errors.New("no signing key")
 	}
-	ref, err := c.ParseReference(req.Reference)
+	d, desc, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
 	if err != nil {
 		return nil, err
-	}
-	d, desc, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	sigRepo := d.Context()
-	if req.Repository != "" {
-		if sigRepo, err = c.ParseRepository(req.Repository); err != nil {
-			return nil, err
-		}
 	}
 	res := &SignImageResult{Reference: req.Reference, Digest: d.DigestStr()}
 	targets := []v1.Descriptor{desc}
@@ -118,19 +109,9 @@ type VerifyImageResult struct {
 // the digest (both layouts) and verifies them. The result lists rejected
 // signatures too; the error is non-nil unless one verified.
 func VerifyImage(ctx context.Context, c *store.Client, req VerifyImageRequest) (*VerifyImageResult, error) {
-	ref, err := c.ParseReference(req.Reference)
+	d, _, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
 	if err != nil {
 		return nil, err
-	}
-	d, _, err := c.Resolve(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	sigRepo := d.Context()
-	if req.Repository != "" {
-		if sigRepo, err = c.ParseRepository(req.Repository); err != nil {
-			return nil, err
-		}
 	}
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
@@ -149,4 +130,24 @@ func VerifyImage(ctx context.Context, c *store.Client, req VerifyImageRequest) (
 		return out, err
 	}
 	return out, nil
+}
+
+// resolve resolves a reference to its digest, once, and names the
+// repository its signatures live in: repository if set, else the image's.
+func resolve(ctx context.Context, c *store.Client, reference, repository string) (name.Digest, v1.Descriptor, name.Repository, error) {
+	ref, err := c.ParseReference(reference)
+	if err != nil {
+		return name.Digest{}, v1.Descriptor{}, name.Repository{}, err
+	}
+	d, desc, err := c.Resolve(ctx, ref)
+	if err != nil {
+		return name.Digest{}, v1.Descriptor{}, name.Repository{}, err
+	}
+	sigRepo := d.Context()
+	if repository != "" {
+		if sigRepo, err = c.ParseRepository(repository); err != nil {
+			return name.Digest{}, v1.Descriptor{}, name.Repository{}, err
+		}
+	}
+	return d, desc, sigRepo, nil
 }
