@@ -26,8 +26,10 @@ type descriptor struct {
 
 // referrerIndex records, per repository and subject, the descriptors of the
 // manifests that refer to the subject: one file
-// <root>/<repository>/<subject alg>-<hex>/<referrer alg>-<hex>.json per
-// referrer. Callers pass repository names and digests that are valid
+// <root>/<repository>/_subjects/<subject alg>-<hex>/<referrer alg>-<hex>.json
+// per referrer. No repository path component can start with "_", so
+// "_subjects" never collides with a repository name (as distribution's own
+// "_manifests" does not). Callers pass repository names and digests that are valid
 // (reference.WithName, digest.Parse); valid ones never escape root.
 //
 // A record, once put returns nil, survives a crash: it is written to a
@@ -41,6 +43,10 @@ type referrerIndex struct {
 // dot and never end with it.
 const recordSuffix = ".json"
 
+// subjectsComponent separates a repository's records from the directories
+// of repositories nested below it.
+const subjectsComponent = "_subjects"
+
 func openReferrerIndex(root string) (*referrerIndex, error) {
 	if err := mkdirAllDurable(root); err != nil {
 		return nil, fmt.Errorf("registry: creating referrers index: %w", err)
@@ -53,7 +59,11 @@ func digestFileName(d digest.Digest) string {
 }
 
 func (x *referrerIndex) subjectDir(repo string, subject digest.Digest) string {
-	return filepath.Join(x.root, filepath.FromSlash(repo), digestFileName(subject))
+	return filepath.Join(x.subjectsDir(repo), digestFileName(subject))
+}
+
+func (x *referrerIndex) subjectsDir(repo string) string {
+	return filepath.Join(x.root, filepath.FromSlash(repo), subjectsComponent)
 }
 
 // put records that referrer d, in repository repo, refers to subject.
@@ -75,7 +85,7 @@ func (x *referrerIndex) put(repo string, subject digest.Digest, d descriptor) er
 
 // remove deletes the records of referrer in repo, whatever its subject.
 func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
-	repoDir := filepath.Join(x.root, filepath.FromSlash(repo))
+	repoDir := x.subjectsDir(repo)
 	subjects, err := os.ReadDir(repoDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -434,7 +434,7 @@ func TestDeletedReferrer(t *testing.T) {
 	kept := putBundle(t, r, "test/image", subject, `{"bundle":"kept"}`)
 	deleted := putBundle(t, r, "test/image", subject, `{"bundle":"deleted"}`)
 
-	record := filepath.Join(dir, "_hallmark", "referrers", "test", "image",
+	record := filepath.Join(dir, "_hallmark", "referrers", "test", "image", "_subjects",
 		"sha256-"+subject.Digest.Hex, "sha256-"+deleted.Digest.Hex+".json")
 	saved, err := os.ReadFile(record)
 	if err != nil {
