@@ -13,9 +13,12 @@
 package sign
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -55,9 +58,39 @@ func Statement(ctx context.Context, k sgsign.Keypair, statement []byte, opts Opt
 	return build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)
 }
 
-// Blob signs data as a message signature and returns the bundle JSON.
+// ErrImagePayloadBlob is returned by [Blob] for a blob whose signature
+// would also verify as an image signature: a blob signature is a signature
+// over the blob's bytes, so signing a DSSE pre-authentication encoding or a
+// cosign simple-signing payload as a blob would sign an image.
+var ErrImagePayloadBlob = errors.New("sign: refusing to sign this blob: its signature would also be a valid image signature (it is a DSSE pre-authentication encoding or a cosign image signature payload); sign images with hallmark sign")
+
+// Blob signs data as a message signature and returns the bundle JSON. It
+// refuses data whose signature would double as an image signature
+// ([ErrImagePayloadBlob]).
 func Blob(ctx context.Context, k sgsign.Keypair, data []byte, opts Options) ([]byte, error) {
+	if looksLikeImagePayload(data) {
+		return nil, ErrImagePayloadBlob
+	}
 	return build(ctx, &sgsign.PlainData{Data: data}, k, opts)
+}
+
+// looksLikeImagePayload reports whether data is a DSSE pre-authentication
+// encoding or parses, as leniently as any verifier might parse it, as a
+// cosign simple-signing payload.
+func looksLikeImagePayload(data []byte) bool {
+	if bytes.HasPrefix(data, []byte("DSSEv1 ")) {
+		return true
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return false
+	}
+	var p attest.SimpleSigning // encoding/json: field names match in any case
+	if err := json.Unmarshal(trimmed, &p); err != nil {
+		return false
+	}
+	return p.Critical.Image.DockerManifestDigest != "" ||
+		strings.EqualFold(strings.TrimSpace(p.Critical.Type), attest.SimpleSigningType)
 }
 
 func build(ctx context.Context, content sgsign.Content, k sgsign.Keypair, opts Options) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -94,5 +95,40 @@ func TestImageBundle(t *testing.T) {
 	}
 	if _, err := sign.Blob(context.Background(), nil, []byte("x"), sign.Options{}); err == nil {
 		t.Error("signed without a key")
+	}
+}
+
+func TestBlobRefusesImagePayloads(t *testing.T) {
+	s, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	simple, err := attest.NewSimpleSigning("r", digest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"simple signing":          string(simple),
+		"simple signing, recased": `  {"CRITICAL":{"IMAGE":{"Docker-Manifest-Digest":"` + digest + `"}}}`,
+		"type only":               `{"critical":{"type":"cosign container image signature"}}`,
+		"DSSE PAE":                "DSSEv1 28 application/vnd.in-toto+json 2 {}",
+	} {
+		if _, err := sign.Blob(context.Background(), k, []byte(data), sign.Options{}); !errors.Is(err, sign.ErrImagePayloadBlob) {
+			t.Errorf("%s: got %v, want ErrImagePayloadBlob", name, err)
+		}
+	}
+	for name, data := range map[string]string{
+		"checksums":  "0f34  hallmark.tar.gz\n",
+		"other JSON": `{"critical":{"something":"else"}}`,
+		"JSON array": `[1,2]`,
+	} {
+		if _, err := sign.Blob(context.Background(), k, []byte(data), sign.Options{}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
