@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"net"
 
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/server"
+	"hallmark.dev/oci/store"
 )
 
 func serveCmd(e *env) *cobra.Command {
@@ -32,6 +34,9 @@ func serveCmd(e *env) *cobra.Command {
 			l, err := s.Listen()
 			if err != nil {
 				return err
+			}
+			if host, _, err := net.SplitHostPort(l.Addr().String()); err == nil && !store.IsLoopback(host) {
+				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", l.Addr())
 			}
 			e.info("serving the registry at http://%s/v2/ (data in %s)", l.Addr(), cfg.DataDir)
 			return s.Serve(cmd.Context(), l)

@@ -30,6 +30,10 @@ import (
 	"hallmark.dev/oci"
 )
 
+// MaxSignatures bounds how many referrers, and how many legacy signature
+// layers, are read for one image: each may be a large bundle held in memory.
+const MaxSignatures = 256
+
 // DefaultTimeout bounds each registry request when Options.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
@@ -69,7 +73,7 @@ func New(o Options) *Client {
 	if base == nil {
 		base = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           idleTimeoutDialer(o.Timeout),
 			TLSHandshakeTimeout:   o.Timeout,
 			ResponseHeaderTimeout: o.Timeout,
 			IdleConnTimeout:       90 * time.Second,
@@ -206,6 +210,9 @@ func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v
 	if err != nil {
 		return nil, err
 	}
+	if len(refs) > MaxSignatures {
+		return nil, fmt.Errorf("%s has %d referrers in %s, over the %d this client reads; the registry may be under attack", subject, len(refs), repo, MaxSignatures)
+	}
 	for _, r := range refs {
 		// Some registries report config.mediaType as the artifact type even
 		// when the manifest has its own artifactType; for an empty config,
@@ -317,6 +324,9 @@ func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Ha
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", tag, err)
 	}
+	if len(m.Layers) > MaxSignatures {
+		return nil, fmt.Errorf("%s has %d layers, over the %d this client reads", tag, len(m.Layers), MaxSignatures)
+	}
 	var out []oci.Signature
 	for i, l := range m.Layers {
 		src := fmt.Sprintf("tag %s layer %d", tag.TagStr(), i)
@@ -339,6 +349,32 @@ func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Ha
 		}})
 	}
 	return out, nil
+}
+
+// idleTimeoutDialer dials with a timeout and returns connections on which
+// every read must make progress within timeout, so that a registry that
+// sends headers and then stalls the body is cut off too.
+func idleTimeoutDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, timeout: timeout}, nil
+	}
+}
+
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
 }
 
 // RegistryError says which registry failed and how.
@@ -405,9 +441,11 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return g.base.RoundTrip(req)
 }
 
-// IsLoopback reports whether host names the local machine.
+// IsLoopback reports whether host names the local machine: "localhost" or
+// a loopback address. Other names ending in .localhost are not trusted to
+// be local: Go resolves them through DNS.
 func IsLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)

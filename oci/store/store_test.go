@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -170,7 +171,7 @@ func TestPlainHTTPOffLoopbackRefused(t *testing.T) {
 
 func TestIsLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
-		"localhost": true, "127.0.0.1": true, "127.9.9.9": true, "::1": true, "reg.localhost": true,
+		"localhost": true, "127.0.0.1": true, "127.9.9.9": true, "::1": true, "reg.localhost": false,
 		"10.0.0.1": false, "192.168.1.1": false, "example.com": false, "localhost.example.com": false,
 	} {
 		if got := store.IsLoopback(host); got != want {
@@ -186,4 +187,45 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestStalledBodyIsCutOff: a registry that sends headers and then stops
+// sending the body is cut off by the idle timeout instead of hanging.
+func TestStalledBodyIsCutOff(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"schemaVersion":2,`))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := store.New(store.Options{Timeout: 300 * time.Millisecond})
+	repo, err := c.ParseRepository(strings.TrimPrefix(srv.URL, "http://") + "/demo/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := v1.NewHash("sha256:" + strings.Repeat("a", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Signatures(context.Background(), repo, h)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+			t.Fatalf("got %v, want a timeout naming the registry", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Signatures still waiting on a stalled body after 30s")
+	}
 }
