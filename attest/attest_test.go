@@ -125,3 +125,32 @@ func FuzzParseStatement(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSimpleSigning: never panics; an accepted payload has the cosign
+// type and a well-formed digest, and re-encodes to an accepted payload.
+func FuzzParseSimpleSigning(f *testing.F) {
+	seed, err := attest.NewSimpleSigning("registry.example/app", "sha256:"+hexA, map[string]string{"k": "v"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := attest.ParseSimpleSigning(data)
+		if err != nil {
+			return
+		}
+		if p.Critical.Type != attest.SimpleSigningType {
+			t.Fatalf("accepted type %q", p.Critical.Type)
+		}
+		if _, _, err := attest.SplitDigest(p.Critical.Image.DockerManifestDigest); err != nil {
+			t.Fatalf("accepted digest %q: %v", p.Critical.Image.DockerManifestDigest, err)
+		}
+		again, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := attest.ParseSimpleSigning(again); err != nil {
+			t.Fatalf("re-encoded payload rejected: %v\n%s", err, again)
+		}
+	})
+}

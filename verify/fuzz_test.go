@@ -109,3 +109,24 @@ func TestGenerateSeeds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerifyLegacy: whatever payload and signature annotation a registry
+// serves in the legacy layout, a key that never signed verifies none.
+func FuzzVerifyLegacy(f *testing.F) {
+	f.Add([]byte(`{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"`+digestA+`"},"type":"cosign container image signature"},"optional":{"a":"b"}}`), "MEUCIQ==")
+	f.Add([]byte(`{}`), "")
+	s, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ks, err := verify.NewKeys(s.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, sig string) {
+		res, err := verify.Image(digestA, []oci.Signature{{Source: "fuzz", Legacy: &oci.Legacy{Payload: payload, Signature: sig}}}, verify.ImagePolicy{Keys: ks})
+		if err == nil || (res != nil && len(res.Verified) > 0) {
+			t.Fatalf("a legacy signature verified with a key that never signed: %q %q", payload, sig)
+		}
+	})
+}
