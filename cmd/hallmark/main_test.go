@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,6 +59,7 @@ func TestScript(t *testing.T) {
 			"restartreg":   cmdRestartRegistry,
 			"tamperbundle": cmdTamperBundle,
 			"tampersig":    cmdTamperSig,
+			"pushauthed":   cmdPushAuthed,
 		},
 	})
 }
@@ -82,6 +84,10 @@ func setupScript(e *testscript.Env) error {
 	e.Defer(regs.srv.Close)
 	mem := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	e.Defer(mem.Close)
+	// A registry that requires credentials (user "ci", password "token").
+	authed := httptest.NewServer(basicAuth("ci", "token", ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))))
+	e.Defer(authed.Close)
+	e.Setenv("AUTHREGISTRY", strings.TrimPrefix(authed.URL, "http://"))
 	e.Setenv("REGISTRY", strings.TrimPrefix(regs.srv.URL, "http://"))
 	e.Setenv("OLDREGISTRY", strings.TrimPrefix(mem.URL, "http://"))
 	e.Setenv("HOME", e.WorkDir)
@@ -114,6 +120,35 @@ func (r *scriptRegistries) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			panic(fmt.Sprintf("movetag: %v", err))
 		}
 	}
+}
+
+// basicAuth requires HTTP basic credentials, answering 401 with a
+// challenge otherwise, as registries behind simple auth do.
+func basicAuth(user, pass string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hallmark-test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pushAuthed pushes with credentials, for the authenticated registry.
+func cmdPushAuthed(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: pushauthed REF TEXT VAR")
+	}
+	r, err := name.ParseReference(args[0])
+	ts.Check(err)
+	img, err := sample.Image(args[1], "linux", "amd64")
+	ts.Check(err)
+	ts.Check(remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "ci", Password: "token"})))
+	d, err := img.Digest()
+	ts.Check(err)
+	ts.Setenv(args[2], r.Context().Digest(d.String()).String())
 }
 
 func pushSample(ref, text string, index bool) (name.Digest, error) {
