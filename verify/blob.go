@@ -2,11 +2,14 @@ package verify
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
@@ -48,12 +51,10 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	var artifact func() sgverify.ArtifactPolicyOption
 	switch {
 	case a.Content != nil:
-		// sigstore-go reads the artifact once per attempt; keep it in memory.
-		content, err := io.ReadAll(a.Content)
+		artifact, err = streamedArtifact(b, a.Content)
 		if err != nil {
-			return fail(StepSubject, fmt.Errorf("read artifact: %w", err))
+			return fail(StepSubject, err)
 		}
-		artifact = func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(content)) }
 	case a.Digest != "":
 		alg, hexDigest, err := attest.SplitDigest(a.Digest)
 		if err != nil {
@@ -80,4 +81,35 @@ func decodeHex(s string) ([]byte, error) {
 		return nil, fmt.Errorf("digest %q is not hex", s)
 	}
 	return d, nil
+}
+
+// streamedArtifact hashes the artifact once, in constant memory, with the
+// algorithm the bundle's signature needs, and returns the digest as the
+// artifact to check: the signature is then verified against what was read,
+// whatever digest the bundle claims. Only a message signature without a
+// digest (pure Ed25519, which signs the message itself) needs the whole
+// content, and then it is read into memory.
+func streamedArtifact(b *bundle.Bundle, content io.Reader) (func() sgverify.ArtifactPolicyOption, error) {
+	hashName, hashFunc := "sha256", crypto.SHA256
+	if ms := b.GetMessageSignature(); ms != nil {
+		switch ms.GetMessageDigest().GetAlgorithm() {
+		case protocommon.HashAlgorithm_SHA2_256:
+		case protocommon.HashAlgorithm_SHA2_384:
+			hashName, hashFunc = "sha384", crypto.SHA384
+		case protocommon.HashAlgorithm_SHA2_512:
+			hashName, hashFunc = "sha512", crypto.SHA512
+		default:
+			data, err := io.ReadAll(content)
+			if err != nil {
+				return nil, fmt.Errorf("read artifact: %w", err)
+			}
+			return func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(data)) }, nil
+		}
+	}
+	h := hashFunc.New()
+	if _, err := io.Copy(h, content); err != nil {
+		return nil, fmt.Errorf("read artifact: %w", err)
+	}
+	d := h.Sum(nil)
+	return func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(hashName, d) }, nil
 }

@@ -113,9 +113,11 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
 	}
-	// Unverified look at the subject, only to name a copied signature in the
-	// error; the verdict comes from the signature check below.
-	if st, err := attest.ParseStatement(payload); err == nil {
+	// These are the bytes the signature covers. Looking at the subject
+	// before the signature check only serves to name a copied signature in
+	// the error; the verdict comes from the checks after it.
+	st, stErr := attest.ParseStatement(payload)
+	if stErr == nil {
 		if _, ok := st.SubjectFor(digest); !ok {
 			return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", subjectDigests(st), digest))
 		}
@@ -129,9 +131,8 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepSignature, err)
 	}
-	st, err := attest.ParseStatement(payload)
-	if err != nil {
-		return fail(StepPayload, err)
+	if stErr != nil {
+		return fail(StepPayload, stErr)
 	}
 	if st.PredicateType != attest.CosignSignPredicateType {
 		return fail(StepPayload, fmt.Errorf("predicate type %q is not an image signature (%s)", st.PredicateType, attest.CosignSignPredicateType))
