@@ -109,7 +109,7 @@ func BenchmarkBlobBundleVerify(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bl.data)))
 			for b.Loop() {
-				if _, err := verify.Blob("b", bl.bundle, verify.Artifact{Content: bytes.NewReader(bl.data)}, verify.BlobPolicy{Keys: ks}); err != nil {
+				if _, err := verify.Blob("b", bl.bundle, verify.Artifact{Content: bytes.NewReader(bl.data)}, verify.BlobPolicy{Authority: ks}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -117,7 +117,7 @@ func BenchmarkBlobBundleVerify(b *testing.B) {
 		b.Run(bl.name+"/digest", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := verify.Blob("b", bl.bundle, verify.Artifact{Digest: bl.digest}, verify.BlobPolicy{Keys: ks}); err != nil {
+				if _, err := verify.Blob("b", bl.bundle, verify.Artifact{Digest: bl.digest}, verify.BlobPolicy{Authority: ks}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -132,7 +132,7 @@ func BenchmarkImageVerify(b *testing.B) {
 	sigs := []oci.Signature{{Source: "b", Bundle: bun}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := verify.Image(digest, sigs, verify.ImagePolicy{Keys: ks}); err != nil {
+		if _, err := verify.Image(digest, sigs, verify.ImagePolicy{Authority: ks}); err != nil {
 			b.Fatal(err)
 		}
 	}

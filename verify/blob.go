@@ -17,8 +17,8 @@ import (
 
 // BlobPolicy is what a blob signature must satisfy.
 type BlobPolicy struct {
-	// Keys are the trusted keys; required.
-	Keys *Keys
+	// Authority says who may sign; required.
+	Authority Authority
 }
 
 // BlobResult is the outcome of verifying a blob's bundle.
@@ -41,8 +41,8 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	fail := func(step Step, err error) (*BlobResult, error) {
 		return nil, &SignatureError{Source: source, Step: step, Err: err}
 	}
-	if p.Keys == nil {
-		return nil, ErrNoKeys
+	if p.Authority == nil {
+		return nil, ErrNoAuthority
 	}
 	b, err := ParseBundle(bundleJSON)
 	if err != nil {
@@ -68,9 +68,9 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	default:
 		return fail(StepSubject, errors.New("no artifact or digest given"))
 	}
-	signer, err := p.Keys.verifySignature(b, artifact)
+	signer, step, err := p.Authority.check(b, artifact)
 	if err != nil {
-		return fail(StepSignature, err)
+		return fail(step, err)
 	}
 	return &BlobResult{Signer: signer}, nil
 }

@@ -75,7 +75,7 @@ func FuzzVerifyImage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := verify.Image(digestA, []oci.Signature{{Source: "fuzz", Bundle: data}}, verify.ImagePolicy{Keys: ks})
+		res, err := verify.Image(digestA, []oci.Signature{{Source: "fuzz", Bundle: data}}, verify.ImagePolicy{Authority: ks})
 		if err == nil || (res != nil && len(res.Verified) > 0) {
 			t.Fatalf("a signature verified with a key that never signed: %q", data)
 		}
@@ -124,7 +124,7 @@ func FuzzVerifyLegacy(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, sig string) {
-		res, err := verify.Image(digestA, []oci.Signature{{Source: "fuzz", Legacy: &oci.Legacy{Payload: payload, Signature: sig}}}, verify.ImagePolicy{Keys: ks})
+		res, err := verify.Image(digestA, []oci.Signature{{Source: "fuzz", Legacy: &oci.Legacy{Payload: payload, Signature: sig}}}, verify.ImagePolicy{Authority: ks})
 		if err == nil || (res != nil && len(res.Verified) > 0) {
 			t.Fatalf("a legacy signature verified with a key that never signed: %q %q", payload, sig)
 		}

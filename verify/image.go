@@ -23,8 +23,9 @@ var zeroTime time.Time
 
 // ImagePolicy is what an image signature must satisfy.
 type ImagePolicy struct {
-	// Keys are the trusted keys; required.
-	Keys *Keys
+	// Authority says who may sign: trusted keys ([Keys]) or certificate
+	// identities under a trusted root ([Keyless]). Required.
+	Authority Authority
 	// Annotations must all be signed with exactly these values.
 	Annotations map[string]string
 }
@@ -59,8 +60,8 @@ func Image(digest string, sigs []oci.Signature, p ImagePolicy) (*ImageResult, er
 	if _, _, err := attest.SplitDigest(digest); err != nil {
 		return nil, err
 	}
-	if p.Keys == nil {
-		return nil, ErrNoKeys
+	if p.Authority == nil {
+		return nil, ErrNoAuthority
 	}
 	if len(sigs) == 0 {
 		return nil, fmt.Errorf("%s: %w", digest, ErrNoSignatures)
@@ -127,9 +128,9 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepSubject, err)
 	}
-	signer, err := p.Keys.verifySignature(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
+	signer, step, err := p.Authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
 	if err != nil {
-		return fail(StepSignature, err)
+		return fail(step, err)
 	}
 	if stErr != nil {
 		return fail(StepPayload, stErr)
@@ -176,9 +177,9 @@ func verifyImageLegacy(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepBundle, err)
 	}
-	signer, err := p.Keys.verifySignature(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(l.Payload)) })
+	signer, step, err := p.Authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(l.Payload)) })
 	if err != nil {
-		return fail(StepSignature, err)
+		return fail(step, err)
 	}
 	pl, err := attest.ParseSimpleSigning(l.Payload)
 	if err != nil {

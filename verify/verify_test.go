@@ -123,22 +123,22 @@ func TestImage(t *testing.T) {
 		wantErr  string
 		wantAnn  map[string]string
 	}{
-		{name: "bundle verifies", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.keys}, wantAnn: ann},
-		{name: "required annotations present", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.keys, Annotations: map[string]string{"repo": "org/app"}}, wantAnn: ann},
-		{name: "wrong key", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.otherKey}, wantStep: verify.StepSignature, wantErr: "does not verify with key SHA256:"},
-		{name: "copied onto another digest", digest: digestB, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepSubject, wantErr: "signature is for " + digestA + ", not " + digestB},
-		{name: "annotation missing", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.keys, Annotations: map[string]string{"team": "x"}}, wantStep: verify.StepAnnotations, wantErr: "team=x is not signed"},
-		{name: "annotation differs", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Keys: f.keys, Annotations: map[string]string{"repo": "evil"}}, wantStep: verify.StepAnnotations, wantErr: `repo is signed as "org/app", want "evil"`},
-		{name: "tampered payload", digest: digestA, sig: oci.Signature{Bundle: tamperPayload(t, good)}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepSignature},
-		{name: "other predicate type", digest: digestA, sig: oci.Signature{Bundle: otherPredicate}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepPayload, wantErr: "is not an image signature"},
-		{name: "message signature is not an image signature", digest: digestA, sig: oci.Signature{Bundle: blobBundle}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepBundle, wantErr: "not a DSSE envelope"},
-		{name: "malformed bundle", digest: digestA, sig: oci.Signature{Bundle: []byte(`{"mediaType":`)}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepBundle, wantErr: "malformed bundle"},
-		{name: "unreadable", digest: digestA, sig: oci.Signature{}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepBundle, wantErr: "could not be read"},
-		{name: "legacy verifies", digest: digestA, sig: oci.Signature{Legacy: legacySignature(t, f.signer, digestA, ann)}, policy: verify.ImagePolicy{Keys: f.keys, Annotations: ann}, wantAnn: ann},
-		{name: "legacy other digest", digest: digestB, sig: oci.Signature{Legacy: legacySignature(t, f.signer, digestA, nil)}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepSubject, wantErr: "signature is for " + digestA},
-		{name: "legacy wrong key", digest: digestA, sig: oci.Signature{Legacy: legacySignature(t, f.other, digestA, nil)}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepSignature},
-		{name: "legacy bad signature encoding", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "%%%"}}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepBundle, wantErr: "not base64"},
-		{name: "legacy with certificate needs keyless", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "AA==", Certificate: []byte("x")}}, policy: verify.ImagePolicy{Keys: f.keys}, wantStep: verify.StepBundle, wantErr: "trusted root"},
+		{name: "bundle verifies", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.keys}, wantAnn: ann},
+		{name: "required annotations present", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.keys, Annotations: map[string]string{"repo": "org/app"}}, wantAnn: ann},
+		{name: "wrong key", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.otherKey}, wantStep: verify.StepSignature, wantErr: "does not verify with key SHA256:"},
+		{name: "copied onto another digest", digest: digestB, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSubject, wantErr: "signature is for " + digestA + ", not " + digestB},
+		{name: "annotation missing", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.keys, Annotations: map[string]string{"team": "x"}}, wantStep: verify.StepAnnotations, wantErr: "team=x is not signed"},
+		{name: "annotation differs", digest: digestA, sig: oci.Signature{Bundle: good}, policy: verify.ImagePolicy{Authority: f.keys, Annotations: map[string]string{"repo": "evil"}}, wantStep: verify.StepAnnotations, wantErr: `repo is signed as "org/app", want "evil"`},
+		{name: "tampered payload", digest: digestA, sig: oci.Signature{Bundle: tamperPayload(t, good)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSignature},
+		{name: "other predicate type", digest: digestA, sig: oci.Signature{Bundle: otherPredicate}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepPayload, wantErr: "is not an image signature"},
+		{name: "message signature is not an image signature", digest: digestA, sig: oci.Signature{Bundle: blobBundle}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "not a DSSE envelope"},
+		{name: "malformed bundle", digest: digestA, sig: oci.Signature{Bundle: []byte(`{"mediaType":`)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "malformed bundle"},
+		{name: "unreadable", digest: digestA, sig: oci.Signature{}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "could not be read"},
+		{name: "legacy verifies", digest: digestA, sig: oci.Signature{Legacy: legacySignature(t, f.signer, digestA, ann)}, policy: verify.ImagePolicy{Authority: f.keys, Annotations: ann}, wantAnn: ann},
+		{name: "legacy other digest", digest: digestB, sig: oci.Signature{Legacy: legacySignature(t, f.signer, digestA, nil)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSubject, wantErr: "signature is for " + digestA},
+		{name: "legacy wrong key", digest: digestA, sig: oci.Signature{Legacy: legacySignature(t, f.other, digestA, nil)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSignature},
+		{name: "legacy bad signature encoding", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "%%%"}}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "not base64"},
+		{name: "legacy with certificate needs keyless", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "AA==", Certificate: []byte("x")}}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "trusted root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestImageOneGoodAmongBad(t *testing.T) {
 		{Source: "bad", Bundle: imageBundle(t, f.other, digestA, nil)},
 		{Source: "good", Bundle: imageBundle(t, f.signer, digestA, nil)},
 	}
-	res, err := verify.Image(digestA, sigs, verify.ImagePolicy{Keys: f.keys})
+	res, err := verify.Image(digestA, sigs, verify.ImagePolicy{Authority: f.keys})
 	if err != nil {
 		t.Fatalf("Image: %v", err)
 	}
@@ -197,13 +197,13 @@ func TestImageOneGoodAmongBad(t *testing.T) {
 
 func TestImageErrors(t *testing.T) {
 	f := newFixture(t)
-	if _, err := verify.Image(digestA, nil, verify.ImagePolicy{Keys: f.keys}); !errors.Is(err, verify.ErrNoSignatures) {
+	if _, err := verify.Image(digestA, nil, verify.ImagePolicy{Authority: f.keys}); !errors.Is(err, verify.ErrNoSignatures) {
 		t.Errorf("no signatures: got %v, want ErrNoSignatures", err)
 	}
-	if _, err := verify.Image(digestA, []oci.Signature{{Bundle: []byte("{}")}}, verify.ImagePolicy{}); !errors.Is(err, verify.ErrNoKeys) {
+	if _, err := verify.Image(digestA, []oci.Signature{{Bundle: []byte("{}")}}, verify.ImagePolicy{}); !errors.Is(err, verify.ErrNoAuthority) {
 		t.Errorf("no keys: got %v, want ErrNoKeys", err)
 	}
-	if _, err := verify.Image("sha256:abc", nil, verify.ImagePolicy{Keys: f.keys}); err == nil {
+	if _, err := verify.Image("sha256:abc", nil, verify.ImagePolicy{Authority: f.keys}); err == nil {
 		t.Error("bad digest: got nil error")
 	}
 	if _, err := verify.NewKeys(); !errors.Is(err, verify.ErrNoKeys) {
@@ -223,7 +223,7 @@ func TestKeyTypes(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := imageBundle(t, s, digestA, nil)
-			if _, err := verify.Image(digestA, []oci.Signature{{Source: "s", Bundle: b}}, verify.ImagePolicy{Keys: ks}); err != nil {
+			if _, err := verify.Image(digestA, []oci.Signature{{Source: "s", Bundle: b}}, verify.ImagePolicy{Authority: ks}); err != nil {
 				t.Fatalf("image: %v", err)
 			}
 			k, err := sign.NewKeySigner(s)
@@ -235,7 +235,7 @@ func TestKeyTypes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := verify.Blob("b", bb, verify.Artifact{Content: strings.NewReader(string(data))}, verify.BlobPolicy{Keys: ks}); err != nil {
+			if _, err := verify.Blob("b", bb, verify.Artifact{Content: strings.NewReader(string(data))}, verify.BlobPolicy{Authority: ks}); err != nil {
 				t.Fatalf("blob: %v", err)
 			}
 		})
@@ -261,7 +261,7 @@ func TestPureEd25519(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verify.Image(digestA, []oci.Signature{{Source: "s", Bundle: []byte(b)}}, verify.ImagePolicy{Keys: ks}); err != nil {
+	if _, err := verify.Image(digestA, []oci.Signature{{Source: "s", Bundle: []byte(b)}}, verify.ImagePolicy{Authority: ks}); err != nil {
 		t.Fatalf("Image: %v", err)
 	}
 }
@@ -303,7 +303,7 @@ func TestBlob(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := verify.Blob("b.json", tc.bundle, tc.artifact, verify.BlobPolicy{Keys: tc.keys})
+			_, err := verify.Blob("b.json", tc.bundle, tc.artifact, verify.BlobPolicy{Authority: tc.keys})
 			if tc.wantStep == "" {
 				if err != nil {
 					t.Fatalf("Blob: %v", err)
@@ -340,14 +340,14 @@ func TestCosignVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	const digest = "sha256:e3b3213d1c80d1f3bf985cf1154c8b2db1f94aaec27bbf1a2ac42c74f9d3028e"
-	res, err := verify.Image(digest, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Keys: ks, Annotations: map[string]string{"repo": "y"}})
+	res, err := verify.Image(digest, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Authority: ks, Annotations: map[string]string{"repo": "y"}})
 	if err != nil {
 		t.Fatalf("cosign's image bundle: %v", err)
 	}
 	if got := res.Verified[0].Annotations["repo"]; got != "y" {
 		t.Errorf("got annotation repo=%q, want y", got)
 	}
-	if _, err := verify.Image(digestA, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Keys: ks}); err == nil {
+	if _, err := verify.Image(digestA, []oci.Signature{{Source: "cosign", Bundle: b}}, verify.ImagePolicy{Authority: ks}); err == nil {
 		t.Error("cosign's bundle verified for another digest")
 	}
 }

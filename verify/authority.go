@@ -1,0 +1,309 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"hallmark.dev/keys"
+)
+
+// Authority decides who may have made a signature: trusted keys ([Keys]),
+// or certificates from a trusted CA for an expected identity ([Keyless]).
+// The interface is sealed: only this package implements it.
+type Authority interface {
+	check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error)
+}
+
+var (
+	_ Authority = (*Keys)(nil)
+	_ Authority = (*Keyless)(nil)
+)
+
+// Signer describes who made a verified signature and what vouched for it.
+type Signer struct {
+	// KeyFingerprint is the fingerprint of the trusted key that verified
+	// the signature (key signatures).
+	KeyFingerprint string `json:"keyFingerprint,omitempty"`
+	// Issuer and Subject are the certificate's OIDC issuer and subject
+	// (keyless signatures).
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Timestamps are the verified times the signature is known to have
+	// existed at: signed timestamps and log integration times.
+	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
+	// LogEntries is the number of verified transparency log entries.
+	LogEntries int `json:"logEntries,omitempty"`
+}
+
+// VerifiedTime is one verified time.
+type VerifiedTime struct {
+	Type string    `json:"type"` // "timestamp-authority" or "transparency-log"
+	URI  string    `json:"uri,omitempty"`
+	Time time.Time `json:"time"`
+}
+
+// Keys is a set of trusted public keys, optionally with a trusted root whose
+// transparency logs the signatures must be in.
+type Keys struct {
+	keys []trustedKey
+	root root.TrustedMaterial
+}
+
+type trustedKey struct {
+	fingerprint string
+	verifiers   []signature.Verifier
+}
+
+// NewKeys returns a trusted key set. ECDSA (P-256, P-384, P-521), RSA
+// (PKCS#1 v1.5 with SHA-256) and Ed25519 (Ed25519ph as cosign signs, and
+// pure Ed25519) keys are supported.
+func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
+	if len(pubs) == 0 {
+		return nil, ErrNoKeys
+	}
+	ks := &Keys{}
+	for i, pub := range pubs {
+		fp := keys.Fingerprint(pub)
+		if fp == "" {
+			return nil, fmt.Errorf("key %d: unsupported public key %T", i+1, pub)
+		}
+		v, err := signature.LoadDefaultVerifier(pub, options.WithED25519ph())
+		if err != nil {
+			return nil, fmt.Errorf("key %d: unsupported: %w", i+1, err)
+		}
+		tk := trustedKey{fingerprint: fp, verifiers: []signature.Verifier{v}}
+		if ed, ok := pub.(ed25519.PublicKey); ok {
+			pure, err := signature.LoadED25519Verifier(ed)
+			if err != nil {
+				return nil, fmt.Errorf("key %d: %w", i+1, err)
+			}
+			tk.verifiers = append(tk.verifiers, pure)
+		}
+		ks.keys = append(ks.keys, tk)
+	}
+	return ks, nil
+}
+
+// WithTrustedRoot returns a copy of the key set that also requires each
+// signature to be in one of the root's transparency logs (when it lists
+// any) and checks its signed timestamps against the root's timestamp
+// authorities.
+func (ks *Keys) WithTrustedRoot(tr root.TrustedMaterial) *Keys {
+	c := *ks
+	c.root = tr
+	return &c
+}
+
+func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
+	if ks == nil || len(ks.keys) == 0 {
+		return Signer{}, StepSignature, ErrNoKeys
+	}
+	var opts []sgverify.VerifierOption
+	if ks.root != nil && len(ks.root.RekorLogs()) > 0 {
+		opts = append(opts, sgverify.WithTransparencyLog(1))
+	}
+	opts = append(opts, sgverify.WithNoObserverTimestamps())
+	var (
+		firstErr  error
+		firstStep Step
+	)
+	for _, k := range ks.keys {
+		for _, v := range k.verifiers {
+			var tm root.TrustedMaterial = root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
+				return root.NewExpiringKey(v, time.Time{}, time.Time{}), nil
+			})
+			if ks.root != nil {
+				tm = root.TrustedMaterialCollection{tm, ks.root}
+			}
+			verifier, err := sgverify.NewVerifier(tm, opts...)
+			if err != nil {
+				return Signer{}, StepSignature, err
+			}
+			res, err := verifier.Verify(entity, sgverify.NewPolicy(artifact(), sgverify.WithKey()))
+			if err != nil {
+				if firstErr == nil {
+					firstStep, firstErr = classify(err)
+				}
+				continue
+			}
+			s := signerFrom(res)
+			s.KeyFingerprint = k.fingerprint
+			return s, "", nil
+		}
+	}
+	if firstStep != StepSignature {
+		return Signer{}, firstStep, firstErr
+	}
+	if len(ks.keys) == 1 {
+		return Signer{}, StepSignature, fmt.Errorf("does not verify with key %s: %v", ks.keys[0].fingerprint, firstErr)
+	}
+	return Signer{}, StepSignature, fmt.Errorf("does not verify with any of the %d trusted keys", len(ks.keys))
+}
+
+// Identity is an expected certificate identity: the OIDC issuer and the
+// subject (the certificate's email or URI SAN), each either exact or a
+// regular expression. Regular expressions must match the whole value:
+// they are anchored, unlike cosign's, which match substrings.
+type Identity struct {
+	Issuer        string
+	IssuerRegexp  string
+	Subject       string
+	SubjectRegexp string
+}
+
+// String describes the identity for messages.
+func (id Identity) String() string {
+	iss := id.Issuer
+	if iss == "" {
+		iss = "/" + id.IssuerRegexp + "/"
+	}
+	sub := id.Subject
+	if sub == "" {
+		sub = "/" + id.SubjectRegexp + "/"
+	}
+	return sub + " from " + iss
+}
+
+// anchor makes a user's regular expression match whole values only.
+func anchor(re string) string { return `^(?:` + re + `)$` }
+
+func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
+	}
+	if (id.Subject == "") == (id.SubjectRegexp == "") {
+		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+	}
+	var subRe, issRe string
+	if id.SubjectRegexp != "" {
+		if _, err := regexp.Compile(id.SubjectRegexp); err != nil {
+			return sgverify.CertificateIdentity{}, fmt.Errorf("certificate identity regexp: %w", err)
+		}
+		subRe = anchor(id.SubjectRegexp)
+	}
+	if id.IssuerRegexp != "" {
+		if _, err := regexp.Compile(id.IssuerRegexp); err != nil {
+			return sgverify.CertificateIdentity{}, fmt.Errorf("OIDC issuer regexp: %w", err)
+		}
+		issRe = anchor(id.IssuerRegexp)
+	}
+	return sgverify.NewShortCertificateIdentity(id.Issuer, issRe, id.Subject, subRe)
+}
+
+// Keyless trusts certificates issued by a trusted root's certificate
+// authorities to one of the expected identities. A signature must carry a
+// trusted time (a signed timestamp or a log integration time) inside the
+// certificate's validity, must be in one of the root's transparency logs
+// when it lists any, and its certificate must carry an SCT from the root's
+// CT logs when it lists any.
+type Keyless struct {
+	root       root.TrustedMaterial
+	identities []sgverify.CertificateIdentity
+	described  []string
+	verifier   *sgverify.Verifier
+}
+
+// NewKeyless returns the keyless authority. It refuses to be built without
+// an identity ([ErrNoIdentity]) or with a contradictory one.
+func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
+	if tr == nil {
+		return nil, ErrNoAuthority
+	}
+	if len(ids) == 0 {
+		return nil, ErrNoIdentity
+	}
+	k := &Keyless{root: tr}
+	for _, id := range ids {
+		ci, err := id.certificateIdentity()
+		if err != nil {
+			return nil, err
+		}
+		k.identities = append(k.identities, ci)
+		k.described = append(k.described, id.String())
+	}
+	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+	if len(tr.RekorLogs()) > 0 {
+		opts = append(opts, sgverify.WithTransparencyLog(1))
+	}
+	if len(tr.CTLogs()) > 0 {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	v, err := sgverify.NewVerifier(tr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	k.verifier = v
+	return k, nil
+}
+
+func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
+	policy := []sgverify.PolicyOption{}
+	for _, ci := range k.identities {
+		policy = append(policy, sgverify.WithCertificateIdentity(ci))
+	}
+	res, err := k.verifier.Verify(entity, sgverify.NewPolicy(artifact(), policy...))
+	if err != nil {
+		step, err := classify(err)
+		if step == StepIdentity {
+			err = fmt.Errorf("%w (expected %s)", err, strings.Join(k.described, " or "))
+		}
+		return Signer{}, step, err
+	}
+	return signerFrom(res), "", nil
+}
+
+func signerFrom(res *sgverify.VerificationResult) Signer {
+	var s Signer
+	if res == nil {
+		return s
+	}
+	if res.Signature != nil && res.Signature.Certificate != nil {
+		s.Issuer = res.Signature.Certificate.Extensions.Issuer
+		s.Subject = res.Signature.Certificate.SubjectAlternativeName
+	}
+	for _, t := range res.VerifiedTimestamps {
+		typ := "timestamp-authority"
+		if t.Type == "Tlog" {
+			typ = "transparency-log"
+			s.LogEntries++
+		}
+		s.Timestamps = append(s.Timestamps, VerifiedTime{Type: typ, URI: t.URI, Time: t.Timestamp.UTC()})
+	}
+	return s
+}
+
+// classify names the check a sigstore-go verification error comes from,
+// and trims its wrapping.
+func classify(err error) (Step, error) {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to verify log inclusion"):
+		return StepLog, err
+	case strings.Contains(msg, "failed to verify timestamps"),
+		strings.Contains(msg, "threshold not met"),
+		strings.Contains(msg, "must provide timestamp"),
+		strings.Contains(msg, "no valid observer timestamps"),
+		strings.Contains(msg, "failed to verify signed timestamps"):
+		return StepTimestamp, err
+	case strings.Contains(msg, "failed to verify leaf certificate"),
+		strings.Contains(msg, "signed certificate timestamp"),
+		strings.Contains(msg, "signature time outside"),
+		strings.Contains(msg, "expected key signature, not certificate"),
+		strings.Contains(msg, "SCTs required"):
+		return StepCertificate, err
+	case strings.Contains(msg, "certificate identit"):
+		return StepIdentity, err
+	default:
+		return StepSignature, err
+	}
+}
