@@ -1,0 +1,104 @@
+// Command hallmark-conformance adapts hallmark to the sigstore-conformance
+// suite's client protocol (https://github.com/sigstore/sigstore-conformance):
+//
+//	hallmark-conformance verify-bundle --bundle FILE \
+//	    (--certificate-identity ID --certificate-oidc-issuer URL | --key KEY) \
+//	    [--trusted-root FILE] FILE_OR_DIGEST
+//
+// It exits 0 when the bundle verifies and 1, with the reason on stderr,
+// when it does not. It only parses arguments and calls hallmark.dev/verify.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/keys"
+	"hallmark.dev/verify"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "hallmark-conformance: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 || args[0] != "verify-bundle" {
+		return errors.New("usage: hallmark-conformance verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key KEY) [--trusted-root FILE] FILE_OR_DIGEST")
+	}
+	fs := flag.NewFlagSet("verify-bundle", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bundlePath := fs.String("bundle", "", "")
+	identity := fs.String("certificate-identity", "", "")
+	issuer := fs.String("certificate-oidc-issuer", "", "")
+	keyPath := fs.String("key", "", "")
+	rootPath := fs.String("trusted-root", "", "")
+	fs.Bool("staging", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("want exactly one FILE_OR_DIGEST")
+	}
+	if *rootPath == "" {
+		return errors.New("--trusted-root is required: hallmark never fetches trust material implicitly")
+	}
+	data, err := os.ReadFile(*rootPath)
+	if err != nil {
+		return err
+	}
+	tr, err := verify.ParseTrustedRoot(data)
+	if err != nil {
+		return err
+	}
+	var authority verify.Authority
+	if *keyPath != "" {
+		pemBytes, err := os.ReadFile(*keyPath)
+		if err != nil {
+			return err
+		}
+		pub, err := keys.ParsePublicKey(pemBytes)
+		if err != nil {
+			return err
+		}
+		ks, err := verify.NewKeys(pub)
+		if err != nil {
+			return err
+		}
+		authority = ks.WithTrustedRoot(tr)
+	} else {
+		k, err := verify.NewKeyless(tr, verify.Identity{Issuer: *issuer, Subject: *identity})
+		if err != nil {
+			return err
+		}
+		authority = k
+	}
+	b, err := os.ReadFile(*bundlePath)
+	if err != nil {
+		return err
+	}
+	var a verify.Artifact
+	target := fs.Arg(0)
+	if strings.HasPrefix(target, "sha256:") {
+		if _, _, err := attest.SplitDigest(target); err != nil {
+			return err
+		}
+		a.Digest = target
+	} else {
+		f, err := os.Open(target)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		a.Content = f
+	}
+	_, err = verify.Blob(*bundlePath, b, a, verify.BlobPolicy{Authority: authority})
+	return err
+}
