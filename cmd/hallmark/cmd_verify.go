@@ -18,7 +18,7 @@ import (
 func verifyCmd(e *env) *cobra.Command {
 	var (
 		rf         registryFlags
-		key        string
+		af         authorityFlags
 		ann        []string
 		output     string
 		repository string
@@ -36,14 +36,14 @@ func verifyCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ks, err := trustedKeys(key)
+			authority, err := af.authority()
 			if err != nil {
 				return err
 			}
 			res, err := ops.VerifyImage(cmd.Context(), rf.client(), ops.VerifyImageRequest{
 				Reference:  args[0],
 				Repository: e.repository(repository),
-				Policy:     verify.ImagePolicy{Keys: ks, Annotations: annotations},
+				Policy:     verify.ImagePolicy{Authority: authority, Annotations: annotations},
 			})
 			if output == "json" && res != nil && res.ImageResult != nil {
 				if jerr := e.json(res); jerr != nil {
@@ -59,7 +59,7 @@ func verifyCmd(e *env) *cobra.Command {
 		},
 	}
 	rf.bind(cmd)
-	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM) the signature must verify with")
+	af.bind(cmd)
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "require a signed annotation key=value (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for signatures in this repository (also HALLMARK_REPOSITORY)")
@@ -74,7 +74,7 @@ func (e *env) printVerified(res *ops.VerifyImageResult) {
 		if v.Layout == "legacy" {
 			layout = "cosign legacy signature"
 		}
-		e.printf("  %s (%s), key %s\n", v.Source, layout, v.Signer.KeyFingerprint)
+		e.printf("  %s (%s), %s\n", v.Source, layout, describeSigner(v.Signer))
 		if len(v.Annotations) > 0 {
 			e.printf("    annotations: %s\n", formatAnnotations(v.Annotations))
 		}
@@ -97,19 +97,11 @@ func formatAnnotations(m map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-func trustedKeys(path string) (*verify.Keys, error) {
-	if path == "" {
-		return nil, withHint(errors.New("no key to verify with"), "pass --key cosign.pub")
-	}
-	pub, err := loadPublicKey(path)
-	if err != nil {
-		return nil, err
-	}
-	return verify.NewKeys(pub)
-}
-
 func verifyBlobCmd(e *env) *cobra.Command {
-	var key, bundle string
+	var (
+		af     authorityFlags
+		bundle string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|sha256:<hex>",
 		Short: "Verify a file (or its digest) against a Sigstore bundle",
@@ -118,7 +110,7 @@ func verifyBlobCmd(e *env) *cobra.Command {
 			if bundle == "" {
 				return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
 			}
-			ks, err := trustedKeys(key)
+			authority, err := af.authority()
 			if err != nil {
 				return err
 			}
@@ -140,15 +132,15 @@ func verifyBlobCmd(e *env) *cobra.Command {
 				defer f.Close()
 				a.Content = io.Reader(f)
 			}
-			res, err := verify.Blob(bundle, b, a, verify.BlobPolicy{Keys: ks})
+			res, err := verify.Blob(bundle, b, a, verify.BlobPolicy{Authority: authority})
 			if err != nil {
 				return err
 			}
-			e.printf("Verified %s with %s (key %s)\n", args[0], bundle, res.Signer.KeyFingerprint)
+			e.printf("Verified %s with %s (%s)\n", args[0], bundle, describeSigner(res.Signer))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "public key file (PEM)")
+	af.bind(cmd)
 	cmd.Flags().StringVar(&bundle, "bundle", "", "Sigstore bundle to verify")
 	return cmd
 }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/verify"
+)
+
+// authorityFlags say who may have signed: --key, or a certificate identity
+// under --trusted-root.
+type authorityFlags struct {
+	key         string
+	trustedRoot string
+	identity    string
+	identityRe  string
+	issuer      string
+	issuerRe    string
+}
+
+func (f *authorityFlags) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.key, "key", "", "public key file (PEM) the signature must verify with")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json: the CAs, logs and timestamp authorities to trust")
+	fl.StringVar(&f.identity, "certificate-identity", "", "the signer's certificate identity (email or URI), exactly")
+	fl.StringVar(&f.identityRe, "certificate-identity-regexp", "", "a regular expression the whole certificate identity must match")
+	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer of the signer's identity, exactly")
+	fl.StringVar(&f.issuerRe, "certificate-oidc-issuer-regexp", "", "a regular expression the whole OIDC issuer must match")
+}
+
+func (f *authorityFlags) keyless() bool {
+	return f.identity != "" || f.identityRe != "" || f.issuer != "" || f.issuerRe != ""
+}
+
+// authority builds the verification authority, refusing contradictions.
+func (f *authorityFlags) authority() (verify.Authority, error) {
+	if f.key != "" && f.keyless() {
+		return nil, withHint(errors.New("--key and --certificate-identity/--certificate-oidc-issuer are mutually exclusive"),
+			"verify with a key, or with a keyless identity, not both")
+	}
+	var tr *trustedRootFile
+	if f.trustedRoot != "" {
+		data, err := os.ReadFile(f.trustedRoot)
+		if err != nil {
+			return nil, fmt.Errorf("read trusted root: %w", err)
+		}
+		root, err := verify.ParseTrustedRoot(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.trustedRoot, err)
+		}
+		tr = &trustedRootFile{root: root}
+	}
+	if f.key != "" {
+		pub, err := loadPublicKey(f.key)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := verify.NewKeys(pub)
+		if err != nil {
+			return nil, err
+		}
+		if tr != nil {
+			return ks.WithTrustedRoot(tr.root), nil
+		}
+		return ks, nil
+	}
+	if !f.keyless() {
+		return nil, withHint(errors.New("no key or identity to verify with"),
+			"pass --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
+	}
+	if tr == nil {
+		return nil, withHint(errors.New("keyless verification needs a trusted root"),
+			"pass --trusted-root trusted_root.json (hallmark trust export writes one for a hallmark server)")
+	}
+	if (f.identity == "") == (f.identityRe == "") {
+		return nil, withHint(errors.New("give exactly one of --certificate-identity and --certificate-identity-regexp"),
+			"regular expressions match the whole identity: write '^' and '$' or not, the result is the same")
+	}
+	if (f.issuer == "") == (f.issuerRe == "") {
+		return nil, errors.New("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
+	}
+	return verify.NewKeyless(tr.root, verify.Identity{
+		Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe,
+	})
+}
+
+type trustedRootFile struct {
+	root verify.TrustedRoot
+}
+
+// describeSigner says who signed, for the verification report.
+func describeSigner(s verify.Signer) string {
+	var parts []string
+	if s.KeyFingerprint != "" {
+		parts = append(parts, "key "+s.KeyFingerprint)
+	}
+	if s.Subject != "" {
+		parts = append(parts, fmt.Sprintf("identity %s from %s", s.Subject, s.Issuer))
+	}
+	if s.LogEntries > 0 {
+		parts = append(parts, fmt.Sprintf("%d log entries", s.LogEntries))
+	}
+	for _, t := range s.Timestamps {
+		if t.Type == "timestamp-authority" {
+			parts = append(parts, "timestamped "+t.Time.Format("2006-01-02T15:04:05Z"))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
