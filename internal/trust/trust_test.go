@@ -1,0 +1,119 @@
+package trust_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"hallmark.dev/internal/trust"
+)
+
+func selfSigned(t *testing.T, cn string, notBefore time.Time) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn, Organization: []string{"hallmark"}},
+		NotBefore: notBefore, NotAfter: notBefore.Add(10 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, k
+}
+
+func TestTrustedRootAndSigningConfig(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rotated := start.Add(30 * 24 * time.Hour)
+	oldCA, _ := selfSigned(t, "old ca", start)
+	newCA, _ := selfSigned(t, "ca", start)
+	tsaCert, _ := selfSigned(t, "tsa", start)
+	logKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(logKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	s := trust.Services{
+		BaseURL: "http://127.0.0.1:5005",
+		CA: []trust.Chain{
+			{Certificates: []*x509.Certificate{oldCA}, Valid: trust.Period{Start: start, End: rotated}},
+			{Certificates: []*x509.Certificate{newCA}, Valid: trust.Period{Start: rotated}},
+		},
+		Log:  []trust.LogKey{{PublicKey: logKey.Public(), LogID: id[:], Valid: trust.Period{Start: start}}},
+		TSA:  []trust.Chain{{Certificates: []*x509.Certificate{tsaCert}, Valid: trust.Period{Start: start}}},
+		OIDC: true,
+	}
+	trJSON, err := trust.TrustedRoot(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(trJSON)
+	if err != nil {
+		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
+	}
+	if got := len(tr.FulcioCertificateAuthorities()); got != 2 {
+		t.Errorf("got %d CAs, want 2 (the retired one kept)", got)
+	}
+	if got := len(tr.TimestampingAuthorities()); got != 1 {
+		t.Errorf("got %d TSAs, want 1", got)
+	}
+	logs := tr.RekorLogs()
+	if len(logs) != 1 {
+		t.Fatalf("got %d logs, want 1", len(logs))
+	}
+	for _, l := range logs {
+		if l.BaseURL != s.BaseURL {
+			t.Errorf("log base URL %q, want %q", l.BaseURL, s.BaseURL)
+		}
+	}
+
+	scJSON, err := trust.SigningConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := root.NewSigningConfigFromJSON(scJSON)
+	if err != nil {
+		t.Fatalf("sigstore-go rejects the signing config: %v\n%s", err, scJSON)
+	}
+	now := rotated.Add(time.Hour)
+	ca, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), []uint32{1}, now)
+	if err != nil || ca.URL != s.BaseURL {
+		t.Errorf("CA service %+v, %v", ca, err)
+	}
+	logSvc, err := root.SelectService(sc.RekorLogURLs(), []uint32{2}, now)
+	if err != nil || logSvc.URL != s.BaseURL {
+		t.Errorf("log service %+v, %v", logSvc, err)
+	}
+	tsa, err := root.SelectService(sc.TimestampAuthorityURLs(), []uint32{1}, now)
+	if err != nil || tsa.URL != s.BaseURL+trust.TimestampPath {
+		t.Errorf("TSA service %+v, %v", tsa, err)
+	}
+	oidc, err := root.SelectService(sc.OIDCProviderURLs(), []uint32{1}, now)
+	if err != nil || oidc.URL != s.BaseURL+trust.OIDCPath {
+		t.Errorf("OIDC service %+v, %v", oidc, err)
+	}
+	if _, err := trust.TrustedRoot(trust.Services{}); err == nil {
+		t.Error("a trusted root without a base URL was written")
+	}
+}
