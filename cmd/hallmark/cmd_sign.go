@@ -12,26 +12,6 @@ import (
 	"hallmark.dev/sign"
 )
 
-// signingFlags select the signing key.
-type signingFlags struct {
-	key string
-}
-
-func (f *signingFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.key, "key", "", "encrypted private key file (cosign format)")
-}
-
-func (e *env) signer(f *signingFlags) (*sign.KeySigner, error) {
-	if f.key == "" {
-		return nil, withHint(errors.New("no signing key"), "pass --key cosign.key (make one with hallmark generate-key-pair)")
-	}
-	s, err := e.loadSigner(f.key)
-	if err != nil {
-		return nil, err
-	}
-	return sign.NewKeySigner(s)
-}
-
 func signCmd(e *env) *cobra.Command {
 	var (
 		sf         signingFlags
@@ -41,7 +21,6 @@ func signCmd(e *env) *cobra.Command {
 		repository string
 		output     string
 		yes        bool
-		tlogUpload bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sign --key KEY [-a key=value]... IMAGE",
@@ -52,10 +31,7 @@ func signCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if tlogUpload {
-				return withHint(errors.New("signing into a transparency log is not available yet"), "pass --tlog-upload=false")
-			}
-			k, err := e.signer(&sf)
+			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP)
 			if err != nil {
 				return err
 			}
@@ -65,6 +41,7 @@ func signCmd(e *env) *cobra.Command {
 				Recursive:   recursive,
 				Repository:  e.repository(repository),
 				Signer:      k,
+				Options:     opts,
 			})
 			if res != nil && len(res.Signed) > 0 && err != nil {
 				for _, s := range res.Signed {
@@ -93,15 +70,15 @@ func signCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&repository, "repository", "", "store signatures in this repository (also HALLMARK_REPOSITORY)")
 	cmd.Flags().StringVar(&output, "output", "text", "text or json")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "accepted for cosign compatibility; hallmark never asks")
-	cmd.Flags().BoolVar(&tlogUpload, "tlog-upload", false, "upload to a transparency log (not available yet)")
 	return cmd
 }
 
 func signBlobCmd(e *env) *cobra.Command {
 	var (
-		sf     signingFlags
-		bundle string
-		yes    bool
+		sf        signingFlags
+		bundle    string
+		yes       bool
+		allowHTTP bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sign-blob --key KEY --bundle OUT FILE",
@@ -115,11 +92,11 @@ func signBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read blob: %w", err)
 			}
-			k, err := e.signer(&sf)
+			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, allowHTTP)
 			if err != nil {
 				return err
 			}
-			b, err := sign.Blob(cmd.Context(), k, data, sign.Options{})
+			b, err := sign.Blob(cmd.Context(), k, data, opts)
 			if err != nil {
 				return err
 			}
@@ -132,6 +109,7 @@ func signBlobCmd(e *env) *cobra.Command {
 	}
 	sf.bind(cmd)
 	cmd.Flags().StringVar(&bundle, "bundle", "", "write the Sigstore bundle here")
+	cmd.Flags().BoolVar(&allowHTTP, "allow-http-registry", false, "allow plain HTTP to a --server that is not on loopback")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "accepted for cosign compatibility; hallmark never asks")
 	return cmd
 }
