@@ -11,6 +11,10 @@ import (
 // sigstore-go accepts (v0.1; v0.2 adds nothing hallmark needs yet).
 const TrustedRootMediaType = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 
+// TrustedRoot is trusted material: certificate authorities, transparency
+// logs, CT logs and timestamp authorities, each with validity periods.
+type TrustedRoot = root.TrustedMaterial
+
 // ParseTrustedRoot parses a trusted_root.json
 // (https://github.com/sigstore/protobuf-specs, TrustedRoot).
 func ParseTrustedRoot(data []byte) (*root.TrustedRoot, error) {

@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	policy := verify.ImagePolicy{Keys: trusted, Annotations: map[string]string{"repo": "example/hello"}}
+	policy := verify.ImagePolicy{Authority: trusted, Annotations: map[string]string{"repo": "example/hello"}}
 	res, err := ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/hello:v1", Policy: policy})
 	if err != nil {
 		return fmt.Errorf("quickstart: verification of the signed image failed: %w", err)
@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if _, err := client.AttachBundle(ctx, otherDigest.Context(), otherDesc, sigs[0].Bundle, "https://sigstore.dev/cosign/sign/v1"); err != nil {
 		return err
 	}
-	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/other:v1", Policy: verify.ImagePolicy{Keys: trusted}})
+	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/other:v1", Policy: verify.ImagePolicy{Authority: trusted}})
 	var nv *verify.NoValidSignatureError
 	if !errors.As(err, &nv) {
 		return fmt.Errorf("quickstart: a copied signature was not rejected: %v", err)
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 
 	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/hello:v1",
-		Policy: verify.ImagePolicy{Keys: trusted, Annotations: map[string]string{"repo": "evil/fork"}}})
+		Policy: verify.ImagePolicy{Authority: trusted, Annotations: map[string]string{"repo": "evil/fork"}}})
 	if !errors.As(err, &nv) {
 		return fmt.Errorf("quickstart: a wrong annotation was not rejected: %v", err)
 	}
