@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,8 +9,6 @@ import (
 	"sort"
 	"time"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
@@ -151,29 +148,11 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 
 func verifyImageLegacy(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
 	l := s.Legacy
-	if len(l.Certificate) > 0 {
-		return fail(StepBundle, errors.New("certificate-based legacy signatures need a trusted root (keyless verification)"))
-	}
-	sig, err := base64.StdEncoding.DecodeString(l.Signature)
-	if err != nil || len(sig) == 0 {
-		return fail(StepBundle, errors.New("signature annotation is missing or not base64"))
-	}
 	// Unverified look, only to name a copied signature in the error.
 	if pl, err := attest.ParseSimpleSigning(l.Payload); err == nil && pl.Critical.Image.DockerManifestDigest != digest {
 		return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", pl.Critical.Image.DockerManifestDigest, digest))
 	}
-	sum := sha256.Sum256(l.Payload)
-	pb := &protobundle.Bundle{
-		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
-		},
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
-			Signature:     sig,
-		}},
-	}
-	b, err := bundle.NewBundle(pb)
+	b, err := legacyBundle(l)
 	if err != nil {
 		return fail(StepBundle, err)
 	}

@@ -138,7 +138,7 @@ func TestImage(t *testing.T) {
 		{name: "legacy other digest", digest: digestB, sig: oci.Signature{Legacy: legacySignature(t, f.signer, digestA, nil)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSubject, wantErr: "signature is for " + digestA},
 		{name: "legacy wrong key", digest: digestA, sig: oci.Signature{Legacy: legacySignature(t, f.other, digestA, nil)}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepSignature},
 		{name: "legacy bad signature encoding", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "%%%"}}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "not base64"},
-		{name: "legacy with certificate needs keyless", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "AA==", Certificate: []byte("x")}}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "trusted root"},
+		{name: "legacy with a malformed certificate", digest: digestA, sig: oci.Signature{Legacy: &oci.Legacy{Payload: []byte("{}"), Signature: "AA==", Certificate: []byte("x")}}, policy: verify.ImagePolicy{Authority: f.keys}, wantStep: verify.StepBundle, wantErr: "holds 0 PEM certificates, want 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
