@@ -10,7 +10,9 @@
 package trust
 
 import (
+	"bytes"
 	"crypto"
+	"encoding/json"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -149,7 +152,7 @@ func TrustedRoot(s Services) ([]byte, error) {
 			LogId:         &protocommon.LogId{KeyId: k.LogID},
 		})
 	}
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(tr)
+	return indent(tr)
 }
 
 // SigningConfig returns signing_config.json (v0.2) for the services: the
@@ -180,5 +183,20 @@ func SigningConfig(s Services) ([]byte, error) {
 	if s.OIDC && len(s.CA) > 0 {
 		sc.OidcUrls = append(sc.OidcUrls, svc(s.BaseURL+OIDCPath, 1, s.CA[len(s.CA)-1].Valid.Start))
 	}
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(sc)
+	return indent(sc)
+}
+
+// indent encodes a message as stable, indented JSON (protojson's own
+// multi-line output varies its spacing on purpose).
+func indent(m proto.Message) ([]byte, error) {
+	compact, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("trust: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		return nil, fmt.Errorf("trust: %w", err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
 }
