@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // Services are the Sigstore services a signature involves, selected from a
@@ -24,6 +27,9 @@ type Services struct {
 	// IDToken is the OIDC identity token exchanged for a certificate;
 	// empty for key signatures.
 	IDToken string
+	// Key is the signing key's public key for key signatures, so that the
+	// check of each new bundle against TrustedRoot trusts it.
+	Key crypto.PublicKey
 	// Timeout bounds each request; zero means 30 s.
 	Timeout time.Duration
 	// Transport, if set, carries the CA and TSA requests.
@@ -72,5 +78,15 @@ func (s Services) Options(now time.Time) (Options, error) {
 		}
 	}
 	bo.TrustedRoot = s.TrustedRoot
+	if s.TrustedRoot != nil && s.Key != nil && s.IDToken == "" {
+		v, err := signature.LoadDefaultVerifier(s.Key, options.WithED25519ph())
+		if err != nil {
+			return Options{}, fmt.Errorf("sign: %w", err)
+		}
+		key := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
+			return root.NewExpiringKey(v, time.Time{}, time.Time{}), nil
+		})
+		bo.TrustedRoot = root.TrustedMaterialCollection{key, s.TrustedRoot}
+	}
 	return Options{BundleOptions: bo}, nil
 }

@@ -138,6 +138,11 @@ func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.Art
 			}
 			s := signerFrom(res)
 			s.KeyFingerprint = k.fingerprint
+			if ks.root != nil && len(ks.root.RekorLogs()) > 0 {
+				if entries, err := entity.TlogEntries(); err == nil {
+					s.LogEntries = len(entries)
+				}
+			}
 			return s, "", nil
 		}
 	}
@@ -259,7 +264,15 @@ func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.A
 		}
 		return Signer{}, step, err
 	}
-	return signerFrom(res), "", nil
+	s := signerFrom(res)
+	if len(k.root.RekorLogs()) > 0 {
+		// Rekor v2 entries carry no integration time, so count the
+		// entries the verifier required and checked.
+		if entries, err := entity.TlogEntries(); err == nil {
+			s.LogEntries = len(entries)
+		}
+	}
+	return s, "", nil
 }
 
 func signerFrom(res *sgverify.VerificationResult) Signer {
@@ -275,7 +288,6 @@ func signerFrom(res *sgverify.VerificationResult) Signer {
 		typ := "timestamp-authority"
 		if t.Type == "Tlog" {
 			typ = "transparency-log"
-			s.LogEntries++
 		}
 		s.Timestamps = append(s.Timestamps, VerifiedTime{Type: typ, URI: t.URI, Time: t.Timestamp.UTC()})
 	}

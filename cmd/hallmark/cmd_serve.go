@@ -4,23 +4,35 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
 )
 
 func serveCmd(e *env) *cobra.Command {
-	var cfg server.Config
-	var verbose bool
+	var (
+		cfg     server.Config
+		verbose bool
+		issuers []string
+	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DIR [--addr HOST:PORT]",
-		Short: "Serve the embedded OCI registry (and, later, the trust services) from one process",
+		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]...",
+		Short: "Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
 				return withHint(errors.New("no data directory"), "pass --data DIR (created if missing)")
+			}
+			for _, spec := range issuers {
+				iss, err := parseIssuer(spec)
+				if err != nil {
+					return err
+				}
+				cfg.Issuers = append(cfg.Issuers, iss)
 			}
 			level := slog.LevelInfo
 			if verbose {
@@ -31,19 +43,29 @@ func serveCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := s.Listen()
-			if err != nil {
-				return err
+			if host, _, err := net.SplitHostPort(s.Addr().String()); err == nil && !store.IsLoopback(host) {
+				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", s.Addr())
 			}
-			if host, _, err := net.SplitHostPort(l.Addr().String()); err == nil && !store.IsLoopback(host) {
-				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", l.Addr())
+			e.info("serving at %s (registry %s/v2/, trust root %s/api/v1/trust/trusted_root.json; data in %s)", s.URL(), s.URL(), s.URL(), cfg.DataDir)
+			if cfg.DevOIDC {
+				e.warn("the development OIDC issuer at %s/oidc mints tokens for anyone: for local use only", s.URL())
 			}
-			e.info("serving the registry at http://%s/v2/ (data in %s)", l.Addr(), cfg.DataDir)
-			return s.Serve(cmd.Context(), l)
+			return s.Serve(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
 	cmd.Flags().StringVar(&cfg.DataDir, "data", "", "data directory")
+	cmd.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, when behind a proxy (default http://ADDR)")
+	cmd.Flags().BoolVar(&cfg.DevOIDC, "dev-oidc", false, "run the built-in OIDC issuer (local use only: it mints tokens for anyone)")
+	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
 	return cmd
+}
+
+func parseIssuer(spec string) (identity.Issuer, error) {
+	typ, u, ok := strings.Cut(spec, "=")
+	if !ok || typ == "" || u == "" {
+		return identity.Issuer{}, withHint(errors.New("--oidc-issuer "+spec+": want TYPE=URL"), "for example --oidc-issuer github-workflow=https://token.actions.githubusercontent.com")
+	}
+	return identity.Issuer{Type: typ, URL: u}, nil
 }

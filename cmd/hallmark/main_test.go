@@ -27,12 +27,13 @@ import (
 
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sample"
+	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"hallmark": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
+		"hallmark": func() { quietLibraries(); os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
 	})
 }
 
@@ -60,6 +61,7 @@ func TestScript(t *testing.T) {
 			"tamperbundle": cmdTamperBundle,
 			"tampersig":    cmdTamperSig,
 			"pushauthed":   cmdPushAuthed,
+			"startserver":  cmdStartServer,
 		},
 	})
 }
@@ -380,4 +382,29 @@ func cmdTamperSig(ts *testscript.TestScript, neg bool, args []string) {
 		orig := d.Context().Digest(strings.TrimPrefix(s.Source, "referrer "))
 		ts.Check(remote.Delete(orig))
 	}
+}
+
+// startserver: start a whole hallmark server (registry, CA, log, TSA, dev
+// OIDC issuer) in-process on a loopback port; set SERVER to its URL,
+// SERVERHOST to its host:port and SERVERDATA to its data directory.
+func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: startserver")
+	}
+	dir := ts.MkAbs(".server")
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, DevOIDC: true})
+	if err != nil {
+		cancel()
+		ts.Fatalf("start server: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	ts.Defer(func() {
+		cancel()
+		<-done
+	})
+	ts.Setenv("SERVER", s.URL())
+	ts.Setenv("SERVERHOST", s.Addr().String())
+	ts.Setenv("SERVERDATA", dir)
 }

@@ -39,6 +39,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		verifyBlobCmd(e),
 		serveCmd(e),
 		quickstartCmd(e),
+		devTokenCmd(e),
+		trustCmd(e),
+		logCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

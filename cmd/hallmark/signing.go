@@ -92,6 +92,9 @@ func (e *env) signerAndOptions(ctx context.Context, f *signingFlags, allowHTTP b
 		return nil, sign.Options{}, fmt.Errorf("invalid signing config: %w", err)
 	}
 	services := sign.Services{Config: sc, IDToken: token, Log: f.tlogUpload, Timestamp: f.timestamp}
+	if token == "" {
+		services.Key = kp.GetPublicKey()
+	}
 	if trJSON != nil {
 		tr, err := verify.ParseTrustedRoot(trJSON)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/sample"
@@ -54,26 +55,22 @@ func Run(ctx context.Context, cfg Config) error {
 		report = func(Step) {}
 	}
 	start := time.Now()
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(cfg.Dir, "data")})
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(cfg.Dir, "data"), DevOIDC: true})
 	if err != nil {
 		return err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("quickstart: listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l) }()
+	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
-	host := l.Addr().String()
+	host := srv.Addr().String()
 	// Commands name the address `hallmark serve` listens on by default.
 	const userHost = server.DefaultAddr
 	report(Step{
-		Title:   "started the embedded registry",
+		Title:   "started the private stack: registry, CA, transparency log, timestamp authority, OIDC issuer",
 		Detail:  fmt.Sprintf("http://%s/v2/ (data in %s)", host, filepath.Join(cfg.Dir, "data")),
-		Command: "hallmark serve --data ./hallmark-data --addr 127.0.0.1:5005",
+		Command: "hallmark serve --data ./hallmark-data --addr 127.0.0.1:5005 --dev-oidc",
 	})
 
 	client := store.New(store.Options{Timeout: 10 * time.Second})
@@ -183,7 +180,89 @@ func Run(ctx context.Context, cfg Config) error {
 		Command:  fmt.Sprintf("hallmark verify --key cosign.pub -a repo=evil/fork %s/demo/hello:v1   # exits 1", userHost),
 		Rejected: true,
 	})
+	if err := keyless(ctx, srv, client, host, userHost, report); err != nil {
+		return err
+	}
 	report(Step{Title: fmt.Sprintf("done in %s", time.Since(start).Round(time.Millisecond))})
+	return nil
+}
+
+// keyless signs with an identity instead of a key: a token from the
+// server's development OIDC issuer is exchanged for a 10-minute certificate,
+// the signature goes into the transparency log and gets an RFC 3161
+// timestamp, and a consumer verifies it offline from the trusted root with
+// the expected identity.
+func keyless(ctx context.Context, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
+	const subject = "release-bot@example.com"
+	issuer := srv.URL() + "/oidc"
+	token, err := srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	report(Step{
+		Title:   "got an OIDC identity token from the built-in issuer",
+		Detail:  fmt.Sprintf("subject %s, issuer %s (a CI job would use its own token)", subject, issuer),
+		Command: fmt.Sprintf("hallmark dev-token --server http://%s --subject %s > token.txt   # serve with --dev-oidc", userHost, subject),
+	})
+	sc, err := root.NewSigningConfigFromJSON(srv.SigningConfig())
+	if err != nil {
+		return err
+	}
+	tr, err := verify.ParseTrustedRoot(srv.TrustedRoot())
+	if err != nil {
+		return err
+	}
+	opts, err := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
+	if err != nil {
+		return err
+	}
+	kp, err := sgsign.NewEphemeralKeypair(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := push(ctx, host+"/demo/keyless:v1", "signed without a key"); err != nil {
+		return err
+	}
+	signed, err := ops.SignImage(ctx, client, ops.SignImageRequest{
+		Reference: host + "/demo/keyless:v1", Annotations: map[string]string{"repo": "example/keyless"}, Signer: kp, Options: opts,
+	})
+	if err != nil {
+		return err
+	}
+	report(Step{
+		Title:   "signed keylessly: certificate from the CA, entry in the log, RFC 3161 timestamp",
+		Detail:  fmt.Sprintf("%s\nsignature %s", signed.Signed[0].Image, signed.Signed[0].Referrer),
+		Command: fmt.Sprintf("hallmark sign --identity-token token.txt --server http://%s %s/demo/keyless:v1", userHost, userHost),
+	})
+	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, Subject: subject})
+	if err != nil {
+		return err
+	}
+	res, err := ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/keyless:v1", Policy: verify.ImagePolicy{Authority: k}})
+	if err != nil {
+		return fmt.Errorf("quickstart: keyless verification failed: %w", err)
+	}
+	v := res.Verified[0].Signer
+	report(Step{
+		Title:   "verified offline from the trusted root, for the expected identity",
+		Detail:  fmt.Sprintf("identity %s from %s; %d log entry; timestamps %d", v.Subject, v.Issuer, v.LogEntries, len(v.Timestamps)),
+		Command: fmt.Sprintf("hallmark trust export --data ./hallmark-data --out trust && hallmark verify --trusted-root trust/trusted_root.json --certificate-identity %s --certificate-oidc-issuer http://%s/oidc %s/demo/keyless:v1", subject, userHost, userHost),
+	})
+	mallory, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, SubjectRegexp: "release-bot"})
+	if err != nil {
+		return err
+	}
+	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: host + "/demo/keyless:v1", Policy: verify.ImagePolicy{Authority: mallory}})
+	var nv *verify.NoValidSignatureError
+	if !errors.As(err, &nv) {
+		return fmt.Errorf("quickstart: a partial identity regexp was not rejected: %v", err)
+	}
+	report(Step{
+		Title:    "an identity regexp that matches only part of the identity: rejected (cosign would accept it)",
+		Detail:   err.Error(),
+		Command:  fmt.Sprintf("hallmark verify --trusted-root trust/trusted_root.json --certificate-identity-regexp release-bot --certificate-oidc-issuer http://%s/oidc %s/demo/keyless:v1   # exits 1", userHost, userHost),
+		Rejected: true,
+	})
 	return nil
 }
 

@@ -22,10 +22,10 @@ func TestRun(t *testing.T) {
 			rejected = append(rejected, s.Detail)
 		}
 	}
-	if len(rejected) != 2 {
-		t.Fatalf("got %d rejections, want 2: %+v", len(rejected), steps)
+	if len(rejected) != 3 {
+		t.Fatalf("got %d rejections, want 3: %+v", len(rejected), steps)
 	}
-	if !strings.Contains(rejected[0], "subject check failed") || !strings.Contains(rejected[1], "annotations check failed") {
+	if !strings.Contains(rejected[0], "subject check failed") || !strings.Contains(rejected[1], "annotations check failed") || !strings.Contains(rejected[2], "identity check failed") {
 		t.Errorf("rejections do not name the failed check: %q", rejected)
 	}
 	last := steps[len(steps)-1]

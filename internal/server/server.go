@@ -1,12 +1,21 @@
 // Package server wires hallmark's services into one HTTP server on one
-// port: today the OCI registry (the embedded default); the trust services
-// (certificate authority, transparency log, timestamp authority, trust root
-// distribution) join it under their own paths.
+// port, on an embedded store in one data directory:
+//
+//	/v2/                          OCI registry (distribution + referrers API)
+//	/api/v2/signingCert, trustBundle, configuration
+//	                              certificate authority (Fulcio API v2)
+//	/api/v2/log/entries, checkpoint, tile/
+//	                              transparency log (Rekor v2 write API, C2SP tlog-tiles)
+//	/api/v1/timestamp             timestamp authority (RFC 3161)
+//	/api/v1/trust/trusted_root.json, signing_config.json
+//	                              trust distribution
+//	/oidc/                        development OIDC issuer (only with DevOIDC)
 //
 // Config is the documented configuration schema of `hallmark serve`.
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,20 +23,42 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"hallmark.dev/internal/ca"
+	"hallmark.dev/internal/identity"
+	"hallmark.dev/internal/logserver"
+	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/registry"
+	"hallmark.dev/internal/trust"
+	"hallmark.dev/internal/tsa"
 )
 
 // Config configures a server.
 type Config struct {
 	// Addr is the address to listen on, host:port. Default 127.0.0.1:5005.
 	Addr string `yaml:"addr"`
-	// DataDir holds all state: the registry's blobs and manifests under
-	// registry/. It is created (mode 0700) if missing.
+	// DataDir holds all state, created (mode 0700) if missing: registry/,
+	// ca/, log/, tsa/, oidc/ and trust/ (the published trusted root and
+	// signing config, rewritten at each start).
 	DataDir string `yaml:"data"`
+	// PublicURL is the base URL clients reach the server at, when it sits
+	// behind a proxy; default http://<the address it listens on>. It is
+	// written into the trusted root and signing config, the dev issuer's
+	// tokens, and the log's checkpoint origin (its host).
+	PublicURL string `yaml:"publicURL"`
+	// DevOIDC runs the built-in OIDC issuer at <PublicURL>/oidc, which mints
+	// tokens for any subject: for local use and tests only.
+	DevOIDC bool `yaml:"devOIDC"`
+	// Issuers are the OIDC issuers whose tokens the CA accepts (GitHub
+	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
+	// added when DevOIDC is set.
+	Issuers []identity.Issuer `yaml:"issuers"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -37,12 +68,18 @@ const DefaultAddr = "127.0.0.1:5005"
 
 // Server is a running hallmark server.
 type Server struct {
-	cfg     Config
-	handler http.Handler
+	cfg           Config
+	listener      net.Listener
+	handler       http.Handler
+	log           *logserver.Log
+	issuer        *oidc.Issuer
+	trustedRoot   []byte
+	signingConfig []byte
 }
 
-// New builds the server's services on cfg.DataDir.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
+// serves them; Close releases them if Serve is never called.
+func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
 	}
@@ -55,49 +92,223 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
-	reg, err := registry.New(ctx, registry.Config{Dir: filepath.Join(cfg.DataDir, "registry"), Logger: cfg.Logger})
+	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("server: registry: %w", err)
+		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
+	s = &Server{cfg: cfg, listener: l}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.cfg.PublicURL == "" {
+		s.cfg.PublicURL = "http://" + l.Addr().String()
+	}
+	s.cfg.PublicURL = strings.TrimRight(s.cfg.PublicURL, "/")
+	if err := s.build(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) dir(name string) string { return filepath.Join(s.cfg.DataDir, name) }
+
+func (s *Server) build(ctx context.Context) error {
+	cfg := s.cfg
 	mux := http.NewServeMux()
+	s.handler = mux
+
+	reg, err := registry.New(ctx, registry.Config{Dir: s.dir("registry"), Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("server: registry: %w", err)
+	}
 	mux.Handle("/v2/", reg)
+
+	t, err := tsa.New(tsa.Config{Dir: s.dir("tsa"), Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("server: timestamp authority: %w", err)
+	}
+	mux.Handle(trust.TimestampPath, t.Handler())
+	mux.Handle(trust.TimestampPath+"/", t.Handler())
+
+	origin, err := logserver.OriginFromURL(cfg.PublicURL)
+	if err != nil {
+		return fmt.Errorf("server: transparency log: %w", err)
+	}
+	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("server: transparency log: %w", err)
+	}
+	logHandler := s.log.Handler()
+	mux.Handle(logserver.PathEntries, logHandler)
+	mux.Handle(logserver.PathCheckpoint, logHandler)
+	mux.Handle(logserver.PathTiles, logHandler)
+
+	issuers := append([]identity.Issuer(nil), cfg.Issuers...)
+	if cfg.DevOIDC {
+		s.issuer, err = oidc.NewIssuer(oidc.IssuerConfig{Dir: s.dir("oidc"), URL: cfg.PublicURL + trust.OIDCPath})
+		if err != nil {
+			return fmt.Errorf("server: dev OIDC issuer: %w", err)
+		}
+		mux.Handle(trust.OIDCPath+"/", s.issuer.Handler())
+		issuers = append(issuers, identity.Issuer{URL: s.issuer.URL(), Type: identity.TypeEmail})
+	}
+	var authority *ca.CA
+	if len(issuers) > 0 {
+		// Discovery and keys of issuers served by this very process are
+		// fetched in-process, so that the server need not reach itself
+		// through a proxy.
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &inProcess{prefix: cfg.PublicURL + "/", handler: mux, next: http.DefaultTransport}}
+		idv, err := identity.NewVerifier(ctx, issuers, identity.WithHTTPClient(client))
+		if err != nil {
+			return fmt.Errorf("server: identity: %w", err)
+		}
+		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger})
+		if err != nil {
+			return fmt.Errorf("server: certificate authority: %w", err)
+		}
+		h := authority.Handler()
+		for _, p := range []string{"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"} {
+			mux.Handle(p, h)
+		}
+	} else {
+		cfg.Logger.Info("no OIDC issuers configured: the certificate authority is off (pass --dev-oidc or configure issuers)")
+	}
+
+	services := trust.Services{BaseURL: cfg.PublicURL, OIDC: cfg.DevOIDC}
+	tsaChain := t.CertChain()
+	start := tsaChain[len(tsaChain)-1].NotBefore
+	services.TSA = []trust.Chain{{Certificates: tsaChain, Valid: trust.Period{Start: tsaChain[0].NotBefore}}}
+	if authority != nil {
+		chain := authority.Chain()
+		services.CA = []trust.Chain{{Certificates: chain, Valid: trust.Period{Start: chain[0].NotBefore}}}
+		if root := chain[len(chain)-1].NotBefore; root.Before(start) {
+			start = root
+		}
+	}
+	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
+	if s.trustedRoot, err = trust.TrustedRoot(services); err != nil {
+		return err
+	}
+	if s.signingConfig, err = trust.SigningConfig(services); err != nil {
+		return err
+	}
+	if err := s.writeTrust(); err != nil {
+		return err
+	}
+	serve := func(body []byte, contentType string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+		}
+	}
+	mux.Handle("GET "+trust.TrustedRootPath, serve(s.trustedRoot, "application/json"))
+	mux.Handle("GET "+trust.SigningConfigPath, serve(s.signingConfig, "application/json"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	})
-	return &Server{cfg: cfg, handler: mux}, nil
+	return nil
 }
+
+// TrustFiles are the names of the published documents in DataDir/trust.
+const (
+	TrustedRootFile   = "trusted_root.json"
+	SigningConfigFile = "signing_config.json"
+)
+
+// writeTrust writes the published documents to DataDir/trust, for
+// `hallmark trust export` to take offline.
+func (s *Server) writeTrust() error {
+	dir := s.dir("trust")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	for name, body := range map[string][]byte{TrustedRootFile: s.trustedRoot, SigningConfigFile: s.signingConfig} {
+		tmp := filepath.Join(dir, "."+name+".tmp")
+		if err := os.WriteFile(tmp, body, 0o644); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+	return nil
+}
+
+// URL is the server's public base URL.
+func (s *Server) URL() string { return s.cfg.PublicURL }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Listen opens the configured address.
-func (s *Server) Listen() (net.Listener, error) {
-	l, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
-	}
-	return l, nil
-}
+// TrustedRoot and SigningConfig are the published documents.
+func (s *Server) TrustedRoot() []byte   { return bytes.Clone(s.trustedRoot) }
+func (s *Server) SigningConfig() []byte { return bytes.Clone(s.signingConfig) }
 
-// Serve serves on l until ctx is done, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+// DevIssuer is the development OIDC issuer, nil unless Config.DevOIDC.
+func (s *Server) DevIssuer() *oidc.Issuer { return s.issuer }
+
+// Serve serves until ctx is done, then shuts down gracefully and closes
+// the services.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.Close()
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() { errc <- hs.Serve(s.listener) }()
 	select {
 	case err := <-errc:
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
+			return nil // closed by Close
+		}
 		return err
 	case <-ctx.Done():
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := hs.Shutdown(shutdownCtx); err != nil {
-			return err
-		}
-		return nil
+		return hs.Shutdown(shutdownCtx)
 	}
+}
+
+// Close releases the listener and the log.
+func (s *Server) Close() error {
+	var errs []error
+	if s.listener != nil {
+		if err := s.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.log != nil {
+		errs = append(errs, s.log.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// inProcess answers requests for URLs under prefix from handler, without
+// the network; other requests go to next.
+type inProcess struct {
+	prefix  string
+	handler http.Handler
+	next    http.RoundTripper
+}
+
+func (t *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(req.URL.String(), t.prefix) {
+		return t.next.RoundTrip(req)
+	}
+	rec := httptest.NewRecorder()
+	in := req.Clone(req.Context())
+	if u, err := url.Parse(req.URL.String()); err == nil {
+		in.URL = u
+		in.RequestURI = u.RequestURI()
+	}
+	t.handler.ServeHTTP(rec, in)
+	return rec.Result(), nil
 }

@@ -12,8 +12,8 @@ package trust
 import (
 	"bytes"
 	"crypto"
-	"encoding/json"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/trust"
+	"hallmark.dev/verify"
+)
+
+func devTokenCmd(e *env) *cobra.Command {
+	var serverURL, subject, audience string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "dev-token --server URL --subject S",
+		Short: "Print an OIDC identity token from a server's development issuer (hallmark serve --dev-oidc)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if serverURL == "" || subject == "" {
+				return withHint(errors.New("--server and --subject are required"), "hallmark dev-token --server http://127.0.0.1:5005 --subject you@example.com")
+			}
+			tok, err := oidc.RequestToken(cmd.Context(), &http.Client{Timeout: 30 * time.Second},
+				strings.TrimRight(serverURL, "/")+trust.OIDCPath,
+				oidc.TokenRequest{Subject: subject, Audience: audience, TTL: int64(ttl / time.Second)})
+			if err != nil {
+				return err
+			}
+			e.printf("%s\n", tok)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&serverURL, "server", "", "hallmark server URL")
+	cmd.Flags().StringVar(&subject, "subject", "", "the token's subject (an email address becomes a verified email claim)")
+	cmd.Flags().StringVar(&audience, "audience", "sigstore", "the token's audience")
+	cmd.Flags().DurationVar(&ttl, "ttl", 10*time.Minute, "the token's lifetime")
+	return cmd
+}
+
+func trustCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "trust", Short: "Trust material of a hallmark server"}
+	var dataDir, outDir string
+	export := &cobra.Command{
+		Use:   "export --data DIR --out DIR",
+		Short: "Write trusted_root.json and signing_config.json from a server's data directory, offline",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" || outDir == "" {
+				return withHint(errors.New("--data and --out are required"), "hallmark trust export --data ./hallmark-data --out ./trust")
+			}
+			src := filepath.Join(dataDir, "trust")
+			tr, err := os.ReadFile(filepath.Join(src, server.TrustedRootFile))
+			if err != nil {
+				return withHint(fmt.Errorf("no trusted root in %s: %w", src, err), "start hallmark serve on this data directory once; it writes the trust documents for its --addr or --public-url")
+			}
+			if _, err := verify.ParseTrustedRoot(tr); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(src, server.TrustedRootFile), err)
+			}
+			sc, err := os.ReadFile(filepath.Join(src, server.SigningConfigFile))
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return err
+			}
+			for name, body := range map[string][]byte{server.TrustedRootFile: tr, server.SigningConfigFile: sc} {
+				if err := os.WriteFile(filepath.Join(outDir, name), body, 0o644); err != nil {
+					return err
+				}
+			}
+			e.printf("Wrote %s and %s\n", filepath.Join(outDir, server.TrustedRootFile), filepath.Join(outDir, server.SigningConfigFile))
+			return nil
+		},
+	}
+	export.Flags().StringVar(&dataDir, "data", "", "the server's data directory")
+	export.Flags().StringVar(&outDir, "out", "", "where to write the files")
+	cmd.AddCommand(export)
+	return cmd
+}

@@ -1,0 +1,160 @@
+package logserver
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/transparency-dev/tessera"
+)
+
+// Key types for Config.KeyType.
+const (
+	KeyEd25519   = "ed25519"
+	KeyECDSAP256 = "ecdsa-p256"
+)
+
+// Defaults of the Config knobs. They keep an entry's wait (batching,
+// integration, checkpoint publication, polling) around 0.1–0.2 s on a local
+// disk; Rekor v2 takes up to 10 s. See bench/tlog for measurements.
+const (
+	DefaultBatchMaxSize           = 256
+	DefaultBatchMaxAge            = 10 * time.Millisecond
+	DefaultCheckpointInterval     = 100 * time.Millisecond // the POSIX driver's minimum
+	DefaultPollInterval           = 5 * time.Millisecond
+	DefaultPushbackMaxOutstanding = tessera.DefaultPushbackMaxOutstanding
+	DefaultMaxRequestBytes        = 128 << 10
+	DefaultAddTimeout             = 30 * time.Second
+)
+
+// Config configures a Log. Only Dir and Origin are required.
+type Config struct {
+	// Dir holds the whole log: the tessera POSIX tree in Dir/tiles (the
+	// tlog-tiles layout plus tessera's .state) and the log's private key
+	// in Dir/log-key.pem (PKCS #8, mode 0600). Both are created on first
+	// start. One process at a time may open a Dir.
+	Dir string
+
+	// Origin is the log's checkpoint origin and the name of its note key.
+	// sigstore-go v1.3.0 verifies a Rekor v2 checkpoint with the origin
+	// url.Parse(baseUrl).Hostname(), where baseUrl is the log's
+	// tlogs[].baseUrl in trusted_root.json: the host alone, without
+	// scheme, port or path. So Origin must be exactly that: for a base URL
+	// of https://log.example:8443, Origin is "log.example"; for
+	// http://127.0.0.1:3000 it is "127.0.0.1". OriginFromURL computes it.
+	// Changing the origin of an existing log is refused, since it changes
+	// the log ID of an Ed25519 log.
+	Origin string
+
+	// KeyType is the type of key created on first start: KeyEd25519 (the
+	// default) or KeyECDSAP256. An existing key is used whatever its type;
+	// a KeyType that contradicts it is an error.
+	KeyType string
+
+	// Logger receives the log's diagnostics. Nil discards them.
+	Logger *slog.Logger
+
+	// BatchMaxSize and BatchMaxAge bound a batch of entries sequenced
+	// together (tessera's WithBatching).
+	BatchMaxSize uint
+	BatchMaxAge  time.Duration
+	// CheckpointInterval is how often a new checkpoint may be published
+	// (tessera's WithCheckpointInterval); at least 100 ms.
+	CheckpointInterval time.Duration
+	// PollInterval is how often waiting requests look for a new checkpoint.
+	PollInterval time.Duration
+	// PushbackMaxOutstanding is the number of entries sequenced but not yet
+	// integrated above which new entries are refused with 503.
+	PushbackMaxOutstanding uint
+	// MaxRequestBytes bounds a request body; larger requests get 413.
+	MaxRequestBytes int64
+	// AddTimeout bounds how long a request waits for its entry to be
+	// integrated and published.
+	AddTimeout time.Duration
+}
+
+// WithDefaults returns c with every zero knob set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.BatchMaxSize == 0 {
+		c.BatchMaxSize = DefaultBatchMaxSize
+	}
+	if c.BatchMaxAge == 0 {
+		c.BatchMaxAge = DefaultBatchMaxAge
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.PushbackMaxOutstanding == 0 {
+		c.PushbackMaxOutstanding = DefaultPushbackMaxOutstanding
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.AddTimeout == 0 {
+		c.AddTimeout = DefaultAddTimeout
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("%w: no directory", ErrInvalidConfig)
+	}
+	if c.Origin == "" {
+		return fmt.Errorf("%w: no origin", ErrInvalidConfig)
+	}
+	if !validNoteName(c.Origin) {
+		return fmt.Errorf("%w: origin %q cannot name a note key (it must be utf-8 without spaces or '+')", ErrInvalidConfig, c.Origin)
+	}
+	if host, port, err := net.SplitHostPort(c.Origin); err == nil && host != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return fmt.Errorf("%w: origin %q has a port; sigstore-go compares the origin with the base URL's host alone, so use %q",
+				ErrInvalidConfig, c.Origin, host)
+		}
+	}
+	switch c.KeyType {
+	case "", KeyEd25519, KeyECDSAP256:
+	default:
+		return fmt.Errorf("%w: key type %q, want %q or %q", ErrInvalidConfig, c.KeyType, KeyEd25519, KeyECDSAP256)
+	}
+	if c.CheckpointInterval < 100*time.Millisecond {
+		return fmt.Errorf("%w: checkpoint interval %v is below the POSIX driver's minimum of 100ms", ErrInvalidConfig, c.CheckpointInterval)
+	}
+	if c.BatchMaxAge < 0 || c.PollInterval < 0 || c.AddTimeout < 0 || c.MaxRequestBytes < 0 {
+		return fmt.Errorf("%w: negative duration or size", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// validNoteName is the C2SP signed-note rule for key names, which the
+// origin is.
+func validNoteName(name string) bool {
+	return name != "" && utf8.ValidString(name) &&
+		strings.IndexFunc(name, unicode.IsSpace) < 0 && !strings.Contains(name, "+")
+}
+
+// OriginFromURL returns the checkpoint origin that sigstore-go v1.3.0
+// expects of the log whose trusted-root baseUrl is baseURL: its host,
+// without scheme, port, user or path.
+func OriginFromURL(baseURL string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", fmt.Errorf("invalid log base url: %w", err)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("log base url %q has no host", baseURL)
+	}
+	return u.Hostname(), nil
+}
