@@ -3,6 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -160,3 +163,87 @@ func TestNewNeedsDataDir(t *testing.T) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// TestKeylessRejections: the verifier rejects, naming the step, a bundle
+// whose inclusion proof was tampered with, a bundle checked against another
+// server's trusted root (another CA and log key), and a keyless bundle
+// without a trusted time (no timestamp; Rekor v2 entries carry none).
+func TestKeylessRejections(t *testing.T) {
+	s := start(t, t.TempDir())
+	other := start(t, t.TempDir())
+	token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherTR, err := verify.ParseTrustedRoot(other.TrustedRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("artifact\n")
+	signBlob := func(timestamp bool) []byte {
+		t.Helper()
+		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp}.Options(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, err := sgsign.NewEphemeralKeypair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sign.Blob(context.Background(), kp, data, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	signBlob(true) // so that the tree has more than one entry and proofs have hashes
+	good := signBlob(true)
+	id := verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"}
+	check := func(name string, b []byte, trusted verify.TrustedRoot, want verify.Step) {
+		t.Run(name, func(t *testing.T) {
+			k, err := verify.NewKeyless(trusted, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = verify.Blob("b", b, verify.Artifact{Content: bytes.NewReader(data)}, verify.BlobPolicy{Authority: k})
+			var se *verify.SignatureError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a rejection at the %s step", err, want)
+			}
+			if se.Step != want {
+				t.Errorf("got step %s (%v), want %s", se.Step, se.Err, want)
+			}
+		})
+	}
+	check("tampered inclusion proof", mutate(t, good, func(m map[string]any) {
+		vm := m["verificationMaterial"].(map[string]any)
+		e := vm["tlogEntries"].([]any)[0].(map[string]any)
+		p := e["inclusionProof"].(map[string]any)
+		hashes := p["hashes"].([]any)
+		hashes[0] = base64.StdEncoding.EncodeToString(make([]byte, 32))
+	}), tr, verify.StepLog)
+	check("another server's trusted root", good, otherTR, verify.StepLog)
+	check("no trusted time", signBlob(false), tr, verify.StepTimestamp)
+}
+
+func mutate(t *testing.T, b []byte, f func(map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
