@@ -28,10 +28,12 @@ import (
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/oci/store"
 )
 
 func TestMain(m *testing.M) {
+	testkit.QuietLibraryLogs()
 	testscript.Main(m, map[string]func(){
 		"hallmark": func() { quietLibraries(); os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
 	})
