@@ -346,3 +346,38 @@ func TestDirectoryIdentity(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseDuringAdds closes the log while entries are being added: each
+// Add either succeeds, and its entry survives a reopen, or fails with
+// ErrClosed.
+func TestCloseDuringAdds(t *testing.T) {
+	dir := t.TempDir()
+	tl := startLog(t, dir, nil)
+	reqs := requests(t, "racing", 64)
+	var (
+		mu   sync.Mutex
+		done []*rekorv1.TransparencyLogEntry
+		wg   sync.WaitGroup
+	)
+	for i, hr := range reqs {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i%8) * 15 * time.Millisecond)
+			tle, err := tl.Add(context.Background(), hr)
+			switch {
+			case err == nil:
+				mu.Lock()
+				done = append(done, tle)
+				mu.Unlock()
+			case !errors.Is(err, logserver.ErrClosed):
+				t.Errorf("Add %d: got %v, want success or ErrClosed", i, err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	tl.close(t)
+	wg.Wait()
+	t.Logf("%d of %d entries added before Close", len(done), len(reqs))
+
+	tl = startLog(t, dir, nil)
+	checkEntries(t, tl, done)
+}

@@ -53,6 +53,10 @@ type Log struct {
 	cancel   context.CancelFunc
 	lock     *os.File
 
+	// inflight is held for reading by every Add; Close takes it for
+	// writing, so that Adds whose entries tessera published at shutdown
+	// still see the checkpoint before the awaiter stops.
+	inflight  sync.RWMutex
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -192,7 +196,9 @@ func (l *Log) Close() error {
 
 func (l *Log) stop() error {
 	err := l.shutdown(context.Background())
+	l.inflight.Lock()
 	l.cancel()
+	l.inflight.Unlock()
 	if cerr := l.lock.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -268,6 +274,8 @@ func (l *Log) add(ctx context.Context, entry any) (*rekorv1.TransparencyLogEntry
 	if err != nil {
 		return nil, false, err
 	}
+	l.inflight.RLock()
+	defer l.inflight.RUnlock()
 	if l.closed.Load() {
 		return nil, false, ErrClosed
 	}
