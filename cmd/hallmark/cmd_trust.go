@@ -82,6 +82,24 @@ func trustCmd(e *env) *cobra.Command {
 	}
 	export.Flags().StringVar(&dataDir, "data", "", "the server's data directory")
 	export.Flags().StringVar(&outDir, "out", "", "where to write the files")
-	cmd.AddCommand(export)
+	var rotateData string
+	rotate := &cobra.Command{
+		Use:   "rotate-ca --data DIR",
+		Short: "Retire the CA's intermediate (offline: stop the server first); the next start certifies a new one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rotateData == "" {
+				return withHint(errors.New("--data is required"), "hallmark trust rotate-ca --data ./hallmark-data")
+			}
+			retired, err := server.RotateCA(rotateData, time.Now())
+			if err != nil {
+				return err
+			}
+			e.printf("Retired the intermediate to %s; its key is deleted.\nRestart hallmark serve: it certifies a new intermediate and publishes a trusted root that keeps the retired one, valid until now.\n", retired)
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&rotateData, "data", "", "the server's data directory")
+	cmd.AddCommand(export, rotate)
 	return cmd
 }

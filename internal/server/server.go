@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"hallmark.dev/internal/ca"
@@ -75,6 +76,9 @@ type Server struct {
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
+
+	mu   sync.Mutex
+	http *http.Server // set by Serve
 }
 
 // New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
@@ -182,7 +186,17 @@ func (s *Server) build(ctx context.Context) error {
 	services.TSA = []trust.Chain{{Certificates: tsaChain, Valid: trust.Period{Start: tsaChain[0].NotBefore}}}
 	if authority != nil {
 		chain := authority.Chain()
-		services.CA = []trust.Chain{{Certificates: chain, Valid: trust.Period{Start: chain[0].NotBefore}}}
+		retired, err := retiredCAChains(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("server: certificate authority: %w", err)
+		}
+		current := trust.Period{Start: chain[0].NotBefore}
+		if n := len(retired); n > 0 && current.Start.Before(retired[n-1].Valid.End) {
+			// Timestamps have one-second precision: start the new chain
+			// at the second of the retirement.
+			current.Start = retired[n-1].Valid.End.Truncate(time.Second)
+		}
+		services.CA = append(retired, trust.Chain{Certificates: chain, Valid: current})
 		if root := chain[len(chain)-1].NotBefore; root.Before(start) {
 			start = root
 		}
@@ -262,6 +276,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	s.mu.Lock()
+	s.http = hs
+	s.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(s.listener) }()
 	select {
@@ -277,9 +294,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// Close releases the listener and the log.
+// Close stops serving at once (open connections included) and releases the
+// listener and the log.
 func (s *Server) Close() error {
 	var errs []error
+	s.mu.Lock()
+	hs := s.http
+	s.mu.Unlock()
+	if hs != nil {
+		if err := hs.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.listener != nil {
 		if err := s.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

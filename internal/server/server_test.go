@@ -26,8 +26,13 @@ import (
 
 func start(t *testing.T, dir string) *server.Server {
 	t.Helper()
+	return startAt(t, dir, "127.0.0.1:0")
+}
+
+func startAt(t *testing.T, dir, addr string) *server.Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, DevOIDC: true})
+	s, err := server.New(ctx, server.Config{Addr: addr, DataDir: dir, DevOIDC: true})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -246,4 +251,69 @@ func mutate(t *testing.T, b []byte, f func(map[string]any)) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCARotation: after the CA's intermediate is rotated, the trusted root
+// lists the retired chain (validFor closed at the retirement) and the new
+// one; a signature made before the rotation and one made after both verify.
+func TestCARotation(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte("artifact\n")
+	signWith := func(s *server.Server) []byte {
+		t.Helper()
+		token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, err := sgsign.NewEphemeralKeypair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sign.Blob(context.Background(), kp, data, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	addr := freeAddr(t)
+	s1 := startAt(t, dir, addr)
+	before := signWith(s1)
+	s1.Close()
+	if _, err := server.RotateCA(dir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startAt(t, dir, addr)
+	after := signWith(s2)
+	var doc struct {
+		CertificateAuthorities []struct {
+			ValidFor struct{ Start, End string } `json:"validFor"`
+		} `json:"certificateAuthorities"`
+	}
+	if err := json.Unmarshal(s2.TrustedRoot(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.CertificateAuthorities) != 2 || doc.CertificateAuthorities[0].ValidFor.End == "" || doc.CertificateAuthorities[1].ValidFor.End != "" {
+		t.Fatalf("trusted root CAs after rotation: %+v, want the retired one closed and the new one open", doc.CertificateAuthorities)
+	}
+	tr, err := verify.ParseTrustedRoot(s2.TrustedRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: s2.URL() + "/oidc", Subject: "dev@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"before rotation": before, "after rotation": after} {
+		if _, err := verify.Blob(name, b, verify.Artifact{Content: bytes.NewReader(data)}, verify.BlobPolicy{Authority: k}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
