@@ -176,14 +176,6 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 func TestKeylessRejections(t *testing.T) {
 	s := start(t, t.TempDir())
 	other := start(t, t.TempDir())
-	token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
 	if err != nil {
 		t.Fatal(err)
@@ -193,22 +185,7 @@ func TestKeylessRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := []byte("artifact\n")
-	signBlob := func(timestamp bool) []byte {
-		t.Helper()
-		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp}.Options(time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, err := sgsign.NewEphemeralKeypair(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := sign.Blob(context.Background(), kp, data, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	signBlob := func(timestamp bool) []byte { return signKeylessBlob(t, s, data, timestamp) }
 	signBlob(true) // so that the tree has more than one entry and proofs have hashes
 	good := signBlob(true)
 	id := verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"}
@@ -259,30 +236,7 @@ func mutate(t *testing.T, b []byte, f func(map[string]any)) []byte {
 func TestCARotation(t *testing.T) {
 	dir := t.TempDir()
 	data := []byte("artifact\n")
-	signWith := func(s *server.Server) []byte {
-		t.Helper()
-		token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, err := sgsign.NewEphemeralKeypair(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := sign.Blob(context.Background(), kp, data, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	signWith := func(s *server.Server) []byte { return signKeylessBlob(t, s, data, true) }
 	addr := freeAddr(t)
 	s1 := startAt(t, dir, addr)
 	before := signWith(s1)
@@ -316,4 +270,31 @@ func TestCARotation(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// signKeylessBlob signs data keylessly against s with a token from its dev
+// issuer for dev@example.com, logged, and timestamped if asked.
+func signKeylessBlob(t *testing.T, s *server.Server, data []byte, timestamp bool) []byte {
+	t.Helper()
+	token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp}.Options(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := sgsign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sign.Blob(context.Background(), kp, data, opts)
+	if err != nil {
+		t.Fatalf("keyless sign: %v", err)
+	}
+	return b
 }
