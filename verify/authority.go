@@ -96,8 +96,8 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 
 // WithTrustedRoot returns a copy of the key set that also requires each
 // signature to be in one of the root's transparency logs (when it lists
-// any) and checks its signed timestamps against the root's timestamp
-// authorities.
+// any). Timestamps are not required for key signatures: a key has no
+// validity period to place the signature in.
 func (ks *Keys) WithTrustedRoot(tr root.TrustedMaterial) *Keys {
 	c := *ks
 	c.root = tr

@@ -63,7 +63,7 @@ func verifyCmd(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "require a signed annotation key=value (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for signatures in this repository (also HALLMARK_REPOSITORY)")
-	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility: key signatures are not looked up in a log yet")
+	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility; without --trusted-root key signatures are not checked against a log, with it their log entry is required")
 	return cmd
 }
 

@@ -100,10 +100,11 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
-	s = &Server{cfg: cfg, listener: l}
+	srv := &Server{cfg: cfg, listener: l}
+	s = srv
 	defer func() {
 		if err != nil {
-			s.Close()
+			srv.Close() // s is nil by now: return nil, err
 		}
 	}()
 	if s.cfg.PublicURL == "" {
@@ -151,6 +152,15 @@ func (s *Server) build(ctx context.Context) error {
 
 	issuers := append([]identity.Issuer(nil), cfg.Issuers...)
 	if cfg.DevOIDC {
+		// The dev issuer mints tokens for anyone who asks: a CA that trusts
+		// it issues certificates for any email. Keep it to a machine of its
+		// own, and out of a CA that real issuers rely on.
+		if host, _, err := net.SplitHostPort(s.listener.Addr().String()); err != nil || !net.ParseIP(host).IsLoopback() {
+			return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", s.listener.Addr())
+		}
+		if len(cfg.Issuers) > 0 {
+			return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
+		}
 		s.issuer, err = oidc.NewIssuer(oidc.IssuerConfig{Dir: s.dir("oidc"), URL: cfg.PublicURL + trust.OIDCPath})
 		if err != nil {
 			return fmt.Errorf("server: dev OIDC issuer: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
+	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/sign"
@@ -297,4 +299,18 @@ func signKeylessBlob(t *testing.T, s *server.Server, data []byte, timestamp bool
 		t.Fatalf("keyless sign: %v", err)
 	}
 	return b
+}
+
+// TestDevOIDCConfined: the development issuer, which mints tokens for
+// anyone, runs neither off loopback nor beside real issuers.
+func TestDevOIDCConfined(t *testing.T) {
+	_, err := server.New(context.Background(), server.Config{Addr: "0.0.0.0:0", DataDir: t.TempDir(), DevOIDC: true})
+	if err == nil || !strings.Contains(err.Error(), "only runs on a loopback address") {
+		t.Errorf("off loopback: got %v", err)
+	}
+	_, err = server.New(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true,
+		Issuers: []identity.Issuer{{URL: "https://token.actions.githubusercontent.com", Type: identity.TypeGitHubWorkflow}}})
+	if err == nil || !strings.Contains(err.Error(), "cannot run beside real OIDC issuers") {
+		t.Errorf("beside real issuers: got %v", err)
+	}
 }
