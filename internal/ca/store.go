@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"hallmark.dev/internal/keyfile"
 )
 
 // File names in Config.Dir.
@@ -80,14 +82,17 @@ func loadOrCreate(dir string, signer crypto.Signer, now time.Time) (*material, e
 		if _, err := os.Stat(path(rootKeyFile)); err == nil {
 			return nil, fmt.Errorf("ca: %s exists but %s does not", path(rootKeyFile), path(rootCertFile))
 		}
-		if rootKey, err = createKey(path(rootKeyFile)); err != nil {
-			return nil, err
+		if rootKey, err = newKey(); err != nil {
+			return nil, fmt.Errorf("ca: generating key: %w", err)
+		}
+		if err := keyfile.Write(path(rootKeyFile), rootKey); err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
 		}
 		if root, err = createRoot(rootKey, now); err != nil {
 			return nil, err
 		}
-		if err := writeExclusive(path(rootCertFile), pemCert(root), 0o644); err != nil {
-			return nil, err
+		if err := keyfile.WriteFileExclusive(path(rootCertFile), pemCert(root), 0o644); err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
 		}
 	} else {
 		if rootKey, err = readKey(path(rootKeyFile)); err != nil {
@@ -98,19 +103,15 @@ func loadOrCreate(dir string, signer crypto.Signer, now time.Time) (*material, e
 		}
 	}
 	if signer == nil {
-		signer, err = readKey(path(interKeyFile))
-		if errors.Is(err, fs.ErrNotExist) {
-			signer, err = createKey(path(interKeyFile))
-		}
-		if err != nil {
-			return nil, err
+		if signer, err = keyfile.LoadOrCreate(path(interKeyFile), newKey); err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
 		}
 	}
 	if inter, err = createIntermediate(root, rootKey, signer.Public(), now); err != nil {
 		return nil, err
 	}
-	if err := writeExclusive(path(interCertFile), pemCert(inter), 0o644); err != nil {
-		return nil, err
+	if err := keyfile.WriteFileExclusive(path(interCertFile), pemCert(inter), 0o644); err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
 	}
 	return &material{root: root, intermediate: inter, signer: signer}, nil
 }
@@ -206,77 +207,20 @@ func readCert(path string) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// readKey reads a CA key file, refusing one that others may read.
 func readKey(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	k, err := keyfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("ca: %s: no PKCS#8 PRIVATE KEY PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: %w", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("ca: %s: key of type %T cannot sign", path, k)
-	}
-	return s, nil
-}
-
-// createKey generates an ECDSA P-384 key and writes it to path.
-func createKey(path string) (crypto.Signer, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("ca: generating key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("ca: encoding key: %w", err)
-	}
-	if err := writeExclusive(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, err
 	}
 	return k, nil
 }
 
-func pemCert(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+// newKey generates a CA key: ECDSA P-384.
+func newKey() (crypto.Signer, error) {
+	return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 }
 
-// writeExclusive writes data to path atomically and never over an
-// existing file: a temporary file is written, synced and hard-linked into
-// place.
-func writeExclusive(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return fmt.Errorf("ca: writing %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+func pemCert(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"hallmark.dev/internal/keyfile"
 )
 
 // descriptor is an OCI content descriptor as the referrers API lists it
@@ -77,7 +79,7 @@ func (x *referrerIndex) put(repo string, subject digest.Digest, d descriptor) er
 		return fmt.Errorf("registry: recording referrer %s of %s: %w", d.Digest, subject, err)
 	}
 	name := digestFileName(d.Digest) + recordSuffix
-	if err := writeFileDurable(dir, name, b); err != nil {
+	if err := keyfile.WriteFileAtomic(filepath.Join(dir, name), b, 0o600); err != nil {
 		return fmt.Errorf("registry: recording referrer %s of %s: %w", d.Digest, subject, err)
 	}
 	return nil
@@ -105,7 +107,7 @@ func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
 			continue
 		}
 		if err == nil {
-			err = syncDir(dir)
+			err = keyfile.SyncDir(dir)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("registry: removing referrer %s: %w", referrer, err))
@@ -149,34 +151,6 @@ func (x *referrerIndex) list(repo string, subject digest.Digest) ([]descriptor, 
 	return out, nil
 }
 
-// writeFileDurable atomically replaces dir/name with b and makes the change
-// survive a crash.
-func writeFileDurable(dir, name string, b []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
 // mkdirAllDurable is os.MkdirAll that also fsyncs the parent of each
 // directory it creates. Concurrent calls for overlapping paths are safe.
 func mkdirAllDurable(dir string) error {
@@ -199,18 +173,5 @@ func mkdirAllDurable(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(parent)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil {
-		return fmt.Errorf("syncing %s: %w", dir, serr)
-	}
-	return cerr
+	return keyfile.SyncDir(parent)
 }

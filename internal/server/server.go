@@ -33,6 +33,7 @@ import (
 
 	"hallmark.dev/internal/ca"
 	"hallmark.dev/internal/identity"
+	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/registry"
@@ -250,11 +251,7 @@ func (s *Server) writeTrust() error {
 		return fmt.Errorf("server: %w", err)
 	}
 	for name, body := range map[string][]byte{TrustedRootFile: s.trustedRoot, SigningConfigFile: s.signingConfig} {
-		tmp := filepath.Join(dir, "."+name+".tmp")
-		if err := os.WriteFile(tmp, body, 0o644); err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		if err := keyfile.WriteFileAtomic(filepath.Join(dir, name), body, 0o644); err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
 	}

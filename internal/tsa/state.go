@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"hallmark.dev/internal/keyfile"
 )
 
 // The files of Config.Dir.
@@ -61,17 +63,13 @@ func loadOrCreate(dir string, now time.Time, random io.Reader, logger *slog.Logg
 	if err != nil {
 		return nil, nil, fmt.Errorf("tsa: %s: %w", chainFile, err)
 	}
-	keyPath := filepath.Join(dir, leafKeyFile)
-	if fi, err := os.Stat(keyPath); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		logger.Warn("tsa: signing key is accessible to other users", "path", keyPath, "mode", fi.Mode().Perm().String())
+	// The TSA only warns about a signing key that others may read.
+	warn := func(path string, perm fs.FileMode) {
+		logger.Warn("tsa: signing key is accessible to other users", "path", path, "mode", perm.String())
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	signer, err := keyfile.Read(filepath.Join(dir, leafKeyFile), keyfile.AllowExposed(warn))
 	if err != nil {
 		return nil, nil, fmt.Errorf("tsa: reading the signing key: %w", err)
-	}
-	signer, err := parseKey(keyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tsa: %s: %w", leafKeyFile, err)
 	}
 	logger.Debug("tsa: loaded signing key and certificate chain", "dir", dir)
 	return signer, chain, nil
@@ -155,20 +153,22 @@ func create(dir string, now time.Time, random io.Reader) (crypto.Signer, []*x509
 		name string
 		key  *ecdsa.PrivateKey
 	}{{rootKeyFile, rootKey}, {leafKeyFile, leafKey}} {
-		der, err := x509.MarshalPKCS8PrivateKey(f.key)
+		data, err := keyfile.Marshal(f.key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tsa: encoding %s: %w", f.name, err)
 		}
-		if err := writeFileAtomic(dir, f.name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, nil, err
+		// Replacing, not keyfile.Write: keys without a chain are what a
+		// creation that did not finish left.
+		if err := keyfile.WriteFileAtomic(filepath.Join(dir, f.name), data, 0o600); err != nil {
+			return nil, nil, fmt.Errorf("tsa: %w", err)
 		}
 	}
 	var chainPEM []byte
 	for _, c := range chain {
 		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	if err := writeFileAtomic(dir, chainFile, chainPEM, 0o644); err != nil {
-		return nil, nil, err
+	if err := keyfile.WriteFileAtomic(filepath.Join(dir, chainFile), chainPEM, 0o644); err != nil {
+		return nil, nil, fmt.Errorf("tsa: %w", err)
 	}
 	return leafKey, chain, nil
 }
@@ -222,26 +222,6 @@ func parseChain(data []byte) ([]*x509.Certificate, error) {
 	return chain, nil
 }
 
-// parseKey parses a PKCS #8 PEM private key that can sign.
-func parseKey(data []byte) (crypto.Signer, error) {
-	block, rest := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("no PKCS #8 PEM private key")
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, errors.New("trailing data after the key")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("key of type %T cannot sign", key)
-	}
-	return signer, nil
-}
-
 // checkChain checks that chain, leaf first, is signed link by link up to a
 // self-signed root, that every certificate but the leaf is a CA, and that
 // the leaf is a TSA certificate as RFC 3161 §2.3 defines it.
@@ -272,44 +252,6 @@ func checkChain(chain []*x509.Certificate) error {
 		if ext.Id.Equal(oidExtKeyUsage) && !ext.Critical {
 			return fmt.Errorf("tsa: leaf certificate (%s) must mark its extended key usage critical", leaf.Subject)
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to dir/name with mode perm: it writes a
-// temporary file, syncs it, renames it into place and syncs the directory.
-func writeFileAtomic(dir, name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
-	if err != nil {
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("tsa: writing %s: %w", name, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("tsa: syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("tsa: syncing %s: %w", dir, err)
 	}
 	return nil
 }
