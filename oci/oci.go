@@ -79,6 +79,9 @@ type Signature struct {
 // Legacy is a signature in cosign's legacy layout: a payload and the layer
 // annotations that accompany it.
 type Legacy struct {
+	// DSSE is set for an attestation (".att" tag): Payload is then a DSSE
+	// envelope (JSON) that carries its own signature.
+	DSSE             bool
 	Payload          []byte
 	Signature        string // base64, from dev.cosignproject.cosign/signature
 	Certificate      []byte // PEM, optional

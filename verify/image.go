@@ -95,13 +95,36 @@ func verifyImageSignature(digest string, s oci.Signature, p ImagePolicy) (*Verif
 type failFunc func(Step, error) (*VerifiedSignature, *SignatureError)
 
 func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
+	st, payload, signer, serr := verifyStatementBundle(digest, s, p.Authority)
+	if serr != nil {
+		return nil, serr
+	}
+	if st.PredicateType != attest.CosignSignPredicateType {
+		return fail(StepPayload, fmt.Errorf("predicate type %q is not an image signature (%s)", st.PredicateType, attest.CosignSignPredicateType))
+	}
+	subj, _ := st.SubjectFor(digest)
+	ann, nonString := subj.StringAnnotations()
+	if err := checkAnnotations(p.Annotations, ann, nonString); err != nil {
+		return fail(StepAnnotations, err)
+	}
+	return &VerifiedSignature{Source: s.Source, Layout: "bundle", Signer: signer, Annotations: ann, Payload: payload}, nil
+}
+
+// verifyStatementBundle verifies a bundle holding a DSSE envelope around
+// an in-toto statement about digest, and returns the statement, the signed
+// payload and the signer. The statement is parsed strictly, once, from the
+// very bytes the signature covers.
+func verifyStatementBundle(digest string, s oci.Signature, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
+		return nil, nil, Signer{}, &SignatureError{Source: s.Source, Step: step, Err: err}
+	}
 	b, err := ParseBundle(s.Bundle)
 	if err != nil {
 		return fail(StepBundle, err)
 	}
 	env, err := b.Envelope()
 	if err != nil || env == nil {
-		return fail(StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope: not an image signature"))
+		return fail(StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope"))
 	}
 	raw := env.RawEnvelope()
 	if raw.PayloadType != attest.PayloadType {
@@ -111,9 +134,8 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
 	}
-	// These are the bytes the signature covers. Looking at the subject
-	// before the signature check only serves to name a copied signature in
-	// the error; the verdict comes from the checks after it.
+	// Looking at the subject before the signature check only serves to
+	// name a copied signature in the error; the verdict comes after it.
 	st, stErr := attest.ParseStatement(payload)
 	if stErr == nil {
 		if _, ok := st.SubjectFor(digest); !ok {
@@ -125,25 +147,17 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepSubject, err)
 	}
-	signer, step, err := p.Authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
+	signer, step, err := authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
 	if err != nil {
 		return fail(step, err)
 	}
 	if stErr != nil {
 		return fail(StepPayload, stErr)
 	}
-	if st.PredicateType != attest.CosignSignPredicateType {
-		return fail(StepPayload, fmt.Errorf("predicate type %q is not an image signature (%s)", st.PredicateType, attest.CosignSignPredicateType))
-	}
-	subj, ok := st.SubjectFor(digest)
-	if !ok {
+	if _, ok := st.SubjectFor(digest); !ok {
 		return fail(StepSubject, fmt.Errorf("signed statement is for %s, not %s", subjectDigests(st), digest))
 	}
-	ann, nonString := subj.StringAnnotations()
-	if err := checkAnnotations(p.Annotations, ann, nonString); err != nil {
-		return fail(StepAnnotations, err)
-	}
-	return &VerifiedSignature{Source: s.Source, Layout: "bundle", Signer: signer, Annotations: ann, Payload: payload}, nil
+	return st, payload, signer, nil
 }
 
 func verifyImageLegacy(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {

@@ -11,6 +11,7 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
@@ -26,11 +27,72 @@ import (
 // dev.sigstore.cosign/rfc3161timestamp. Nothing here is trusted: it is only
 // re-encoded for the verifier.
 func legacyBundle(l *oci.Legacy) (*bundle.Bundle, error) {
+	if l.DSSE {
+		return nil, errors.New("a legacy attestation is not an image signature")
+	}
 	sig, err := base64.StdEncoding.DecodeString(l.Signature)
 	if err != nil || len(sig) == 0 {
 		return nil, errors.New("signature annotation is missing or not base64")
 	}
 	sum := sha256.Sum256(l.Payload)
+	vm, err := legacyMaterial(l)
+	if err != nil {
+		return nil, err
+	}
+	pb := &protobundle.Bundle{
+		// v0.1 allows a certificate chain and an inclusion promise
+		// without an inclusion proof, as legacy signatures have them.
+		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: vm,
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+			Signature:     sig,
+		}},
+	}
+	return bundle.NewBundle(pb)
+}
+
+// legacyAttestationBundle turns a DSSE envelope from cosign's legacy ".att"
+// layout, with its layer annotations, into the equivalent bundle (JSON).
+func legacyAttestationBundle(l *oci.Legacy) ([]byte, error) {
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     []byte `json:"payload"`
+		Signatures  []struct {
+			KeyID string `json:"keyid"`
+			Sig   []byte `json:"sig"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal(l.Payload, &env); err != nil {
+		return nil, fmt.Errorf("DSSE envelope is not valid JSON: %w", err)
+	}
+	if len(env.Signatures) == 0 {
+		return nil, errors.New("DSSE envelope has no signature")
+	}
+	vm, err := legacyMaterial(l)
+	if err != nil {
+		return nil, err
+	}
+	de := &protodsse.Envelope{Payload: env.Payload, PayloadType: env.PayloadType}
+	for _, s := range env.Signatures {
+		de.Signatures = append(de.Signatures, &protodsse.Signature{Sig: s.Sig, Keyid: s.KeyID})
+	}
+	pb := &protobundle.Bundle{
+		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: vm,
+		Content:              &protobundle.Bundle_DsseEnvelope{DsseEnvelope: de},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, err
+	}
+	return b.MarshalJSON()
+}
+
+// legacyMaterial is the verification material of a legacy layer: its
+// certificate and chain (or the trusted key when none), Rekor bundle and
+// RFC 3161 timestamp annotations.
+func legacyMaterial(l *oci.Legacy) (*protobundle.VerificationMaterial, error) {
 	vm := &protobundle.VerificationMaterial{
 		Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
 	}
@@ -70,17 +132,7 @@ func legacyBundle(l *oci.Legacy) (*bundle.Bundle, error) {
 			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: ts.SignedRFC3161Timestamp}},
 		}
 	}
-	pb := &protobundle.Bundle{
-		// v0.1 allows a certificate chain and an inclusion promise
-		// without an inclusion proof, as legacy signatures have them.
-		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
-		VerificationMaterial: vm,
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
-			Signature:     sig,
-		}},
-	}
-	return bundle.NewBundle(pb)
+	return vm, nil
 }
 
 // legacyLogEntry converts cosign's Rekor bundle annotation

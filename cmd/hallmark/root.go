@@ -42,6 +42,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		devTokenCmd(e),
 		trustCmd(e),
 		logCmd(e),
+		attestCmd(e),
+		verifyAttestationCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -199,12 +199,41 @@ type rawManifest struct{ b []byte }
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
+// Attestations returns every attestation found for subject in repo: the
+// Sigstore bundles attached as referrers (whatever their predicate type:
+// verification decides which count) and the DSSE envelopes of cosign's
+// legacy "sha256-<hex>.att" tag.
+func (c *Client) Attestations(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
+	out, err := c.bundles(ctx, repo, subject)
+	if err != nil {
+		return nil, err
+	}
+	legacy, err := c.legacyLayers(ctx, repo, subject, oci.LegacyAttestationTagSuffix, oci.LegacyAttestationMediaType)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, legacy...), nil
+}
+
 // Signatures returns every signature found for subject in repo: bundles
 // attached as referrers (through the referrers API or the referrers tag
 // schema) and cosign's legacy "sha256-<hex>.sig" tag. A signature whose
 // manifest or layer cannot be read is returned with the reason in Source and
 // no content, so that the caller can say why it did not count.
 func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
+	out, err := c.bundles(ctx, repo, subject)
+	if err != nil {
+		return nil, err
+	}
+	legacy, err := c.legacyLayers(ctx, repo, subject, oci.LegacySignatureTagSuffix, oci.SimpleSigningMediaType)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, legacy...), nil
+}
+
+// bundles returns the bundles attached to subject as referrers.
+func (c *Client) bundles(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
 	var out []oci.Signature
 	refs, err := c.referrers(ctx, repo, subject)
 	if err != nil {
@@ -232,11 +261,7 @@ func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v
 		}
 		out = append(out, oci.Signature{Source: src, Bundle: b})
 	}
-	legacy, err := c.legacy(ctx, repo, subject)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, legacy...), nil
+	return out, nil
 }
 
 func (c *Client) referrers(ctx context.Context, repo name.Repository, subject v1.Hash) ([]v1.Descriptor, error) {
@@ -306,8 +331,10 @@ func (c *Client) blob(ctx context.Context, repo name.Repository, d v1.Hash, size
 	return b, nil
 }
 
-func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
-	tag := repo.Tag(oci.LegacyTag(subject, oci.LegacySignatureTagSuffix))
+// legacyLayers reads the layers of cosign's legacy tag (suffix ".sig" or
+// ".att") for subject that have the given media type.
+func (c *Client) legacyLayers(ctx context.Context, repo name.Repository, subject v1.Hash, suffix string, mediaType types.MediaType) ([]oci.Signature, error) {
+	tag := repo.Tag(oci.LegacyTag(subject, suffix))
 	desc, err := remote.Get(tag, c.remoteOpts(ctx)...)
 	if err != nil {
 		var terr *transport.Error
@@ -330,7 +357,7 @@ func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Ha
 	var out []oci.Signature
 	for i, l := range m.Layers {
 		src := fmt.Sprintf("tag %s layer %d", tag.TagStr(), i)
-		if l.MediaType != oci.SimpleSigningMediaType {
+		if l.MediaType != mediaType {
 			continue
 		}
 		payload, err := c.blob(ctx, repo, l.Digest, l.Size)
@@ -340,6 +367,7 @@ func (c *Client) legacy(ctx context.Context, repo name.Repository, subject v1.Ha
 		}
 		a := l.Annotations
 		out = append(out, oci.Signature{Source: src, Legacy: &oci.Legacy{
+			DSSE:             mediaType == oci.LegacyAttestationMediaType,
 			Payload:          payload,
 			Signature:        a[oci.AnnotationLegacySignature],
 			Certificate:      []byte(a[oci.AnnotationLegacyCertificate]),

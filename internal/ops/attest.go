@@ -1,0 +1,111 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/oci"
+	"hallmark.dev/oci/store"
+	"hallmark.dev/sign"
+	"hallmark.dev/verify"
+)
+
+// AttestImageRequest says what to attest.
+type AttestImageRequest struct {
+	Reference     string
+	PredicateType string // URI
+	Predicate     []byte // the predicate file's content
+	Repository    string
+	Signer        sgsign.Keypair
+	Options       sign.Options
+	Now           func() time.Time
+}
+
+// AttestImageResult reports the attestation attached.
+type AttestImageResult struct {
+	Image         string `json:"image"`
+	PredicateType string `json:"predicateType"`
+	Referrer      string `json:"referrer"`
+}
+
+// AttestImage resolves the reference once and attaches an in-toto
+// statement about that digest (subject: the repository and digest, as
+// cosign writes it), signed in a DSSE envelope in a Sigstore bundle, as an
+// OCI referrer.
+func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (*AttestImageResult, error) {
+	if req.Signer == nil {
+		return nil, errors.New("no signing key")
+	}
+	now := time.Now
+	if req.Now != nil {
+		now = req.Now
+	}
+	pred, err := attest.Predicate(req.PredicateType, req.Predicate, now())
+	if err != nil {
+		return nil, err
+	}
+	d, desc, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
+	if err != nil {
+		return nil, err
+	}
+	alg, hexDigest, err := attest.SplitDigest(d.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	st, err := attest.NewStatement(req.PredicateType, pred, attest.Subject{Name: d.Context().Name(), Digest: map[string]string{alg: hexDigest}})
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := sign.Statement(ctx, req.Signer, st, req.Options)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := c.AttachBundle(ctx, sigRepo, desc, bundle, req.PredicateType)
+	if err != nil {
+		return nil, fmt.Errorf("signed the attestation for %s but could not store it: %w", d, err)
+	}
+	return &AttestImageResult{Image: d.String(), PredicateType: req.PredicateType, Referrer: ref.String()}, nil
+}
+
+// VerifyAttestationsRequest says what to verify.
+type VerifyAttestationsRequest struct {
+	Reference  string
+	Repository string
+	Policy     verify.AttestationPolicy
+}
+
+// VerifyAttestationsResult names the image with the result.
+type VerifyAttestationsResult struct {
+	Image string `json:"image"`
+	*verify.AttestationResult
+}
+
+// VerifyAttestations resolves the reference, fetches the attestations of
+// the digest (referrers and cosign's legacy .att tag) and verifies those of
+// the policy's predicate type.
+func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
+	d, _, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	atts, err := c.Attestations(ctx, sigRepo, h)
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Attestations(d.DigestStr(), atts, req.Policy)
+	out := &VerifyAttestationsResult{Image: d.String(), AttestationResult: res}
+	if errors.Is(err, verify.ErrNoSignatures) {
+		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)
+	}
+	return out, err
+}
