@@ -351,3 +351,36 @@ func TestCosignVectors(t *testing.T) {
 		t.Error("cosign's bundle verified for another digest")
 	}
 }
+
+func TestAttestations(t *testing.T) {
+	f := newFixture(t)
+	statement := func(predicateType, digest string) string {
+		return `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"r","digest":{"sha256":"` + digest[7:] + `"}}],"predicateType":"` + predicateType + `","predicate":{"k":"v"}}`
+	}
+	prov := statementBundle(t, f.signer, statement("https://slsa.dev/provenance/v1", digestA))
+	sbom := statementBundle(t, f.signer, statement("https://cyclonedx.org/bom", digestA))
+	other := statementBundle(t, f.signer, statement("https://slsa.dev/provenance/v1", digestB))
+	sigs := []oci.Signature{{Source: "prov", Bundle: prov}, {Source: "sbom", Bundle: sbom}, {Source: "other", Bundle: other}}
+	res, err := verify.Attestations(digestA, sigs, verify.AttestationPolicy{Authority: f.keys, PredicateType: "https://slsa.dev/provenance/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Verified) != 1 || res.Verified[0].Source != "prov" {
+		t.Fatalf("verified %+v, want prov only", res.Verified)
+	}
+	steps := map[string]verify.Step{}
+	for _, r := range res.Rejected {
+		steps[r.Source] = r.Step
+	}
+	if steps["sbom"] != verify.StepPayload || steps["other"] != verify.StepSubject {
+		t.Errorf("rejections %v, want sbom at payload and other at subject", steps)
+	}
+	_, err = verify.Attestations(digestA, sigs, verify.AttestationPolicy{Authority: f.otherKey, PredicateType: "https://slsa.dev/provenance/v1"})
+	var nv *verify.NoValidSignatureError
+	if !errors.As(err, &nv) {
+		t.Errorf("wrong key: got %v", err)
+	}
+	if _, err := verify.Attestations(digestA, nil, verify.AttestationPolicy{Authority: f.keys, PredicateType: "x"}); !errors.Is(err, verify.ErrNoSignatures) {
+		t.Errorf("none: got %v", err)
+	}
+}
