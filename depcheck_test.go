@@ -31,6 +31,8 @@ func TestDependencies(t *testing.T) {
 		"hallmark.dev/attest",
 		"hallmark.dev/oci",
 		"hallmark.dev/keys",
+		"hallmark.dev/tlog",
+		"hallmark.dev/policy",
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

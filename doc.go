@@ -9,7 +9,10 @@
 //     referrers, the referrers tag schema, cosign's legacy tags).
 //   - [hallmark.dev/attest]: in-toto statements and the payloads cosign signs.
 //   - [hallmark.dev/sign]: signers that produce Sigstore bundles.
-//   - [hallmark.dev/verify]: verification of bundles and legacy signatures.
+//   - [hallmark.dev/verify]: verification of bundles, attestations and
+//     legacy signatures, with keys or keyless identities under a trusted root.
+//   - [hallmark.dev/tlog]: C2SP checkpoints and Merkle proofs.
+//   - [hallmark.dev/policy]: CUE and Rego policies over verified statements.
 //
 // Everything only the hallmark binary runs lives under internal/.
 package hallmark

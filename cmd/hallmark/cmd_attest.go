@@ -9,6 +9,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/policy"
 	"hallmark.dev/verify"
 )
 
@@ -69,6 +70,7 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 		output     string
 		repository string
 		ignoreTlog bool
+		policies   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) IMAGE",
@@ -86,9 +88,18 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var ps []policy.Policy
+			for _, path := range policies {
+				p, err := policy.Load(path)
+				if err != nil {
+					return err
+				}
+				ps = append(ps, p)
+			}
 			res, err := ops.VerifyAttestations(cmd.Context(), rf.client(), ops.VerifyAttestationsRequest{
 				Reference: args[0], Repository: e.repository(repository),
-				Policy: verify.AttestationPolicy{Authority: authority, PredicateType: pt},
+				Policy:   verify.AttestationPolicy{Authority: authority, PredicateType: pt},
+				Policies: ps,
 			})
 			if output == "json" && res != nil && res.AttestationResult != nil {
 				if jerr := e.json(res); jerr != nil {
@@ -103,6 +114,9 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 			for _, v := range res.Verified {
 				e.printf("  %s, %s\n", v.Source, describeSigner(v.Signer))
 			}
+			for _, p := range res.Policies {
+				e.printf("  policy %s: passed (%s)\n", p.Policy, p.Attestation)
+			}
 			for _, r := range res.Rejected {
 				e.warn("ignored %s", r.Error())
 			}
@@ -115,5 +129,6 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (json includes each verified statement)")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
 	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility (see verify)")
+	cmd.Flags().StringArrayVar(&policies, "policy", nil, "a CUE (.cue) or Rego (.rego) policy every verified statement must satisfy (repeatable)")
 	return cmd
 }

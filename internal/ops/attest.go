@@ -2,8 +2,10 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,6 +14,7 @@ import (
 	"hallmark.dev/attest"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/policy"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -78,12 +81,40 @@ type VerifyAttestationsRequest struct {
 	Reference  string
 	Repository string
 	Policy     verify.AttestationPolicy
+	// Policies (CUE or Rego) every verified statement must satisfy.
+	Policies []policy.Policy
 }
 
 // VerifyAttestationsResult names the image with the result.
 type VerifyAttestationsResult struct {
 	Image string `json:"image"`
 	*verify.AttestationResult
+	// Policies holds one result per verified attestation and policy.
+	Policies []PolicyResult `json:"policies,omitempty"`
+}
+
+// PolicyResult is one policy evaluated over one verified attestation.
+type PolicyResult struct {
+	Attestation string   `json:"attestation"`
+	Policy      string   `json:"policy"`
+	Passed      bool     `json:"passed"`
+	Messages    []string `json:"messages,omitempty"`
+}
+
+// PolicyError is returned when verified attestations fail a policy.
+type PolicyError struct {
+	Failed []PolicyResult
+}
+
+func (e *PolicyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d policy check(s) failed", len(e.Failed))
+	for _, f := range e.Failed {
+		for _, m := range f.Messages {
+			fmt.Fprintf(&b, "\n  %s: policy %s: %s", f.Attestation, f.Policy, m)
+		}
+	}
+	return b.String()
 }
 
 // VerifyAttestations resolves the reference, fetches the attestations of
@@ -107,5 +138,25 @@ func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestat
 	if errors.Is(err, verify.ErrNoSignatures) {
 		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)
 	}
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	var failed []PolicyResult
+	for _, v := range res.Verified {
+		for _, p := range req.Policies {
+			r, err := p.Evaluate(ctx, json.RawMessage(v.Payload))
+			if err != nil {
+				return out, fmt.Errorf("%s: policy %s: %w", v.Source, p.Name(), err)
+			}
+			pr := PolicyResult{Attestation: v.Source, Policy: p.Name(), Passed: r.Passed, Messages: r.Messages}
+			out.Policies = append(out.Policies, pr)
+			if !r.Passed {
+				failed = append(failed, pr)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return out, &PolicyError{Failed: failed}
+	}
+	return out, nil
 }
