@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
@@ -121,15 +120,7 @@ func (e *PolicyError) Error() string {
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
 // the policy's predicate type.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
-	d, _, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
-	if err != nil {
-		return nil, err
-	}
-	h, err := v1.NewHash(d.DigestStr())
-	if err != nil {
-		return nil, err
-	}
-	atts, err := c.Attestations(ctx, sigRepo, h)
+	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, c.Attestations)
 	if err != nil {
 		return nil, err
 	}

@@ -109,15 +109,7 @@ type VerifyImageResult struct {
 // the digest (both layouts) and verifies them. The result lists rejected
 // signatures too; the error is non-nil unless one verified.
 func VerifyImage(ctx context.Context, c *store.Client, req VerifyImageRequest) (*VerifyImageResult, error) {
-	d, _, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
-	if err != nil {
-		return nil, err
-	}
-	h, err := v1.NewHash(d.DigestStr())
-	if err != nil {
-		return nil, err
-	}
-	sigs, err := c.Signatures(ctx, sigRepo, h)
+	d, h, sigRepo, sigs, err := fetch(ctx, c, req.Reference, req.Repository, c.Signatures)
 	if err != nil {
 		return nil, err
 	}
@@ -150,4 +142,24 @@ func resolve(ctx context.Context, c *store.Client, reference, repository string)
 		}
 	}
 	return d, desc, sigRepo, nil
+}
+
+// fetch resolves a reference once and reads what get finds for its digest
+// in the signature repository.
+func fetch(ctx context.Context, c *store.Client, reference, repository string,
+	get func(context.Context, name.Repository, v1.Hash) ([]oci.Signature, error),
+) (name.Digest, v1.Hash, name.Repository, []oci.Signature, error) {
+	d, _, sigRepo, err := resolve(ctx, c, reference, repository)
+	if err != nil {
+		return name.Digest{}, v1.Hash{}, name.Repository{}, nil, err
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return name.Digest{}, v1.Hash{}, name.Repository{}, nil, err
+	}
+	found, err := get(ctx, sigRepo, h)
+	if err != nil {
+		return name.Digest{}, v1.Hash{}, name.Repository{}, nil, err
+	}
+	return d, h, sigRepo, found, nil
 }
