@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,10 +84,7 @@ func TestBundleLayerRejects(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestLegacyTag(t *testing.T) {
 	if got, want := oci.LegacyTag(hash(t, subjectDigest), oci.LegacySignatureTagSuffix), "sha256-"+strings.Repeat("a", 64)+".sig"; got != want {

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -142,7 +145,10 @@ func verifyStatementBundle(digest string, s oci.Signature, authority Authority) 
 			return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", subjectDigests(st), digest))
 		}
 	}
-	alg, hexDigest, _ := attest.SplitDigest(digest)
+	alg, hexDigest, err := attest.SplitDigest(digest)
+	if err != nil {
+		return fail(StepSubject, err)
+	}
 	d, err := decodeHex(hexDigest)
 	if err != nil {
 		return fail(StepSubject, err)
@@ -205,10 +211,10 @@ func ParseBundle(data []byte) (*bundle.Bundle, error) {
 
 func checkAnnotations(want, got map[string]string, nonString []string) error {
 	var missing []string
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		v, ok := got[k]
 		switch {
-		case !ok && contains(nonString, k):
+		case !ok && slices.Contains(nonString, k):
 			missing = append(missing, fmt.Sprintf("%s is signed but not as a string", k))
 		case !ok:
 			missing = append(missing, fmt.Sprintf("%s=%s is not signed", k, want[k]))
@@ -217,7 +223,7 @@ func checkAnnotations(want, got map[string]string, nonString []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("required annotation: %s", joinList(missing))
+		return fmt.Errorf("required annotation: %s", strings.Join(missing, "; "))
 	}
 	return nil
 }
@@ -230,34 +236,5 @@ func subjectDigests(st *attest.Statement) string {
 		}
 	}
 	sort.Strings(ds)
-	return joinList(ds)
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func joinList(items []string) string {
-	out := ""
-	for i, s := range items {
-		if i > 0 {
-			out += "; "
-		}
-		out += s
-	}
-	return out
+	return strings.Join(ds, "; ")
 }

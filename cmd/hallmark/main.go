@@ -4,25 +4,12 @@
 package main
 
 import (
-	"flag"
-	"io"
 	"os"
 
-	"k8s.io/klog/v2"
+	"hallmark.dev/internal/quietlog"
 )
 
 func main() {
-	quietLibraries()
+	quietlog.Klog()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv))
-}
-
-// quietLibraries stops libraries that log through klog (tessera) from
-// writing to stderr: hallmark's own logger reports what matters.
-func quietLibraries() {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	_ = fs.Set("logtostderr", "false")
-	_ = fs.Set("alsologtostderr", "false")
-	_ = fs.Set("stderrthreshold", "FATAL")
-	klog.SetOutput(io.Discard)
 }

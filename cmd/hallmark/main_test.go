@@ -25,17 +25,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
-	"hallmark.dev/internal/testkit"
 	"hallmark.dev/oci/store"
 )
 
 func TestMain(m *testing.M) {
-	testkit.QuietLibraryLogs()
+	quietlog.Klog()
 	testscript.Main(m, map[string]func(){
-		"hallmark": func() { quietLibraries(); os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
+		"hallmark": func() { quietlog.Klog(); os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)) },
 	})
 }
 

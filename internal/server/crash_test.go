@@ -27,8 +27,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"hallmark.dev/internal/logclient"
+	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/server"
-	"hallmark.dev/internal/testkit"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -36,7 +36,7 @@ import (
 // TestMain lets the test binary run as a hallmark server, so the crash test
 // can kill -9 a real server process and restart it.
 func TestMain(m *testing.M) {
-	testkit.QuietLibraryLogs()
+	quietlog.Klog()
 	if dir := os.Getenv("HALLMARK_CRASH_DATA"); dir != "" {
 		s, err := server.New(context.Background(), server.Config{Addr: os.Getenv("HALLMARK_CRASH_ADDR"), DataDir: dir})
 		if err != nil {

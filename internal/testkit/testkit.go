@@ -6,7 +6,6 @@ package testkit
 
 import (
 	"crypto"
-	"flag"
 	"io"
 	"log"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"k8s.io/klog/v2"
 
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sample"
@@ -144,17 +142,4 @@ func NewKeyPair(t testing.TB, dir, prefix string, alg keys.Algorithm, password s
 		t.Fatal(err)
 	}
 	return kp
-}
-
-// QuietLibraryLogs stops libraries that log through klog (tessera) from
-// writing to the test's stderr.
-func QuietLibraryLogs() {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	for _, kv := range [][2]string{{"logtostderr", "false"}, {"alsologtostderr", "false"}, {"stderrthreshold", "FATAL"}} {
-		if err := fs.Set(kv[0], kv[1]); err != nil {
-			panic(err)
-		}
-	}
-	klog.SetOutput(io.Discard)
 }
