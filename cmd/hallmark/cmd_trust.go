@@ -2,10 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/trust"
-	"hallmark.dev/verify"
 )
 
 func devTokenCmd(e *env) *cobra.Command {
@@ -56,27 +52,11 @@ func trustCmd(e *env) *cobra.Command {
 			if dataDir == "" || outDir == "" {
 				return withHint(errors.New("--data and --out are required"), "hallmark trust export --data ./hallmark-data --out ./trust")
 			}
-			src := filepath.Join(dataDir, "trust")
-			tr, err := os.ReadFile(filepath.Join(src, server.TrustedRootFile))
-			if err != nil {
-				return withHint(fmt.Errorf("no trusted root in %s: %w", src, err), "start hallmark serve on this data directory once; it writes the trust documents for its --addr or --public-url")
-			}
-			if _, err := verify.ParseTrustedRoot(tr); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(src, server.TrustedRootFile), err)
-			}
-			sc, err := os.ReadFile(filepath.Join(src, server.SigningConfigFile))
+			tr, sc, err := server.ExportTrust(dataDir, outDir)
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
-				return err
-			}
-			for name, body := range map[string][]byte{server.TrustedRootFile: tr, server.SigningConfigFile: sc} {
-				if err := os.WriteFile(filepath.Join(outDir, name), body, 0o644); err != nil {
-					return err
-				}
-			}
-			e.printf("Wrote %s and %s\n", filepath.Join(outDir, server.TrustedRootFile), filepath.Join(outDir, server.SigningConfigFile))
+			e.printf("Wrote %s and %s\n", tr, sc)
 			return nil
 		},
 	}

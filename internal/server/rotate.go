@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"hallmark.dev/internal/trust"
+	"hallmark.dev/verify"
 )
 
 // Files of the CA's state that rotation touches (see internal/ca).
@@ -101,4 +102,40 @@ func readPEMCert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s: no PEM certificate", path)
 	}
 	return x509.ParseCertificate(b.Bytes)
+}
+
+// ErrNoTrustDocuments means a data directory holds no published trust
+// documents: the server has never started on it.
+var ErrNoTrustDocuments = errors.New("no trust documents: start hallmark serve on this data directory once; it writes them for its --addr or --public-url")
+
+// ExportTrust copies the trusted root and signing config a server wrote to
+// its data directory at its last start into outDir, offline, checking that
+// the trusted root parses. It returns the paths written.
+func ExportTrust(dataDir, outDir string) (trustedRoot, signingConfig string, err error) {
+	src := filepath.Join(dataDir, "trust")
+	tr, err := os.ReadFile(filepath.Join(src, TrustedRootFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("%s: %w", src, ErrNoTrustDocuments)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := verify.ParseTrustedRoot(tr); err != nil {
+		return "", "", fmt.Errorf("%s: %w", filepath.Join(src, TrustedRootFile), err)
+	}
+	sc, err := os.ReadFile(filepath.Join(src, SigningConfigFile))
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", "", err
+	}
+	trustedRoot, signingConfig = filepath.Join(outDir, TrustedRootFile), filepath.Join(outDir, SigningConfigFile)
+	if err := os.WriteFile(trustedRoot, tr, 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(signingConfig, sc, 0o644); err != nil {
+		return "", "", err
+	}
+	return trustedRoot, signingConfig, nil
 }
