@@ -5,6 +5,10 @@
 package hallmark
 
 import (
+	_ "github.com/CycloneDX/cyclonedx-go"
+	_ "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	_ "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v0.2"
+	_ "github.com/spdx/tools-golang/json"
 	_ "github.com/coreos/go-oidc/v3/oidc"
 	_ "github.com/digitorus/timestamp"
 	_ "github.com/go-jose/go-jose/v4"
