@@ -51,6 +51,9 @@ func (s Services) Options(now time.Time) (Options, error) {
 		timeout = 30 * time.Second
 	}
 	var bo sgsign.BundleOptions
+	if s.IDToken != "" && !s.Log && !s.Timestamp {
+		return Options{}, errors.New("sign: a keyless signature needs a transparency log entry or a signed timestamp: without either, nobody can tell it was made while the short-lived certificate was valid")
+	}
 	if s.IDToken != "" {
 		ca, err := root.SelectService(s.Config.FulcioCertificateAuthorityURLs(), sgsign.FulcioAPIVersions, now)
 		if err != nil {

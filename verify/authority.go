@@ -57,6 +57,8 @@ type VerifiedTime struct {
 type Keys struct {
 	keys []trustedKey
 	root root.TrustedMaterial
+	// timestampOnly waives the log entry and requires a signed timestamp.
+	timestampOnly bool
 }
 
 type trustedKey struct {
@@ -104,15 +106,33 @@ func (ks *Keys) WithTrustedRoot(tr root.TrustedMaterial) *Keys {
 	return &c
 }
 
+// TimestampOnly returns a copy of the key set that accepts signatures
+// without a transparency log entry but requires each to carry an RFC 3161
+// timestamp from one of the trusted root's timestamp authorities (as cosign
+// verify --insecure-ignore-tlog --use-signed-timestamps). It is for
+// attestations too large for the log; it needs a trusted root.
+func (ks *Keys) TimestampOnly() (*Keys, error) {
+	if ks.root == nil || len(ks.root.TimestampingAuthorities()) == 0 {
+		return nil, ErrNoTimestampAuthority
+	}
+	c := *ks
+	c.timestampOnly = true
+	return &c, nil
+}
+
 func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
 	if ks == nil || len(ks.keys) == 0 {
 		return Signer{}, StepSignature, ErrNoKeys
 	}
 	var opts []sgverify.VerifierOption
-	if ks.root != nil && len(ks.root.RekorLogs()) > 0 {
-		opts = append(opts, sgverify.WithTransparencyLog(1))
+	switch {
+	case ks.timestampOnly:
+		opts = append(opts, sgverify.WithSignedTimestamps(1))
+	case ks.root != nil && len(ks.root.RekorLogs()) > 0:
+		opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithNoObserverTimestamps())
+	default:
+		opts = append(opts, sgverify.WithNoObserverTimestamps())
 	}
-	opts = append(opts, sgverify.WithNoObserverTimestamps())
 	var (
 		firstErr  error
 		firstStep Step
@@ -138,7 +158,7 @@ func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.Art
 			}
 			s := signerFrom(res)
 			s.KeyFingerprint = k.fingerprint
-			if ks.root != nil && len(ks.root.RekorLogs()) > 0 {
+			if !ks.timestampOnly && ks.root != nil && len(ks.root.RekorLogs()) > 0 {
 				if entries, err := entity.TlogEntries(); err == nil {
 					s.LogEntries = len(entries)
 				}
@@ -212,10 +232,11 @@ func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
 // when it lists any, and its certificate must carry an SCT from the root's
 // CT logs when it lists any.
 type Keyless struct {
-	root       root.TrustedMaterial
-	identities []sgverify.CertificateIdentity
-	described  []string
-	verifier   *sgverify.Verifier
+	root          root.TrustedMaterial
+	identities    []sgverify.CertificateIdentity
+	described     []string
+	verifier      *sgverify.Verifier
+	timestampOnly bool
 }
 
 // NewKeyless returns the keyless authority. It refuses to be built without
@@ -251,6 +272,30 @@ func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
 	return k, nil
 }
 
+// TimestampOnly returns a copy of the authority that accepts signatures
+// without a transparency log entry, for attestations too large for the log
+// (as cosign verify --insecure-ignore-tlog --use-signed-timestamps). Each
+// signature must then carry an RFC 3161 timestamp from one of the root's
+// timestamp authorities, inside the certificate's validity; the identity,
+// certificate chain and SCT checks are unchanged.
+func (k *Keyless) TimestampOnly() (*Keyless, error) {
+	if len(k.root.TimestampingAuthorities()) == 0 {
+		return nil, ErrNoTimestampAuthority
+	}
+	opts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1)}
+	if len(k.root.CTLogs()) > 0 {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	v, err := sgverify.NewVerifier(k.root, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c := *k
+	c.verifier = v
+	c.timestampOnly = true
+	return &c, nil
+}
+
 func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
 	policy := []sgverify.PolicyOption{}
 	for _, ci := range k.identities {
@@ -265,7 +310,7 @@ func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.A
 		return Signer{}, step, err
 	}
 	s := signerFrom(res)
-	if len(k.root.RekorLogs()) > 0 {
+	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
 		// entries the verifier required and checked.
 		if entries, err := entity.TlogEntries(); err == nil {

@@ -34,6 +34,9 @@ var (
 	ErrNoIdentity = errors.New("no expected identity given: name the certificate identity and OIDC issuer")
 	// ErrNoAuthority means a policy names neither keys nor a trusted root.
 	ErrNoAuthority = errors.New("no trusted keys or trusted root given")
+	// ErrNoTimestampAuthority means timestamp-only verification was asked
+	// for with a trusted root that lists no timestamp authority.
+	ErrNoTimestampAuthority = errors.New("timestamp-only verification needs a trusted root that lists a timestamp authority")
 )
 
 // Step names the check that failed.

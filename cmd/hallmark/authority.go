@@ -20,6 +20,8 @@ type authorityFlags struct {
 	identityRe  string
 	issuer      string
 	issuerRe    string
+	ignoreTlog  bool
+	signedTS    bool
 }
 
 func (f *authorityFlags) bind(cmd *cobra.Command) {
@@ -30,6 +32,8 @@ func (f *authorityFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.identityRe, "certificate-identity-regexp", "", "a regular expression the whole certificate identity must match")
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer of the signer's identity, exactly")
 	fl.StringVar(&f.issuerRe, "certificate-oidc-issuer-regexp", "", "a regular expression the whole OIDC issuer must match")
+	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "do not require a transparency log entry; with --trusted-root an RFC 3161 timestamp from its timestamp authority is required instead (for attestations signed with --tlog=false --timestamp); without a trusted root, key signatures are never checked against a log")
+	fl.BoolVar(&f.signedTS, "use-signed-timestamps", false, "require an RFC 3161 timestamp from the trusted root's timestamp authority (with --insecure-ignore-tlog; keyless timestamp-only verification implies it)")
 }
 
 func (f *authorityFlags) keyless() bool {
@@ -63,10 +67,20 @@ func (f *authorityFlags) authority() (verify.Authority, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tr != nil {
-			return ks.WithTrustedRoot(tr.root), nil
+		if tr == nil {
+			if f.signedTS {
+				return nil, withHint(errors.New("--use-signed-timestamps needs a trusted root that lists the timestamp authority"), "pass --trusted-root trusted_root.json")
+			}
+			return ks, nil
 		}
-		return ks, nil
+		ks = ks.WithTrustedRoot(tr.root)
+		if !f.ignoreTlog {
+			if f.signedTS {
+				return nil, errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry is required and gives the time")
+			}
+			return ks, nil
+		}
+		return ks.TimestampOnly()
 	}
 	if !f.keyless() {
 		return nil, withHint(errors.New("no key or identity to verify with"),
@@ -83,9 +97,13 @@ func (f *authorityFlags) authority() (verify.Authority, error) {
 	if (f.issuer == "") == (f.issuerRe == "") {
 		return nil, errors.New("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
 	}
-	return verify.NewKeyless(tr.root, verify.Identity{
+	k, err := verify.NewKeyless(tr.root, verify.Identity{
 		Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe,
 	})
+	if err != nil || !f.ignoreTlog {
+		return k, err
+	}
+	return k.TimestampOnly()
 }
 
 type trustedRootFile struct {

@@ -69,7 +69,6 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 		typ        string
 		output     string
 		repository string
-		ignoreTlog bool
 		policies   []string
 	)
 	cmd := &cobra.Command{
@@ -128,7 +127,6 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type the attestations must have (a name as for attest, or a URI)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (json includes each verified statement)")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
-	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility (see verify)")
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "a CUE (.cue) or Rego (.rego) policy every verified statement must satisfy (repeatable)")
 	return cmd
 }

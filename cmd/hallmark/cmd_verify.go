@@ -22,7 +22,6 @@ func verifyCmd(e *env) *cobra.Command {
 		ann        []string
 		output     string
 		repository string
-		ignoreTlog bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --key PUB [-a key=value]... IMAGE",
@@ -63,7 +62,6 @@ func verifyCmd(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "require a signed annotation key=value (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for signatures in this repository (also HALLMARK_REPOSITORY)")
-	cmd.Flags().BoolVar(&ignoreTlog, "insecure-ignore-tlog", false, "accepted for cosign compatibility; without --trusted-root key signatures are not checked against a log, with it their log entry is required")
 	return cmd
 }
 

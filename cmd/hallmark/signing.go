@@ -42,6 +42,7 @@ func (f *signingFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json: checks each new signature against it before it is stored")
 	fl.StringVar(&f.server, "server", "", "a hallmark server URL: use the signing config and trusted root it publishes")
 	fl.BoolVar(&f.tlogUpload, "tlog-upload", true, "record the signature in the signing config's transparency log")
+	fl.BoolVar(&f.tlogUpload, "tlog", true, "same as --tlog-upload: --tlog=false --timestamp makes a timestamp-only signature for content too large for the log")
 	fl.BoolVar(&f.timestamp, "timestamp", true, "get an RFC 3161 timestamp from the signing config's timestamp authority")
 }
 
@@ -81,7 +82,7 @@ func (e *env) signerAndOptions(ctx context.Context, f *signingFlags, allowHTTP b
 			return nil, sign.Options{}, withHint(errors.New("keyless signing needs a certificate authority"),
 				"pass --server URL (a hallmark server) or --signing-config signing_config.json")
 		}
-		if f.cmd.Flags().Changed("tlog-upload") && f.tlogUpload {
+		if (f.cmd.Flags().Changed("tlog-upload") || f.cmd.Flags().Changed("tlog")) && f.tlogUpload {
 			return nil, sign.Options{}, withHint(errors.New("no transparency log configured"),
 				"pass --server URL or --signing-config signing_config.json")
 		}

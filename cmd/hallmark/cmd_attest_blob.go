@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/verify"
+)
+
+// artifactArgs turns FILE or sha256:<hex> arguments into artifacts.
+func artifactArgs(args []string) ([]ops.Artifact, error) {
+	out := make([]ops.Artifact, 0, len(args))
+	for _, a := range args {
+		if strings.HasPrefix(a, "sha256:") {
+			if _, _, err := attest.SplitDigest(a); err != nil {
+				return nil, err
+			}
+			out = append(out, ops.Artifact{Digest: a})
+			continue
+		}
+		out = append(out, ops.Artifact{Path: a})
+	}
+	return out, nil
+}
+
+func attestBlobCmd(e *env) *cobra.Command {
+	var (
+		sf        signingFlags
+		rf        registryFlags
+		predicate string
+		statement string
+		typ       string
+		bundle    string
+		yes       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "attest-blob (--predicate FILE --type TYPE ARTIFACT... | --statement FILE [ARTIFACT...]) --bundle OUT (--key KEY | --identity-token T --server URL)",
+		Short: "Sign an in-toto attestation about release artifacts into a Sigstore bundle",
+		Long: `Sign an in-toto attestation about release artifacts into a Sigstore bundle.
+
+With --predicate and --type, the statement's subjects are the ARTIFACT files (or
+sha256:<hex> digests). With --statement, a complete statement is signed as it is
+(one provenance for a whole release, with many subjects); each ARTIFACT given must
+be one of its subjects.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundle == "" {
+				return withHint(errors.New("no output bundle"), "pass --bundle OUT.sigstore.json")
+			}
+			if (predicate == "") == (statement == "") {
+				return withHint(errors.New("give exactly one of --predicate and --statement"),
+					"--predicate FILE --type TYPE attests about the ARTIFACTs; --statement FILE signs a complete statement")
+			}
+			if statement != "" && cmd.Flags().Changed("type") {
+				return errors.New("--type applies to --predicate: a statement names its own predicate type")
+			}
+			arts, err := artifactArgs(args)
+			if err != nil {
+				return err
+			}
+			req := ops.AttestBlobRequest{Artifacts: arts}
+			if statement != "" {
+				if req.Statement, err = os.ReadFile(statement); err != nil {
+					return fmt.Errorf("read statement: %w", err)
+				}
+			} else {
+				if len(arts) == 0 {
+					return withHint(errors.New("no artifacts"), "name the files the attestation is about")
+				}
+				if req.PredicateType, err = attest.PredicateType(typ); err != nil {
+					return err
+				}
+				if req.Predicate, err = os.ReadFile(predicate); err != nil {
+					return fmt.Errorf("read predicate: %w", err)
+				}
+			}
+			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
+				return err
+			}
+			res, err := ops.AttestBlob(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(bundle, res.Bundle, 0o644); err != nil {
+				return fmt.Errorf("write bundle: %w", err)
+			}
+			e.printf("Wrote %s\n  predicate type: %s\n", bundle, res.PredicateType)
+			for _, s := range res.Subjects {
+				e.printf("  subject: %s sha256:%s\n", s.Name, s.Digest["sha256"])
+			}
+			return nil
+		},
+	}
+	sf.bind(cmd)
+	rf.bind(cmd)
+	cmd.Flags().StringVar(&predicate, "predicate", "", "the predicate (JSON)")
+	cmd.Flags().StringVar(&statement, "statement", "", "a complete in-toto statement (JSON) to sign as it is")
+	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type for --predicate: a name as for attest, or a URI")
+	cmd.Flags().StringVar(&bundle, "bundle", "", "write the Sigstore bundle here")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "accepted for cosign compatibility; hallmark never asks")
+	return cmd
+}
+
+func verifyBlobAttestationCmd(e *env) *cobra.Command {
+	var (
+		af     authorityFlags
+		bundle string
+		typ    string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify-blob-attestation --bundle BUNDLE --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) FILE|sha256:<hex>",
+		Short: "Verify an attestation bundle about a file (one of its subjects)",
+		Args:  exactArgs(1, "FILE or sha256:<hex>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundle == "" {
+				return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
+			}
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
+			pt, err := attest.PredicateType(typ)
+			if err != nil {
+				return err
+			}
+			authority, err := af.authority()
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(bundle)
+			if err != nil {
+				return fmt.Errorf("read bundle: %w", err)
+			}
+			arts, err := artifactArgs(args)
+			if err != nil {
+				return err
+			}
+			res, err := ops.VerifyBlobAttestation(bundle, b, arts[0], verify.AttestationPolicy{Authority: authority, PredicateType: pt})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return e.json(res)
+			}
+			for _, v := range res.Verified {
+				e.printf("Verified %s attestation about %s with %s (%s)\n", pt, args[0], bundle, describeSigner(v.Signer))
+			}
+			return nil
+		},
+	}
+	af.bind(cmd)
+	cmd.Flags().StringVar(&bundle, "bundle", "", "the attestation's Sigstore bundle")
+	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type the attestation must have (a name as for attest, or a URI)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (json includes the verified statement)")
+	return cmd
+}

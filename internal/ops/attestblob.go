@@ -1,0 +1,162 @@
+package ops
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/oci"
+	"hallmark.dev/sign"
+	"hallmark.dev/verify"
+)
+
+// Artifact is a release artifact named by a file or by its digest.
+type Artifact struct {
+	// Path is the file; empty when only the digest is known.
+	Path string
+	// Digest is "sha256:<hex>"; computed from Path when empty.
+	Digest string
+}
+
+// Resolve returns the artifact's subject (name: the file's base name) with
+// its digest, hashing the file in constant memory when needed.
+func (a Artifact) Resolve() (attest.Subject, error) {
+	d := a.Digest
+	if d == "" {
+		var err error
+		if d, err = FileDigest(a.Path); err != nil {
+			return attest.Subject{}, err
+		}
+	}
+	alg, h, err := attest.SplitDigest(d)
+	if err != nil {
+		return attest.Subject{}, err
+	}
+	name := ""
+	if a.Path != "" {
+		name = filepath.Base(a.Path)
+	}
+	return attest.Subject{Name: name, Digest: map[string]string{alg: h}}, nil
+}
+
+// FileDigest returns "sha256:<hex>" of a file, streamed.
+func FileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read artifact: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read artifact %s: %w", path, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// AttestBlobRequest says what to attest about release artifacts: either a
+// complete statement, or a predicate of a type whose subjects are the
+// artifacts.
+type AttestBlobRequest struct {
+	// Statement is a complete in-toto statement (one provenance for a
+	// whole release); each of Artifacts must be among its subjects.
+	Statement []byte
+	// PredicateType (a URI) and Predicate build the statement when
+	// Statement is empty; its subjects are Artifacts.
+	PredicateType string
+	Predicate     []byte
+	Artifacts     []Artifact
+	Signer        sgsign.Keypair
+	Options       sign.Options
+	Now           func() time.Time
+}
+
+// AttestBlobResult is the signed bundle and what it covers.
+type AttestBlobResult struct {
+	Bundle        []byte           `json:"-"`
+	PredicateType string           `json:"predicateType"`
+	Subjects      []attest.Subject `json:"subjects"`
+}
+
+// AttestBlob signs an in-toto statement about files into a Sigstore bundle.
+func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, error) {
+	if req.Signer == nil {
+		return nil, errors.New("no signing key")
+	}
+	now := time.Now
+	if req.Now != nil {
+		now = req.Now
+	}
+	subjects := make([]attest.Subject, 0, len(req.Artifacts))
+	for _, a := range req.Artifacts {
+		s, err := a.Resolve()
+		if err != nil {
+			return nil, err
+		}
+		subjects = append(subjects, s)
+	}
+	var st []byte
+	switch {
+	case len(req.Statement) > 0 && len(req.Predicate) > 0:
+		return nil, errors.New("give a statement or a predicate, not both")
+	case len(req.Statement) > 0:
+		parsed, err := attest.ParseStatement(req.Statement)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range subjects {
+			d := "sha256:" + s.Digest["sha256"]
+			if _, ok := parsed.SubjectFor(d); !ok {
+				return nil, fmt.Errorf("artifact %s (%s) is not a subject of the statement", artifactName(req.Artifacts[i], s), d)
+			}
+		}
+		st = req.Statement
+		subjects = parsed.Subject
+		req.PredicateType = parsed.PredicateType
+	case len(req.Predicate) > 0:
+		if len(subjects) == 0 {
+			return nil, errors.New("no artifacts to attest about")
+		}
+		pred, err := attest.Predicate(req.PredicateType, req.Predicate, now())
+		if err != nil {
+			return nil, err
+		}
+		if st, err = attest.NewStatement(req.PredicateType, pred, subjects...); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("no statement or predicate given")
+	}
+	b, err := sign.Statement(ctx, req.Signer, st, req.Options)
+	if err != nil {
+		return nil, err
+	}
+	return &AttestBlobResult{Bundle: b, PredicateType: req.PredicateType, Subjects: subjects}, nil
+}
+
+func artifactName(a Artifact, s attest.Subject) string {
+	if a.Path != "" {
+		return a.Path
+	}
+	return s.Name
+}
+
+// VerifyBlobAttestation verifies a bundle holding an attestation about an
+// artifact: signature and authority, that the artifact is one of the
+// statement's subjects, and the predicate type.
+func VerifyBlobAttestation(bundlePath string, bundle []byte, a Artifact, p verify.AttestationPolicy) (*verify.AttestationResult, error) {
+	s, err := a.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	digest := "sha256:" + s.Digest["sha256"]
+	return verify.Attestations(digest, []oci.Signature{{Source: bundlePath, Bundle: bundle}}, p)
+}
