@@ -75,7 +75,7 @@ func Attestations(digest string, sigs []oci.Signature, p AttestationPolicy) (*At
 		}
 		if st.PredicateType != p.PredicateType {
 			res.Rejected = append(res.Rejected, &SignatureError{Source: s.Source, Step: StepPayload,
-				Err: fmt.Errorf("predicate type %s, want %s", st.PredicateType, p.PredicateType)})
+				Err: &otherTypeError{got: st.PredicateType, want: p.PredicateType}})
 			continue
 		}
 		res.Verified = append(res.Verified, VerifiedAttestation{Source: s.Source, Signer: signer, Statement: st, Payload: payload})
@@ -85,3 +85,13 @@ func Attestations(digest string, sigs []oci.Signature, p AttestationPolicy) (*At
 	}
 	return res, nil
 }
+
+// otherTypeError reports a verified attestation of another predicate type;
+// it matches ErrOtherPredicateType.
+type otherTypeError struct{ got, want string }
+
+func (e *otherTypeError) Error() string {
+	return fmt.Sprintf("predicate type %s, want %s", e.got, e.want)
+}
+
+func (e *otherTypeError) Is(target error) bool { return target == ErrOtherPredicateType }

@@ -100,24 +100,19 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 				Policy:   verify.AttestationPolicy{Authority: authority, PredicateType: pt},
 				Policies: ps,
 			})
-			if output == "json" && res != nil && res.AttestationResult != nil {
-				if jerr := e.json(res); jerr != nil {
+			r := ops.NewReport(res, pt, err)
+			if r.Subject == "" {
+				return err
+			}
+			if output == "json" {
+				if jerr := e.json(r); jerr != nil {
 					return jerr
 				}
-				return err
+			} else {
+				e.report(r)
 			}
 			if err != nil {
 				return err
-			}
-			e.printf("Verified %d %s attestation(s) for %s\n", len(res.Verified), pt, res.Image)
-			for _, v := range res.Verified {
-				e.printf("  %s, %s\n", v.Source, describeSigner(v.Signer))
-			}
-			for _, p := range res.Policies {
-				e.printf("  policy %s: passed (%s)\n", p.Policy, p.Attestation)
-			}
-			for _, r := range res.Rejected {
-				e.warn("ignored %s", r.Error())
 			}
 			return nil
 		},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"hallmark.dev/internal/ops"
 )
 
 // This file is the only one that prints. Results go to stdout; errors,
@@ -58,4 +60,35 @@ func (u *ui) json(v any) error {
 	enc := json.NewEncoder(u.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// report prints a verification report: a verdict line, then each
+// attestation with every check made on it.
+func (e *env) report(r *ops.Report) {
+	n := 0
+	for _, a := range r.Attestations {
+		if a.Result == "verified" {
+			n++
+		}
+	}
+	subject := r.Subject
+	if r.Success {
+		e.printf("Verified %d %s attestation(s) for %s\n", n, r.PredicateType, subject)
+	} else {
+		e.printf("FAILED: %s attestations for %s (%d verified)\n", r.PredicateType, subject, n)
+	}
+	for _, a := range r.Attestations {
+		if a.Signer != nil {
+			e.printf("  %s, %s\n", a.Source, describeSigner(*a.Signer))
+		} else {
+			e.printf("  %s: %s\n", a.Source, a.Result)
+		}
+		for _, c := range a.Checks {
+			line := fmt.Sprintf("    %-12s %-22s %s", c.Result, c.Name, c.Detail)
+			e.printf("%s\n", strings.TrimRight(line, " "))
+			for _, m := range c.Messages {
+				e.printf("      %s\n", m)
+			}
+		}
+	}
 }

@@ -1,0 +1,130 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/verify"
+)
+
+// Report is the outcome of verifying an image's (or an artifact's)
+// attestations, as Conforma reports a validation: every attestation found,
+// every check made on it, every policy evaluated, and one verdict.
+type Report struct {
+	// Success is true when at least one attestation of the requested type
+	// verified and every policy passed over every verified attestation.
+	Success       bool   `json:"success"`
+	Subject       string `json:"subject"`
+	PredicateType string `json:"predicateType"`
+	// Attestations lists every attestation found, verified or not.
+	Attestations []AttestationReport `json:"attestations"`
+	// Error says why the verification failed, when it did.
+	Error string `json:"error,omitempty"`
+}
+
+// AttestationReport is one attestation and the checks made on it.
+type AttestationReport struct {
+	Source string `json:"source"`
+	// Result is "verified", "rejected" or "ignored" (it verified but is of
+	// another predicate type).
+	Result    string            `json:"result"`
+	Signer    *verify.Signer    `json:"signer,omitempty"`
+	Checks    []Check           `json:"checks"`
+	Statement *attest.Statement `json:"statement,omitempty"`
+}
+
+// Check is one check on one attestation: a verification step, or a policy.
+type Check struct {
+	Name string `json:"name"`
+	// Result is "passed", "failed", "not-required" or "skipped".
+	Result   string   `json:"result"`
+	Detail   string   `json:"detail,omitempty"`
+	Messages []string `json:"messages,omitempty"`
+}
+
+// Check results.
+const (
+	Passed      = "passed"
+	Failed      = "failed"
+	NotRequired = "not-required"
+	Skipped     = "skipped" // an attestation of another predicate type
+)
+
+// NewReport builds the report of a verification: res may be nil when
+// nothing was found; err is what the verification returned.
+func NewReport(res *VerifyAttestationsResult, predicateType string, err error) *Report {
+	r := &Report{PredicateType: predicateType, Success: err == nil}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if res == nil {
+		return r
+	}
+	r.Subject = res.Image
+	policies := map[string][]PolicyResult{}
+	for _, p := range res.Policies {
+		policies[p.Attestation] = append(policies[p.Attestation], p)
+	}
+	if res.AttestationResult == nil {
+		return r
+	}
+	for _, v := range res.Verified {
+		signer := v.Signer
+		a := AttestationReport{Source: v.Source, Result: "verified", Signer: &signer, Statement: v.Statement, Checks: verifiedChecks(signer, res.Digest, v.Statement)}
+		for _, p := range policies[v.Source] {
+			c := Check{Name: "policy " + p.Policy, Result: Passed, Messages: p.Messages}
+			if !p.Passed {
+				c.Result = Failed
+			}
+			a.Checks = append(a.Checks, c)
+		}
+		r.Attestations = append(r.Attestations, a)
+	}
+	for _, rej := range res.Rejected {
+		a := AttestationReport{Source: rej.Source, Result: "rejected",
+			Checks: []Check{{Name: string(rej.Step), Result: Failed, Detail: rej.Err.Error()}}}
+		if errors.Is(rej.Err, verify.ErrOtherPredicateType) {
+			a.Result = "ignored"
+			a.Checks = []Check{{Name: "predicate type", Result: Skipped, Detail: rej.Err.Error()}}
+		}
+		r.Attestations = append(r.Attestations, a)
+	}
+	return r
+}
+
+// verifiedChecks lists the checks a verified attestation passed.
+func verifiedChecks(s verify.Signer, digest string, st *attest.Statement) []Check {
+	var cs []Check
+	if s.KeyFingerprint != "" {
+		cs = append(cs, Check{Name: "signature", Result: Passed, Detail: "key " + s.KeyFingerprint})
+	} else {
+		cs = append(cs,
+			Check{Name: "signature", Result: Passed, Detail: "certificate key"},
+			Check{Name: "certificate", Result: Passed, Detail: "chains to the trusted root at the verified time"},
+			Check{Name: "identity", Result: Passed, Detail: fmt.Sprintf("%s from %s", s.Subject, s.Issuer)})
+	}
+	if s.LogEntries > 0 {
+		cs = append(cs, Check{Name: "log", Result: Passed, Detail: fmt.Sprintf("%d entries with inclusion proofs", s.LogEntries)})
+	} else {
+		cs = append(cs, Check{Name: "log", Result: NotRequired})
+	}
+	var times []string
+	for _, t := range s.Timestamps {
+		if t.Type == "timestamp-authority" {
+			times = append(times, t.Time.Format(time.RFC3339))
+		}
+	}
+	if len(times) > 0 {
+		cs = append(cs, Check{Name: "timestamp", Result: Passed, Detail: "signed at " + strings.Join(times, ", ")})
+	} else {
+		cs = append(cs, Check{Name: "timestamp", Result: NotRequired})
+	}
+	cs = append(cs, Check{Name: "subject", Result: Passed, Detail: digest})
+	if st != nil {
+		cs = append(cs, Check{Name: "predicate type", Result: Passed, Detail: st.PredicateType})
+	}
+	return cs
+}
