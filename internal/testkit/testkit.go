@@ -50,6 +50,17 @@ func StartRegistryIn(t testing.TB, dir string) *Registry {
 	return serve(t, h)
 }
 
+// StartRegistryWrapped starts the embedded registry behind wrap, a handler
+// that may inject failures.
+func StartRegistryWrapped(t testing.TB, wrap func(http.Handler) http.Handler) *Registry {
+	t.Helper()
+	h, err := registry.New(t.Context(), registry.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start registry: %v", err)
+	}
+	return serve(t, wrap(h))
+}
+
 // StartMemoryRegistry starts go-containerregistry's in-memory registry.
 // Without the referrers API, signatures go through the referrers tag schema.
 func StartMemoryRegistry(t testing.TB, referrersAPI bool) *Registry {

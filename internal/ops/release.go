@@ -1,0 +1,199 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/oci/store"
+	"hallmark.dev/sign"
+)
+
+// ReleaseRequest says what to release: an image, the evidence to attach,
+// and the gates it must pass before anything is signed.
+type ReleaseRequest struct {
+	Reference  string
+	Repository string
+	// Gate checks the scan report for the resolved digest; it returns the
+	// gate-result predicate (cosign's vuln predicate) when the image
+	// passed, and an error when it did not or the report is not for this
+	// digest. Required: a release is never signed ungated.
+	Gate func(ctx context.Context, digest string) ([]byte, error)
+	// BeforeSign, if set, runs after the gate and before signing (the
+	// signing policy); an error stops the release with nothing signed.
+	BeforeSign func(ctx context.Context, digest string) error
+	// CheckSBOM, if set, validates the SBOM for the digest before signing.
+	CheckSBOM func(sbom []byte, digest string) error
+	// SBOM (with its predicate type URI) and Provenance (a SLSA
+	// predicate) are attached when set.
+	SBOM           []byte
+	SBOMType       string
+	Provenance     []byte
+	ProvenanceType string
+	Annotations    map[string]string
+	Signer         sgsign.Keypair
+	// Options sign the image and its attestations. TimestampOnly, if set,
+	// signs attestations whose statement exceeds LogLimit bytes instead
+	// (no log entry, a signed timestamp), as seed 000 does for its SBOM.
+	Options       sign.Options
+	TimestampOnly *sign.Options
+	LogLimit      int
+	Now           func() time.Time
+}
+
+// Attachment is one thing a release attached, or was to attach.
+type Attachment struct {
+	Kind          string `json:"kind"` // signature, gate, sbom, provenance
+	PredicateType string `json:"predicateType"`
+	Referrer      string `json:"referrer,omitempty"`
+	TimestampOnly bool   `json:"timestampOnly,omitempty"`
+	Size          int    `json:"size,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+// ReleaseResult reports what a release attached and what it did not.
+type ReleaseResult struct {
+	Image    string       `json:"image"`
+	Digest   string       `json:"digest"`
+	Attached []Attachment `json:"attached"`
+	// NotAttached lists what was planned but not attached after a failure.
+	NotAttached []Attachment `json:"notAttached,omitempty"`
+}
+
+// ErrReleaseIncomplete is returned (wrapped) when the image was signed but
+// not everything could be attached; the result says what was. Running the
+// release again attaches a fresh, complete set.
+var ErrReleaseIncomplete = errors.New("release incomplete")
+
+// Release resolves the reference once and, for that digest: runs the gate,
+// validates the SBOM and provenance and runs the signing policy, and only if
+// all pass signs the image and attaches the gate result, the SBOM and the
+// provenance as attestations. Nothing is signed when any step before
+// signing fails.
+func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*ReleaseResult, error) {
+	if req.Signer == nil {
+		return nil, errors.New("no signing key")
+	}
+	if req.Gate == nil {
+		return nil, errors.New("release: no gate: a release is signed only after its scan report passed")
+	}
+	now := time.Now
+	if req.Now != nil {
+		now = req.Now
+	}
+	d, desc, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
+	if err != nil {
+		return nil, err
+	}
+	digest := d.DigestStr()
+	res := &ReleaseResult{Image: d.String(), Digest: digest}
+
+	// Everything that can refuse the release runs before signing.
+	gatePred, err := req.Gate(ctx, digest)
+	if err != nil {
+		return res, fmt.Errorf("gate: %w; nothing was signed", err)
+	}
+	type planned struct {
+		a         Attachment
+		statement []byte
+	}
+	var plan []planned
+	add := func(kind, predicateType string, predicate []byte) error {
+		pred, err := attest.Predicate(predicateType, predicate, now())
+		if err != nil {
+			return fmt.Errorf("%s: %w; nothing was signed", kind, err)
+		}
+		alg, h, err := attest.SplitDigest(digest)
+		if err != nil {
+			return err
+		}
+		st, err := attest.NewStatement(predicateType, pred, attest.Subject{Name: d.Context().Name(), Digest: map[string]string{alg: h}})
+		if err != nil {
+			return err
+		}
+		plan = append(plan, planned{a: Attachment{Kind: kind, PredicateType: predicateType, Size: len(st)}, statement: st})
+		return nil
+	}
+	if err := add("gate", attest.PredicateVuln, gatePred); err != nil {
+		return res, err
+	}
+	if len(req.SBOM) > 0 {
+		if req.CheckSBOM != nil {
+			if err := req.CheckSBOM(req.SBOM, digest); err != nil {
+				return res, fmt.Errorf("sbom: %w; nothing was signed", err)
+			}
+		}
+		if err := add("sbom", req.SBOMType, req.SBOM); err != nil {
+			return res, err
+		}
+	}
+	if len(req.Provenance) > 0 {
+		pt := req.ProvenanceType
+		if pt == "" {
+			pt = attest.PredicateSLSAProvenance1
+		}
+		if err := add("provenance", pt, req.Provenance); err != nil {
+			return res, err
+		}
+	}
+	if req.BeforeSign != nil {
+		if err := req.BeforeSign(ctx, digest); err != nil {
+			return res, fmt.Errorf("signing policy: %w; nothing was signed", err)
+		}
+	}
+
+	// Sign, then attach each attestation.
+	bundle, _, err := sign.Image(ctx, req.Signer, digest, req.Annotations, req.Options)
+	if err != nil {
+		return res, fmt.Errorf("sign %s: %w; nothing was attached", digest, err)
+	}
+	sigRef, err := c.AttachBundle(ctx, sigRepo, desc, bundle, attest.CosignSignPredicateType)
+	if err != nil {
+		res.NotAttached = append(res.NotAttached, Attachment{Kind: "signature", PredicateType: attest.CosignSignPredicateType, Error: err.Error()})
+		for _, p := range plan {
+			res.NotAttached = append(res.NotAttached, p.a)
+		}
+		return res, fmt.Errorf("%w: signed %s but could not store the signature: %v", ErrReleaseIncomplete, digest, err)
+	}
+	res.Attached = append(res.Attached, Attachment{Kind: "signature", PredicateType: attest.CosignSignPredicateType, Referrer: sigRef.String()})
+	var failed []string
+	for _, p := range plan {
+		a := p.a
+		ref, err := attachStatement(ctx, c, sigRepo, desc, p.statement, a.PredicateType, req, &a)
+		if err != nil {
+			a.Error = err.Error()
+			res.NotAttached = append(res.NotAttached, a)
+			failed = append(failed, fmt.Sprintf("%s (%v)", a.Kind, err))
+			continue
+		}
+		a.Referrer = ref.String()
+		res.Attached = append(res.Attached, a)
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("%w: %s is signed, but these were not attached: %s; run the release again to attach a complete set",
+			ErrReleaseIncomplete, d, strings.Join(failed, "; "))
+	}
+	return res, nil
+}
+
+// attachStatement signs a statement (timestamp-only when it is over the
+// log limit and timestamp-only options are given) and attaches it.
+func attachStatement(ctx context.Context, c *store.Client, sigRepo name.Repository, desc v1.Descriptor, st []byte, predicateType string, req ReleaseRequest, a *Attachment) (name.Digest, error) {
+	opts := req.Options
+	if req.TimestampOnly != nil && req.LogLimit > 0 && len(st) > req.LogLimit {
+		opts = *req.TimestampOnly
+		a.TimestampOnly = true
+	}
+	b, err := sign.Statement(ctx, req.Signer, st, opts)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("sign: %w", err)
+	}
+	return c.AttachBundle(ctx, sigRepo, desc, b, predicateType)
+}
