@@ -29,15 +29,15 @@ func ReadGit(ctx context.Context, dir string) (Git, error) {
 		return strings.TrimSpace(stdout.String()), nil
 	}
 	if _, err := exec.LookPath("git"); err != nil {
-		return Git{}, fmt.Errorf("buildenv: local git: git is not installed: %w", err)
+		return Git{}, fmt.Errorf("buildenv: git is not installed: %w", err)
 	}
 	inside, err := run("rev-parse", "--is-inside-work-tree")
 	if err != nil || inside != "true" {
-		return Git{}, fmt.Errorf("buildenv: local git: %s: %w", dir, ErrNotCheckout)
+		return Git{}, fmt.Errorf("buildenv: %s: %w", dir, ErrNotCheckout)
 	}
 	var g Git
 	if g.Commit, err = run("rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
-		return Git{}, fmt.Errorf("buildenv: local git: %s: the repository has no commit at HEAD", dir)
+		return Git{}, fmt.Errorf("buildenv: %s: the repository has no commit at HEAD", dir)
 	}
 	// Each of these fails when there is nothing to find: no origin
 	// remote, a detached HEAD.
@@ -45,12 +45,12 @@ func ReadGit(ctx context.Context, dir string) (Git, error) {
 	g.Branch, _ = run("symbolic-ref", "--quiet", "--short", "HEAD")
 	tags, err := run("tag", "--points-at", "HEAD", "--sort=-version:refname")
 	if err != nil {
-		return Git{}, fmt.Errorf("buildenv: local git: %w", err)
+		return Git{}, fmt.Errorf("buildenv: %w", err)
 	}
 	g.Tag = firstLine(tags)
 	status, err := run("status", "--porcelain", "--untracked-files=no")
 	if err != nil {
-		return Git{}, fmt.Errorf("buildenv: local git: %w", err)
+		return Git{}, fmt.Errorf("buildenv: %w", err)
 	}
 	g.Dirty = status != ""
 	return g, nil
