@@ -46,6 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		verifyAttestationCmd(e),
 		attestBlobCmd(e),
 		verifyBlobAttestationCmd(e),
+		provenanceCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
