@@ -144,6 +144,7 @@ func TestParseReportErrors(t *testing.T) {
 		{"trivy schema 3", withTrivy(`"SchemaVersion": 2`, `"SchemaVersion": 3`), "schema version 3", true},
 		{"trivy schema as string", withTrivy(`"SchemaVersion": 2`, `"SchemaVersion": "2"`), "unknown report format", true},
 		{"duplicate key", withTrivy(`"Severity": "HIGH"}`, `"Severity": "HIGH", "severity": "LOW"}`), `duplicate JSON key "severity"`, false},
+		{"duplicate key by Unicode folding", withTrivy(`"Severity": "HIGH"}`, `"Severity": "HIGH", "\u017Feverity": "LOW"}`), "duplicate JSON key", false},
 		{"trailing data", trivyJSON + "{}", "data after the JSON value", false},
 		{"unknown severity", withTrivy(`"Severity": "CRITICAL"`, `"Severity": "SEVERE"`), `unknown severity "SEVERE"`, false},
 		{"unknown status", withTrivy(`"Status": "affected"`, `"Status": "maybe"`), `unknown status "maybe"`, false},

@@ -7,9 +7,28 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 const maxJSONDepth = 64
+
+// fold maps every rune to the smallest rune of its Unicode case-folding
+// orbit, so that fold(a) == fold(b) exactly when strings.EqualFold(a, b),
+// the rule encoding/json matches keys to fields by ("ſ" is "s", "K" (the
+// Kelvin sign) is "k").
+func fold(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
+}
 
 // checkJSON checks that data is one JSON value in which no object repeats
 // a key. Keys are compared case-insensitively, because encoding/json
@@ -51,7 +70,7 @@ func walkJSON(dec *json.Decoder, depth int) error {
 			if !ok {
 				return errors.New("invalid JSON: object key is not a string")
 			}
-			if fk := strings.ToLower(k); seen[fk] {
+			if fk := fold(k); seen[fk] {
 				return fmt.Errorf("duplicate JSON key %q", k)
 			} else {
 				seen[fk] = true

@@ -3,10 +3,15 @@
 //
 // Only trivy is run, as `trivy image --scanners vuln --format json` on
 // an image named by digest: the vulnerability scanner alone, so that a
-// secret or misconfiguration finding cannot trip (or hide behind) a CVE
-// gate. trivy's own settings (cache directory, database repository,
-// registry credentials, offline mode) come from its TRIVY_* environment
-// variables, which are passed through.
+// secret or misconfiguration finding cannot trip a CVE gate.
+//
+// The gate, not trivy, decides what blocks, so trivy must report every
+// vulnerability it finds: it runs with an empty configuration file (not
+// ./trivy.yaml), no ignore file (not ./.trivyignore), every severity and
+// both package types, and only those of its TRIVY_* environment variables
+// that say where to find things (cache and database, registry and
+// credentials, image source, offline mode, output noise): TRIVY_SEVERITY,
+// TRIVY_IGNORE_UNFIXED, TRIVY_SKIP_FILES and the like are dropped.
 package scan
 
 import (
@@ -62,15 +67,26 @@ func (t Trivy) Scan(ctx context.Context, ref string) (*Output, error) {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "report.json")
+	// An empty configuration and an empty ignore file, in place of any
+	// in the working directory.
+	config, ignore := filepath.Join(dir, "trivy.yaml"), filepath.Join(dir, "empty.trivyignore")
+	for _, f := range []string{config, ignore} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+	}
 	o := &Output{Started: time.Now().UTC()}
-	if _, err := t.run(ctx, bin, "image", "--scanners", "vuln", "--format", "json", "--output", out, "--quiet", "--", ref); err != nil {
+	_, err = t.run(ctx, bin, "image", "--config", config, "--ignorefile", ignore,
+		"--scanners", "vuln", "--severity", "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL", "--pkg-types", "os,library",
+		"--exit-code", "0", "--format", "json", "--output", out, "--quiet", "--", ref)
+	if err != nil {
 		return nil, err
 	}
 	o.Finished = time.Now().UTC()
 	if o.Report, err = os.ReadFile(out); err != nil {
 		return nil, fmt.Errorf("scan: trivy wrote no report: %w", err)
 	}
-	o.Version, o.DBVersion, err = t.version(ctx, bin)
+	o.Version, o.DBVersion, err = t.version(ctx, bin, config)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +107,11 @@ func (t Trivy) binary() (string, error) {
 
 func (t Trivy) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = t.Env
+	env := t.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = trivyEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -113,8 +133,8 @@ func tail(s string) string {
 }
 
 // version asks trivy for its version and its database's.
-func (t Trivy) version(ctx context.Context, bin string) (string, string, error) {
-	out, err := t.run(ctx, bin, "version", "--format", "json")
+func (t Trivy) version(ctx context.Context, bin, config string) (string, string, error) {
+	out, err := t.run(ctx, bin, "version", "--config", config, "--format", "json")
 	if err != nil {
 		return "", "", err
 	}
@@ -133,4 +153,27 @@ func (t Trivy) version(ctx context.Context, bin string) (string, string, error) 
 		db = fmt.Sprintf("v%d@%s", v.VulnerabilityDB.Version, v.VulnerabilityDB.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	return v.Version, db, nil
+}
+
+// trivySettings are the TRIVY_* variables that say where and how to fetch,
+// not what to report.
+var trivySettings = map[string]bool{
+	"CACHE_DIR": true, "DB_REPOSITORY": true, "JAVA_DB_REPOSITORY": true,
+	"SKIP_DB_UPDATE": true, "SKIP_JAVA_DB_UPDATE": true, "OFFLINE_SCAN": true,
+	"USERNAME": true, "PASSWORD": true, "REGISTRY_TOKEN": true, "INSECURE": true,
+	"IMAGE_SRC": true, "PLATFORM": true, "DOCKER_HOST": true, "PODMAN_HOST": true, "TIMEOUT": true,
+	"QUIET": true, "NO_PROGRESS": true, "DEBUG": true, "SKIP_VERSION_CHECK": true, "DISABLE_TELEMETRY": true,
+}
+
+// trivyEnv drops the TRIVY_* variables that could narrow the report.
+func trivyEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, "TRIVY_"); ok && !trivySettings[name] {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -33,3 +33,12 @@ func TestScanByDigestOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestTrivyEnv(t *testing.T) {
+	got := trivyEnv([]string{"PATH=/bin", "TRIVY_CACHE_DIR=/c", "TRIVY_SEVERITY=CRITICAL", "TRIVY_IGNORE_UNFIXED=true",
+		"TRIVY_SKIP_FILES=/var/lib/dpkg/status", "TRIVY_CONFIG=trivy.yaml", "TRIVY_IGNOREFILE=x", "TRIVY_USERNAME=ci"})
+	want := []string{"PATH=/bin", "TRIVY_CACHE_DIR=/c", "TRIVY_USERNAME=ci"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
