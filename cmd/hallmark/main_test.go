@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -64,6 +65,9 @@ func TestScript(t *testing.T) {
 			"tampersig":    cmdTamperSig,
 			"pushauthed":   cmdPushAuthed,
 			"startserver":  cmdStartServer,
+			"pushdir":      cmdPushDir,
+			"setdate":      cmdSetDate,
+			"expand":       cmdExpand,
 		},
 	})
 }
@@ -97,6 +101,14 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("HOME", e.WorkDir)
 	e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
 	e.Values["registries"] = regs
+	// The gate's vectors: real trivy reports and the database they came from.
+	vectors, err := filepath.Abs(filepath.Join("..", "..", "internal", "gate", "testdata", "trivy"))
+	if err != nil {
+		return err
+	}
+	e.Setenv("GATEVECTORS", vectors)
+	// A PATH with only the test's own commands, to run without trivy.
+	e.Setenv("CMDPATH", strings.Split(e.Getenv("PATH"), string(os.PathListSeparator))[0])
 	return nil
 }
 
@@ -409,4 +421,46 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("SERVER", s.URL())
 	ts.Setenv("SERVERHOST", s.Addr().String())
 	ts.Setenv("SERVERDATA", dir)
+}
+
+// pushdir DIR REF VAR: push a one-layer image of the directory's files (a
+// root file system a scanner can read) and set VAR to its repo@digest and
+// VAR_DIGEST to its digest.
+func cmdPushDir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: pushdir DIR REF VAR")
+	}
+	r, err := name.ParseReference(args[1])
+	ts.Check(err)
+	img, err := sample.FromDir(ts.MkAbs(args[0]), "linux", "amd64")
+	ts.Check(err)
+	ts.Check(remote.Write(r, img))
+	d, err := img.Digest()
+	ts.Check(err)
+	ts.Setenv(args[2], r.Context().Digest(d.String()).String())
+	ts.Setenv(args[2]+"_DIGEST", d.String())
+}
+
+// setdate VAR DAYS: set VAR to the UTC date DAYS (may be negative) days
+// from now, YYYY-MM-DD.
+func cmdSetDate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setdate VAR DAYS")
+	}
+	var days int
+	_, err := fmt.Sscan(args[1], &days)
+	ts.Check(err)
+	ts.Setenv(args[0], time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly))
+}
+
+// expand FILE: replace $VAR and ${VAR} in the file with the script's
+// environment.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expand FILE")
+	}
+	p := ts.MkAbs(args[0])
+	data, err := os.ReadFile(p)
+	ts.Check(err)
+	ts.Check(os.WriteFile(p, []byte(os.Expand(string(data), ts.Getenv)), 0o644))
 }

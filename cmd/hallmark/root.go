@@ -47,6 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		attestBlobCmd(e),
 		verifyBlobAttestationCmd(e),
 		provenanceCmd(e),
+		gateCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

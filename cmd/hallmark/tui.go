@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"hallmark.dev/internal/ops"
 )
@@ -90,5 +91,18 @@ func (e *env) report(r *ops.Report) {
 				e.printf("      %s\n", m)
 			}
 		}
+	}
+}
+
+// table prints rows as aligned columns, each line indented.
+func (u *ui) table(indent string, rows [][]string) {
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s%s\n", indent, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		fmt.Fprintln(u.out, strings.TrimRight(line, " "))
 	}
 }

@@ -1,0 +1,95 @@
+package gate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+)
+
+const maxJSONDepth = 64
+
+// fold maps every rune to the smallest rune of its Unicode case-folding
+// orbit, so that fold(a) == fold(b) exactly when strings.EqualFold(a, b),
+// the rule encoding/json matches keys to fields by ("ſ" is "s", "K" (the
+// Kelvin sign) is "k").
+func fold(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
+}
+
+// checkJSON checks that data is one JSON value in which no object repeats
+// a key. Keys are compared case-insensitively, because encoding/json
+// matches struct fields that way: "Severity" and "severity" in one object
+// would otherwise let the last one silently win.
+func checkJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := walkJSON(dec, 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+func walkJSON(dec *json.Decoder, depth int) error {
+	if depth > maxJSONDepth {
+		return fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("invalid JSON: %w", err)
+			}
+			k, ok := kt.(string)
+			if !ok {
+				return errors.New("invalid JSON: object key is not a string")
+			}
+			if fk := fold(k); seen[fk] {
+				return fmt.Errorf("duplicate JSON key %q", k)
+			} else {
+				seen[fk] = true
+			}
+			if err := walkJSON(dec, depth+1); err != nil {
+				return err
+			}
+		}
+	case '[':
+		for dec.More() {
+			if err := walkJSON(dec, depth+1); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("invalid JSON: unexpected %q", d)
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"hallmark.dev/internal/gate"
+	"hallmark.dev/internal/scan"
+)
+
+// GateRequest says what to gate: a report file, or an image to scan, and
+// the policy and exceptions to gate it under.
+type GateRequest struct {
+	// ReportPath is a trivy or grype JSON report; or
+	ReportPath string
+	// Scan is an image (REPO@sha256:…) to scan with Scanner.
+	Scan    string
+	Scanner scan.Trivy
+	// Image is the image the report must be for (REPO@sha256:…). With
+	// Scan it may be empty; if set it must name the same digest.
+	Image string
+	// PolicyPath is a gate policy file; empty means gate.DefaultPolicy.
+	PolicyPath string
+	// Flags tighten the policy.
+	Flags gate.Flags
+	// ExceptionsPath is a .trivyignore.yaml file; empty means none.
+	ExceptionsPath string
+	// Now is the clock exceptions are judged by; nil means time.Now.
+	Now func() time.Time
+}
+
+// GateResult is the gate's result and how it was reached.
+type GateResult struct {
+	*gate.Result
+	// Source is the report file, or "trivy" for a scan.
+	Source string `json:"source"`
+	// Scan is set when the report came from a scan.
+	Scan *scan.Output `json:"-"`
+}
+
+var digestRefRE = regexp.MustCompile(`^[^@\s]+@(sha256:[0-9a-f]{64})$`)
+
+// imageDigest returns the digest of REPO@sha256:….
+func imageDigest(flag, ref string) (string, error) {
+	m := digestRefRE.FindStringSubmatch(ref)
+	if m == nil {
+		return "", fmt.Errorf("%s %q does not name a digest: want REPO@sha256:…", flag, ref)
+	}
+	return m[1], nil
+}
+
+// Gate loads the policy and exceptions, reads or makes the report, checks
+// it is for the image and evaluates it. A gate that blocks is not an
+// error: the result says so. Bad input (a policy, exceptions file or
+// report that cannot be read exactly, a weakening flag, a report for
+// another image) is.
+func Gate(ctx context.Context, req GateRequest) (*GateResult, error) {
+	if (req.ReportPath == "") == (req.Scan == "") {
+		return nil, fmt.Errorf("gate: give a report or an image to scan, not both or neither")
+	}
+	var digest string
+	if req.Image != "" {
+		d, err := imageDigest("--image", req.Image)
+		if err != nil {
+			return nil, err
+		}
+		digest = d
+	}
+	if req.Scan != "" {
+		d, err := imageDigest("--scan", req.Scan)
+		if err != nil {
+			return nil, err
+		}
+		if digest != "" && d != digest {
+			return nil, fmt.Errorf("gate: --scan %s and --image %s name different digests", req.Scan, req.Image)
+		}
+		digest = d
+	}
+	if digest == "" {
+		return nil, fmt.Errorf("gate: no image: say which image the report is for (--image REPO@sha256:…)")
+	}
+	p := gate.DefaultPolicy()
+	if req.PolicyPath != "" {
+		data, err := os.ReadFile(req.PolicyPath)
+		if err != nil {
+			return nil, fmt.Errorf("gate policy: %w", err)
+		}
+		if p, err = gate.ParsePolicy(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.PolicyPath, err)
+		}
+	}
+	p, err := p.Tighten(req.Flags)
+	if err != nil {
+		return nil, err
+	}
+	var ex *gate.Exceptions
+	if req.ExceptionsPath != "" {
+		data, err := os.ReadFile(req.ExceptionsPath)
+		if err != nil {
+			return nil, fmt.Errorf("exceptions: %w", err)
+		}
+		if ex, err = gate.ParseExceptions(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.ExceptionsPath, err)
+		}
+	}
+	res := &GateResult{Source: req.ReportPath}
+	var data []byte
+	if req.Scan != "" {
+		out, err := req.Scanner.Scan(ctx, req.Scan)
+		if err != nil {
+			return nil, err
+		}
+		res.Scan, res.Source, data = out, "trivy", out.Report
+	} else if data, err = os.ReadFile(req.ReportPath); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r, err := gate.ParseReport(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", res.Source, err)
+	}
+	if res.Scan != nil && r.Scanner.DBVersion == "" {
+		r.Scanner.DBVersion = res.Scan.DBVersion
+	}
+	now := time.Now
+	if req.Now != nil {
+		now = req.Now
+	}
+	if res.Result, err = gate.Evaluate(r, p, ex, digest, now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", res.Source, err)
+	}
+	return res, nil
+}
