@@ -1,22 +1,23 @@
 package sbom_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"hallmark.dev/sbom"
 )
 
-// FuzzParse: Parse never panics and fails only with a *MalformedError; a
-// document it accepts, written back out by its format library, parses to
-// the same format, component count, creation time and subjects (SPDX 2.2
-// comes back as 2.3, the library's current model).
+// FuzzParse: Parse never panics and fails only with a *MalformedError; what
+// it reads from an accepted document depends on the JSON value only: the
+// same document re-encoded canonically (keys sorted, whitespace dropped,
+// strings re-escaped) is accepted and reads the same. A reader that looked
+// at raw bytes (an escaped "\u0053PDXRef-…") would fail this.
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		cdxDoc(""),
@@ -47,23 +48,22 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		again, err := sbom.Reencode(doc)
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("accepted a document encoding/json cannot decode: %v", err)
+		}
+		again, err := json.Marshal(v)
 		if err != nil {
-			t.Fatalf("re-encode an accepted %s document: %v", doc.Format, err)
+			t.Fatalf("re-encode: %v", err)
 		}
 		doc2, err := sbom.Parse(again)
 		if err != nil {
-			t.Fatalf("re-encoded %s document does not parse: %v\n%s", doc.Format, err, again)
+			t.Fatalf("the re-encoded %s document does not parse: %v\n%s", doc.Format, err, again)
 		}
-		want := *doc
-		if want.Format == sbom.SPDX {
-			want.SpecVersion = "SPDX-2.3"
-		}
-		if diff := cmp.Diff(&want, doc2, cmpopts.IgnoreUnexported(sbom.Document{}), cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("round trip changed the document (-first +second):\n%s", diff)
-		}
-		if strings.TrimSpace(string(data)) == "" {
-			t.Fatal("accepted empty input")
+		if diff := cmp.Diff(doc, doc2); diff != "" {
+			t.Fatalf("re-encoding changed what was read (-first +second):\n%s", diff)
 		}
 	})
 }

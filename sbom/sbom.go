@@ -3,7 +3,8 @@
 //
 // Two formats are read, in JSON:
 //
-//   - CycloneDX 1.4, 1.5 and 1.6 (https://cyclonedx.org/specification/overview/),
+//   - CycloneDX 1.4 to 1.7 (https://cyclonedx.org/specification/overview/;
+//     syft 1.57 writes 1.7 by default, trivy 0.70 writes 1.6),
 //     decoded with github.com/CycloneDX/cyclonedx-go. The subject is
 //     metadata.component.
 //   - SPDX 2.2 and 2.3 (https://spdx.github.io/spdx-spec/v2.3/), decoded with
@@ -19,14 +20,18 @@
 //
 //   - [Manifest]: the version of a pkg:oci package URL
 //     (https://github.com/package-url/purl-spec/blob/main/types-doc/oci-definition.md:
-//     "the image manifest digest"), which trivy and syft write; the version
-//     of a CycloneDX container component when it is a sha256 digest (syft
-//     writes the manifest digest there); trivy's aquasecurity:trivy:RepoDigest
-//     property ("repository@sha256:…"). When the scanned reference was a
-//     multi-platform tag, trivy's repository digest is the index's digest.
-//   - [Config]: trivy's aquasecurity:trivy:ImageID property, the image's
-//     config digest. It is the only digest trivy writes for an image read
-//     from an archive or a layout.
+//     the manifest digest), which trivy (from a registry) and syft (SPDX)
+//     write; trivy's aquasecurity:trivy:RepoDigest ("repository@sha256:…",
+//     the digest the registry served: for a multi-platform tag, the
+//     index's); and the version of a CycloneDX container component when it
+//     is a sha256 digest. syft writes there the digest of the reference it
+//     was given, or for a layout or archive the manifest digest it read; for
+//     a tag reference it writes the tag (no digest), and for a
+//     docker-archive the digest of a manifest it makes up, which no
+//     registry serves (such an SBOM matches no pushed image).
+//   - [Config]: trivy's ImageID (a CycloneDX property, an SPDX annotation
+//     "ImageID: …"), the image's config digest. It is the only digest trivy
+//     writes for an image read from an archive or a layout.
 //   - [ContentHash]: a SHA-256 in CycloneDX hashes or SPDX checksums of the
 //     subject. The formats do not say what was hashed; syft writes the
 //     manifest digest in SPDX checksums. Such a claim matches either digest.
@@ -34,7 +39,7 @@
 // [CheckSubject] accepts an SBOM when it names no digest at all (the result
 // says so), or when one of its claims names the image; it refuses an SBOM
 // whose claims all name other digests, and one that names a config digest
-// other than the image's.
+// other than the image's when the image is a manifest whose config was read.
 //
 // Parsing is strict where the subject is concerned: duplicate JSON keys,
 // and keys that match a field this package reads only when compared without
@@ -71,7 +76,7 @@ const (
 // CycloneDXVersions and SPDXVersions are the specification versions Parse
 // accepts.
 var (
-	CycloneDXVersions = []string{"1.4", "1.5", "1.6"}
+	CycloneDXVersions = []string{"1.4", "1.5", "1.6", "1.7"}
 	SPDXVersions      = []string{"SPDX-2.2", "SPDX-2.3"}
 )
 
@@ -120,9 +125,6 @@ type Document struct {
 	Created time.Time `json:"created,omitzero"`
 	// Subjects are what the document describes: CycloneDX has at most one.
 	Subjects []Subject `json:"subjects,omitempty"`
-
-	bom  *cdx.BOM
-	spdx *spdx.Document
 }
 
 // Claims returns every digest claim of every subject.
@@ -199,7 +201,7 @@ func parseCycloneDX(data []byte, top map[string]json.RawMessage) (*Document, err
 	if err := json.Unmarshal(data, &bom); err != nil {
 		return nil, malformed(CycloneDX, "%v", err)
 	}
-	doc := &Document{Format: CycloneDX, SpecVersion: version, bom: &bom}
+	doc := &Document{Format: CycloneDX, SpecVersion: version}
 	if bom.Components != nil {
 		doc.Components = countComponents(*bom.Components)
 	}
@@ -271,23 +273,34 @@ func cycloneDXSubject(c *cdx.Component) (Subject, error) {
 	}
 	if c.Properties != nil {
 		for _, p := range *c.Properties {
-			field := fmt.Sprintf("%s.properties[%s]", at, p.Name)
-			switch p.Name {
-			case trivyImageID:
-				if !digestRE.MatchString(p.Value) {
-					return s, fmt.Errorf("%s: %q is not a sha256 digest", field, p.Value)
-				}
-				s.Claims = append(s.Claims, Claim{Kind: Config, Digest: p.Value, Field: field})
-			case trivyRepoDigest:
-				i := strings.LastIndexByte(p.Value, '@')
-				if i < 0 || !digestRE.MatchString(p.Value[i+1:]) {
-					return s, fmt.Errorf("%s: %q is not repository@sha256:<hex>", field, p.Value)
-				}
-				s.Claims = append(s.Claims, Claim{Kind: Manifest, Digest: p.Value[i+1:], Field: field})
+			if p.Name != trivyImageID && p.Name != trivyRepoDigest {
+				continue
 			}
+			c, err := trivyClaim(p.Name, p.Value, fmt.Sprintf("%s.properties[%s]", at, p.Name))
+			if err != nil {
+				return s, err
+			}
+			s.Claims = append(s.Claims, c)
 		}
 	}
 	return s, nil
+}
+
+// trivyClaim reads trivy's ImageID (the config digest) or RepoDigest
+// ("repository@sha256:…", the digest the registry served: a manifest's or,
+// for a multi-platform tag, the index's).
+func trivyClaim(property, value, field string) (Claim, error) {
+	if property == trivyImageID {
+		if !digestRE.MatchString(value) {
+			return Claim{}, fmt.Errorf("%s: %q is not a sha256 digest", field, value)
+		}
+		return Claim{Kind: Config, Digest: value, Field: field}, nil
+	}
+	i := strings.LastIndexByte(value, '@')
+	if i < 0 || !digestRE.MatchString(value[i+1:]) {
+		return Claim{}, fmt.Errorf("%s: %q is not repository@sha256:<hex>", field, value)
+	}
+	return Claim{Kind: Manifest, Digest: value[i+1:], Field: field}, nil
 }
 
 var (
@@ -336,7 +349,15 @@ func parseSPDX(data []byte, top map[string]json.RawMessage) (*Document, error) {
 	if d.DocumentName == "" || d.DocumentNamespace == "" || d.CreationInfo == nil {
 		return nil, malformed(SPDX, "name, documentNamespace and creationInfo are required")
 	}
-	doc := &Document{Format: SPDX, SpecVersion: version, Components: len(d.Packages), spdx: d}
+	if len(d.CreationInfo.Creators) == 0 {
+		return nil, malformed(SPDX, "creationInfo.creators is empty")
+	}
+	for _, c := range d.CreationInfo.Creators {
+		if c.Creator == "" || (c.CreatorType != "Person" && c.CreatorType != "Organization" && c.CreatorType != "Tool") {
+			return nil, malformed(SPDX, "creator %q is not Person:, Organization: or Tool: and a name", c.CreatorType+": "+c.Creator)
+		}
+	}
+	doc := &Document{Format: SPDX, SpecVersion: version, Components: len(d.Packages)}
 	if d.CreationInfo.Created != "" {
 		t, err := time.Parse(time.RFC3339, d.CreationInfo.Created)
 		if err != nil {
@@ -414,6 +435,25 @@ func spdxSubject(p *spdx.Package) (Subject, error) {
 		}
 		if claim != nil {
 			s.Claims = append(s.Claims, *claim)
+		}
+	}
+	// trivy writes its properties as annotations "ImageID: sha256:…" and
+	// "RepoDigest: repository@sha256:…" of the described package.
+	for i, a := range p.Annotations {
+		field := fmt.Sprintf("%s annotations[%d]", at, i)
+		switch k, v, _ := strings.Cut(a.AnnotationComment, ": "); k {
+		case "ImageID":
+			c, err := trivyClaim(trivyImageID, v, field)
+			if err != nil {
+				return s, err
+			}
+			s.Claims = append(s.Claims, c)
+		case "RepoDigest":
+			c, err := trivyClaim(trivyRepoDigest, v, field)
+			if err != nil {
+				return s, err
+			}
+			s.Claims = append(s.Claims, c)
 		}
 	}
 	return s, nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"hallmark.dev/sbom"
 )
@@ -83,7 +82,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(sbom.Document{})); diff != "" {
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Parse (-want +got):\n%s", diff)
 			}
 		})
@@ -100,7 +99,7 @@ func TestParseRefuses(t *testing.T) {
 		{"neither", `{"foo":1}`, "sbom: neither CycloneDX JSON (no bomFormat) nor SPDX JSON (no spdxVersion)"},
 		{"both", `{"bomFormat":"CycloneDX","spdxVersion":"SPDX-2.3"}`, "both bomFormat (CycloneDX) and spdxVersion (SPDX)"},
 		{"wrong bomFormat", strings.Replace(cdxDoc(""), `"CycloneDX"`, `"cyclonedx"`, 1), `sbom: malformed CycloneDX: bomFormat "cyclonedx", want "CycloneDX"`},
-		{"cyclonedx 1.3", strings.Replace(cdxDoc(""), `"1.6"`, `"1.3"`, 1), `sbom: malformed CycloneDX: specVersion "1.3" is not supported (want one of 1.4, 1.5, 1.6)`},
+		{"cyclonedx 1.3", strings.Replace(cdxDoc(""), `"1.6"`, `"1.3"`, 1), `sbom: malformed CycloneDX: specVersion "1.3" is not supported (want one of 1.4, 1.5, 1.6, 1.7)`},
 		{"cyclonedx no specVersion", `{"bomFormat":"CycloneDX"}`, `specVersion (missing) is not supported`},
 		{"cyclonedx numeric specVersion", `{"bomFormat":"CycloneDX","specVersion":1.5}`, `specVersion 1.5 is not supported`},
 		{"wrong type", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":{}}`, "sbom: malformed CycloneDX: json: cannot unmarshal"},
