@@ -123,7 +123,7 @@ func parseSBOM(predicateType string, pred []byte) (*sbom.Document, error) {
 		return nil, err
 	}
 	if doc.Format != want {
-		return nil, fmt.Errorf("sbom: the predicate type is %s (%s) but the predicate is an %s document", want, predicateType, doc.Format)
+		return nil, fmt.Errorf("sbom: the predicate type is %s (%s) but the predicate is %s JSON", want, predicateType, doc.Format)
 	}
 	return doc, nil
 }
@@ -133,7 +133,7 @@ func parseSBOM(predicateType string, pred []byte) (*sbom.Document, error) {
 // ID) or a hash that may be one.
 func checkSBOM(ctx context.Context, c *store.Client, doc *sbom.Document, d name.Digest, desc v1.Descriptor) (*SBOMCheck, error) {
 	img := sbom.Image{Digest: d.DigestStr()}
-	if desc.MediaType.IsImage() && slices.ContainsFunc(doc.Claims(), func(c sbom.Claim) bool { return c.Kind != sbom.Manifest }) {
+	if desc.MediaType.IsImage() && slices.ContainsFunc(doc.Claims(), func(cl sbom.Claim) bool { return cl.Kind != sbom.Manifest }) {
 		cfg, err := c.ConfigDigest(ctx, d)
 		if err != nil {
 			return nil, err
