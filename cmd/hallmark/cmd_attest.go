@@ -10,6 +10,7 @@ import (
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/policy"
+	"hallmark.dev/sbom"
 	"hallmark.dev/verify"
 )
 
@@ -46,10 +47,20 @@ func attestCmd(e *env) *cobra.Command {
 				Reference: args[0], PredicateType: pt, Predicate: content,
 				Repository: e.repository(repository), Signer: k, Options: opts,
 			})
+			if errors.Is(err, sbom.ErrOtherSubject) {
+				return withHint(err, "generate the SBOM from the image you attest (syft %s, trivy image --format cyclonedx %s)", args[0], args[0])
+			}
 			if err != nil {
 				return err
 			}
 			e.printf("Attested %s\n  predicate type: %s\n  attestation: %s\n", res.Image, res.PredicateType, res.Referrer)
+			if s := res.SBOM; s != nil {
+				subject := "names no image digest (its subject was not checked)"
+				if s.Subject != nil {
+					subject = "describes " + s.Subject.String()
+				}
+				e.printf("  sbom: %s %s, %d components, %s\n", s.Format, s.SpecVersion, s.Components, subject)
+			}
 			return nil
 		},
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -68,6 +69,7 @@ func TestScript(t *testing.T) {
 			"pushdir":      cmdPushDir,
 			"setdate":      cmdSetDate,
 			"expand":       cmdExpand,
+			"pushlayout":   cmdPushLayout,
 		},
 	})
 }
@@ -98,6 +100,11 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("AUTHREGISTRY", strings.TrimPrefix(authed.URL, "http://"))
 	e.Setenv("REGISTRY", strings.TrimPrefix(regs.srv.URL, "http://"))
 	e.Setenv("OLDREGISTRY", strings.TrimPrefix(mem.URL, "http://"))
+	sbomData, err := filepath.Abs(filepath.Join("..", "..", "sbom", "testdata"))
+	if err != nil {
+		return err
+	}
+	e.Setenv("SBOMDATA", sbomData) // the sample image and real syft/trivy SBOMs of it
 	e.Setenv("HOME", e.WorkDir)
 	e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
 	e.Values["registries"] = regs
@@ -217,6 +224,33 @@ func pushCmd(ts *testscript.TestScript, neg bool, args []string, index bool) {
 		ts.Setenv(args[2], d.String())
 		ts.Setenv(args[2]+"_DIGEST", d.DigestStr())
 	}
+}
+
+// pushlayout DIR REF VAR: push the one image of the OCI layout DIR to REF
+// unchanged (same manifest digest) and set VAR to REF's repo@digest and
+// VAR_DIGEST to the digest.
+func cmdPushLayout(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: pushlayout DIR REF VAR")
+	}
+	p, err := layout.FromPath(ts.MkAbs(args[0]))
+	ts.Check(err)
+	idx, err := p.ImageIndex()
+	ts.Check(err)
+	m, err := idx.IndexManifest()
+	ts.Check(err)
+	if len(m.Manifests) != 1 {
+		ts.Fatalf("pushlayout: %s has %d manifests, want 1", args[0], len(m.Manifests))
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	ts.Check(err)
+	r, err := name.ParseReference(args[1])
+	ts.Check(err)
+	ts.Check(remote.Write(r, img))
+	d, err := img.Digest()
+	ts.Check(err)
+	ts.Setenv(args[2], r.Context().Digest(d.String()).String())
+	ts.Setenv(args[2]+"_DIGEST", d.String())
 }
 
 // copysig FROM TO: copy every bundle signature of image FROM onto image TO,

@@ -57,6 +57,12 @@ func (u *ui) printf(format string, args ...any) {
 	fmt.Fprintf(u.out, format, args...)
 }
 
+// raw writes bytes to stdout as they are (a downloaded document).
+func (u *ui) raw(b []byte) error {
+	_, err := u.out.Write(b)
+	return err
+}
+
 func (u *ui) json(v any) error {
 	enc := json.NewEncoder(u.out)
 	enc.SetIndent("", "  ")

@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/policy"
+	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -34,6 +38,19 @@ type AttestImageResult struct {
 	Image         string `json:"image"`
 	PredicateType string `json:"predicateType"`
 	Referrer      string `json:"referrer"`
+	// SBOM is set for CycloneDX and SPDX predicates, which are checked
+	// before signing.
+	SBOM *SBOMCheck `json:"sbom,omitempty"`
+}
+
+// SBOMCheck says what an SBOM predicate was found to be.
+type SBOMCheck struct {
+	Format      sbom.Format `json:"format"`
+	SpecVersion string      `json:"specVersion"`
+	Components  int         `json:"components"`
+	// Subject is the claim that names the attested image, nil when the
+	// SBOM names no image digest (then its subject could not be checked).
+	Subject *sbom.Claim `json:"subject"`
 }
 
 // AttestImage resolves the reference once and attaches an in-toto
@@ -52,9 +69,19 @@ func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (
 	if err != nil {
 		return nil, err
 	}
+	doc, err := parseSBOM(req.PredicateType, pred)
+	if err != nil {
+		return nil, err
+	}
 	d, desc, sigRepo, err := resolve(ctx, c, req.Reference, req.Repository)
 	if err != nil {
 		return nil, err
+	}
+	var check *SBOMCheck
+	if doc != nil {
+		if check, err = checkSBOM(ctx, c, doc, d, desc); err != nil {
+			return nil, err
+		}
 	}
 	alg, hexDigest, err := attest.SplitDigest(d.DigestStr())
 	if err != nil {
@@ -72,7 +99,52 @@ func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (
 	if err != nil {
 		return nil, fmt.Errorf("signed the attestation for %s but could not store it: %w", d, err)
 	}
-	return &AttestImageResult{Image: d.String(), PredicateType: req.PredicateType, Referrer: ref.String()}, nil
+	return &AttestImageResult{Image: d.String(), PredicateType: req.PredicateType, Referrer: ref.String(), SBOM: check}, nil
+}
+
+// parseSBOM parses a CycloneDX or SPDX predicate, refusing a malformed one
+// and one of the other format; other predicate types are not SBOMs (nil).
+func parseSBOM(predicateType string, pred []byte) (*sbom.Document, error) {
+	var want sbom.Format
+	switch predicateType {
+	case attest.PredicateCycloneDX:
+		want = sbom.CycloneDX
+	case attest.PredicateSPDX:
+		want = sbom.SPDX
+	default:
+		return nil, nil
+	}
+	doc, err := sbom.Parse(pred)
+	var me *sbom.MalformedError
+	if errors.As(err, &me) && me.Format == "" {
+		return nil, &sbom.MalformedError{Format: want, Err: me.Err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if doc.Format != want {
+		return nil, fmt.Errorf("sbom: the predicate type is %s (%s) but the predicate is %s JSON", want, predicateType, doc.Format)
+	}
+	return doc, nil
+}
+
+// checkSBOM checks that the SBOM claims to describe the image resolved. The
+// image's config digest is read only when the SBOM names one (trivy's image
+// ID) or a hash that may be one.
+func checkSBOM(ctx context.Context, c *store.Client, doc *sbom.Document, d name.Digest, desc v1.Descriptor) (*SBOMCheck, error) {
+	img := sbom.Image{Digest: d.DigestStr()}
+	if desc.MediaType.IsImage() && slices.ContainsFunc(doc.Claims(), func(cl sbom.Claim) bool { return cl.Kind != sbom.Manifest }) {
+		cfg, err := c.ConfigDigest(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		img.Config = cfg.String()
+	}
+	claim, err := sbom.CheckSubject(doc, img)
+	if err != nil {
+		return nil, err
+	}
+	return &SBOMCheck{Format: doc.Format, SpecVersion: doc.SpecVersion, Components: doc.Components, Subject: claim}, nil
 }
 
 // VerifyAttestationsRequest says what to verify.
@@ -120,11 +192,34 @@ func (e *PolicyError) Error() string {
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
 // the policy's predicate type.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
-	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, c.Attestations)
+	f, err := fetchAttestations(ctx, c, req.Reference, req.Repository)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Attestations(d.DigestStr(), atts, req.Policy)
+	return verifyFetched(ctx, f, req)
+}
+
+// fetched is an image resolved once and the attestations found for it.
+type fetched struct {
+	d       name.Digest
+	h       v1.Hash
+	sigRepo name.Repository
+	atts    []oci.Signature
+}
+
+func fetchAttestations(ctx context.Context, c *store.Client, reference, repository string) (*fetched, error) {
+	d, h, sigRepo, atts, err := fetch(ctx, c, reference, repository, c.Attestations)
+	if err != nil {
+		return nil, err
+	}
+	return &fetched{d: d, h: h, sigRepo: sigRepo, atts: atts}, nil
+}
+
+// verifyFetched verifies fetched attestations against req's policy (its
+// Reference and Repository are not used).
+func verifyFetched(ctx context.Context, f *fetched, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
+	d, h, sigRepo := f.d, f.h, f.sigRepo
+	res, err := verify.Attestations(d.DigestStr(), f.atts, req.Policy)
 	out := &VerifyAttestationsResult{Image: d.String(), AttestationResult: res}
 	if errors.Is(err, verify.ErrNoSignatures) {
 		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)

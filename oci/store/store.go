@@ -479,3 +479,19 @@ func IsLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// ConfigDigest returns the config digest of the image manifest d names.
+func (c *Client) ConfigDigest(ctx context.Context, d name.Digest) (v1.Hash, error) {
+	raw, err := c.manifest(ctx, d)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("read manifest %s: %w", d, err)
+	}
+	if m.Config.Digest.Algorithm == "" {
+		return v1.Hash{}, fmt.Errorf("manifest %s has no config", d)
+	}
+	return m.Config.Digest, nil
+}
