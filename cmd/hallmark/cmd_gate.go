@@ -14,12 +14,52 @@ import (
 	"hallmark.dev/internal/scan"
 )
 
+// gateFlags are the flags that set the gate's policy and exceptions, shared
+// by gate and release.
+type gateFlags struct {
+	policyPath, exceptions, trivyPath string
+	severities, pkgTypes              []string
+	ignoreUnfixed                     bool
+	cmd                               *cobra.Command
+}
+
+func (g *gateFlags) bind(cmd *cobra.Command) {
+	g.cmd = cmd
+	f := cmd.Flags()
+	f.StringVar(&g.policyPath, "policy", "", "gate policy file (YAML: severities, packageClasses, fixableOnly, expiryWarningDays); default: fixable HIGH,CRITICAL in OS packages block")
+	f.StringVar(&g.exceptions, "exceptions", "", "exceptions file in trivy's .trivyignore.yaml format (statement and expired_at required)")
+	f.StringSliceVar(&g.severities, "severity", nil, "severities that block (stricter only: must include the policy's)")
+	f.StringSliceVar(&g.pkgTypes, "pkg-types", nil, "package classes in scope: os, library (stricter only: must include the policy's)")
+	f.BoolVar(&g.ignoreUnfixed, "ignore-unfixed", true, "only findings with a fix block; --ignore-unfixed=false blocks unfixed findings too (stricter only)")
+	f.StringVar(&g.trivyPath, "trivy", "", "the trivy binary for --scan (default: trivy on PATH)")
+}
+
+// request fills the policy part of a gate request.
+func (g *gateFlags) request(req ops.GateRequest) ops.GateRequest {
+	flags := gate.Flags{}
+	if g.cmd.Flags().Changed("severity") {
+		flags.Severities = append([]string{}, g.severities...)
+	}
+	if g.cmd.Flags().Changed("pkg-types") {
+		flags.PackageClasses = append([]string{}, g.pkgTypes...)
+	}
+	if g.cmd.Flags().Changed("ignore-unfixed") {
+		fixableOnly := g.ignoreUnfixed
+		flags.FixableOnly = &fixableOnly
+	}
+	req.PolicyPath, req.ExceptionsPath, req.Flags = g.policyPath, g.exceptions, flags
+	req.Scanner = scan.Trivy{Path: g.trivyPath}
+	return req
+}
+
+// error explains a gate error (see gateError).
+func (g *gateFlags) error(err error) error { return gateError(err, g.severities, g.pkgTypes) }
+
 func gateCmd(e *env) *cobra.Command {
 	var (
-		report, scanRef, image, policyPath, exceptions string
-		output, trivyPath, predicate                   string
-		severities, pkgTypes                           []string
-		ignoreUnfixed                                  bool
+		gf                     gateFlags
+		report, scanRef, image string
+		output, predicate      string
 	)
 	cmd := &cobra.Command{
 		Use:   "gate (--report REPORT.json --image REPO@sha256:… | --scan REPO@sha256:…) [--policy GATE.yaml] [--exceptions .trivyignore.yaml]",
@@ -49,27 +89,11 @@ finding blocks again. The exit status is 1 if anything blocks.`,
 			if report != "" && image == "" {
 				return withHint(errors.New("--image is required with --report"), "name the image the report must be for: --image REPO@sha256:…")
 			}
-			flags := gate.Flags{}
-			if cmd.Flags().Changed("severity") {
-				flags.Severities = append([]string{}, severities...)
-			}
-			if cmd.Flags().Changed("pkg-types") {
-				flags.PackageClasses = append([]string{}, pkgTypes...)
-			}
-			if cmd.Flags().Changed("ignore-unfixed") {
-				fixableOnly := ignoreUnfixed
-				flags.FixableOnly = &fixableOnly
-			}
-			res, err := ops.Gate(cmd.Context(), ops.GateRequest{
-				ReportPath: report, Scan: scanRef, Scanner: scan.Trivy{Path: trivyPath},
-				Image: image, PolicyPath: policyPath, Flags: flags, ExceptionsPath: exceptions,
-			})
+			res, err := ops.Gate(cmd.Context(), gf.request(ops.GateRequest{ReportPath: report, Scan: scanRef, Image: image}))
 			if err != nil {
-				return gateError(err, severities, pkgTypes)
+				return gf.error(err)
 			}
-			for _, x := range res.Expiring {
-				e.warn("exception %s expires on %s (%s): %s", x.Name(), x.Date(), untilDate(x.ExpiredAt, res.EvaluatedAt), x.Statement)
-			}
+			e.warnExpiring(res)
 			if predicate != "" {
 				inv := gate.Invocation{}
 				if res.Scan != nil {
@@ -97,17 +121,12 @@ finding blocks again. The exit status is 1 if anything blocks.`,
 			return nil
 		},
 	}
+	gf.bind(cmd)
 	f := cmd.Flags()
 	f.StringVar(&report, "report", "", "a trivy (JSON, schema 2) or grype (JSON) report of the image")
 	f.StringVar(&scanRef, "scan", "", "scan this image (REPO@sha256:…) with trivy and gate its report")
 	f.StringVar(&image, "image", "", "the image the report must be for (REPO@sha256:…); required with --report")
-	f.StringVar(&policyPath, "policy", "", "gate policy file (YAML: severities, packageClasses, fixableOnly, expiryWarningDays); default: fixable HIGH,CRITICAL in OS packages block")
-	f.StringVar(&exceptions, "exceptions", "", "exceptions file in trivy's .trivyignore.yaml format (statement and expired_at required)")
-	f.StringSliceVar(&severities, "severity", nil, "severities that block (stricter only: must include the policy's)")
-	f.StringSliceVar(&pkgTypes, "pkg-types", nil, "package classes in scope: os, library (stricter only: must include the policy's)")
-	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", true, "only findings with a fix block; --ignore-unfixed=false blocks unfixed findings too (stricter only)")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
-	f.StringVar(&trivyPath, "trivy", "", "the trivy binary for --scan (default: trivy on PATH)")
 	f.StringVar(&predicate, "predicate", "", "write the result as a cosign vulnerability predicate (https://cosign.sigstore.dev/attestation/vuln/v1) to this file")
 	return cmd
 }
@@ -137,6 +156,14 @@ func gateError(err error, severities, pkgTypes []string) error {
 		return withHint(err, "pass a trivy report (trivy image --format json, schema version 2) or a grype report (grype -o json)")
 	}
 	return err
+}
+
+// warnExpiring warns about exceptions that expire within the policy's
+// warning window.
+func (e *env) warnExpiring(res *ops.GateResult) {
+	for _, x := range res.Expiring {
+		e.warn("exception %s expires on %s (%s): %s", x.Name(), x.Date(), untilDate(x.ExpiredAt, res.EvaluatedAt), x.Statement)
+	}
 }
 
 func untilDate(t, now time.Time) string {

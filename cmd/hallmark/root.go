@@ -48,6 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		verifyBlobAttestationCmd(e),
 		provenanceCmd(e),
 		gateCmd(e),
+		releaseCmd(e),
 		downloadCmd(e),
 	)
 	root.SetArgs(args)

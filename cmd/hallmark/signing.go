@@ -31,6 +31,9 @@ type signingFlags struct {
 	tlogUpload    bool
 	timestamp     bool
 	cmd           *cobra.Command
+	// services are the services selected by signerAndOptions, nil when
+	// there is no signing config.
+	services *sign.Services
 }
 
 func (f *signingFlags) bind(cmd *cobra.Command) {
@@ -107,6 +110,7 @@ func (e *env) signerAndOptions(ctx context.Context, f *signingFlags, allowHTTP b
 	if err != nil {
 		return nil, sign.Options{}, err
 	}
+	f.services = &services
 	return kp, opts, nil
 }
 

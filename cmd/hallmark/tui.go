@@ -112,3 +112,35 @@ func (u *ui) table(indent string, rows [][]string) {
 		fmt.Fprintln(u.out, strings.TrimRight(line, " "))
 	}
 }
+
+// printRelease prints what a release attached and what it did not.
+func (e *env) printRelease(r *ops.ReleaseResult) {
+	if r.Digest == "" {
+		return
+	}
+	if len(r.Attached) == 0 {
+		e.printf("\nNot released: %s (nothing was signed)\n", r.Image)
+		return
+	}
+	e.printf("\nReleased %s\n", r.Image)
+	if r.SBOM != nil {
+		e.printf("  sbom: %s %s, %d components\n", r.SBOM.Format, r.SBOM.SpecVersion, r.SBOM.Components)
+	}
+	rows := [][]string{{"ATTACHED", "PREDICATE TYPE", "REFERRER", ""}}
+	for _, a := range r.Attached {
+		note := ""
+		if a.TimestampOnly {
+			note = fmt.Sprintf("timestamp only (%d bytes, over the log limit)", a.Size)
+		}
+		rows = append(rows, []string{a.Kind, a.PredicateType, a.Referrer, note})
+	}
+	e.table("  ", rows)
+	if len(r.NotAttached) > 0 {
+		e.printf("\nNOT attached:\n")
+		rows := [][]string{{"KIND", "PREDICATE TYPE", "ERROR"}}
+		for _, a := range r.NotAttached {
+			rows = append(rows, []string{a.Kind, a.PredicateType, a.Error})
+		}
+		e.table("  ", rows)
+	}
+}

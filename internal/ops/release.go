@@ -13,6 +13,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
 )
 
@@ -21,11 +22,12 @@ import (
 type ReleaseRequest struct {
 	Reference  string
 	Repository string
-	// Gate checks the scan report for the resolved digest; it returns the
+	// Gate checks the scan report for the resolved image (REPO@sha256:…,
+	// the digest resolved once); it returns the
 	// gate-result predicate (cosign's vuln predicate) when the image
 	// passed, and an error when it did not or the report is not for this
 	// digest. Required: a release is never signed ungated.
-	Gate func(ctx context.Context, digest string) ([]byte, error)
+	Gate func(ctx context.Context, image string) ([]byte, error)
 	// BeforeSign, if set, runs after the gate and before signing (the
 	// signing policy); an error stops the release with nothing signed.
 	BeforeSign func(ctx context.Context, digest string) error
@@ -65,6 +67,8 @@ type ReleaseResult struct {
 	Attached []Attachment `json:"attached"`
 	// NotAttached lists what was planned but not attached after a failure.
 	NotAttached []Attachment `json:"notAttached,omitempty"`
+	// SBOM says what the SBOM was found to be.
+	SBOM *SBOMCheck `json:"sbom,omitempty"`
 }
 
 // ErrReleaseIncomplete is returned (wrapped) when the image was signed but
@@ -96,7 +100,7 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	res := &ReleaseResult{Image: d.String(), Digest: digest}
 
 	// Everything that can refuse the release runs before signing.
-	gatePred, err := req.Gate(ctx, digest)
+	gatePred, err := req.Gate(ctx, d.String())
 	if err != nil {
 		return res, fmt.Errorf("gate: %w; nothing was signed", err)
 	}
@@ -125,12 +129,20 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 		return res, err
 	}
 	if len(req.SBOM) > 0 {
-		if req.CheckSBOM != nil {
-			if err := req.CheckSBOM(req.SBOM, digest); err != nil {
-				return res, fmt.Errorf("sbom: %w; nothing was signed", err)
-			}
+		doc, err := sbom.Parse(req.SBOM)
+		if err != nil {
+			return res, fmt.Errorf("%w; nothing was signed", err)
 		}
-		if err := add("sbom", req.SBOMType, req.SBOM); err != nil {
+		pt := attest.PredicateCycloneDX
+		if doc.Format == sbom.SPDX {
+			pt = attest.PredicateSPDX
+		}
+		check, err := checkSBOM(ctx, c, doc, d, desc)
+		if err != nil {
+			return res, fmt.Errorf("%w; nothing was signed", err)
+		}
+		res.SBOM = check
+		if err := add("sbom", pt, req.SBOM); err != nil {
 			return res, err
 		}
 	}

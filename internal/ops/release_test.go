@@ -60,8 +60,8 @@ func TestRelease(t *testing.T) {
 	base := func(ref string) ops.ReleaseRequest {
 		return ops.ReleaseRequest{
 			Reference: ref, Signer: signer,
-			Gate:     func(context.Context, string) ([]byte, error) { return []byte(gateDoc), nil },
-			SBOM:     []byte(sbomDoc), SBOMType: attest.PredicateCycloneDX,
+			Gate:       func(context.Context, string) ([]byte, error) { return []byte(gateDoc), nil },
+			SBOM:       []byte(sbomDoc),
 			Provenance: []byte(provDoc),
 		}
 	}
@@ -97,16 +97,28 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("got %d signatures, want 0", n)
 		}
 	})
+	t.Run("sbom of another image: nothing signed", func(t *testing.T) {
+		ref := reg.PushImage(t, "demo/badsbom:v1", "badsbom").String()
+		req := base(ref)
+		req.SBOM = []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"metadata":{"component":{"type":"container","name":"x","version":"sha256:` + strings.Repeat("ab", 32) + `"}},"components":[]}`)
+		_, err := ops.Release(ctx, c, req)
+		if err == nil || !strings.Contains(err.Error(), "nothing was signed") || !strings.Contains(err.Error(), strings.Repeat("ab", 32)) {
+			t.Fatalf("got %v, want the SBOM refused naming its digest", err)
+		}
+		if n := countSigs(ref); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
 	t.Run("the gate sees the resolved digest", func(t *testing.T) {
 		d := reg.PushImage(t, "demo/digest:v1", "digest")
 		req := base(reg.Host + "/demo/digest:v1")
 		var seen string
-		req.Gate = func(_ context.Context, digest string) ([]byte, error) { seen = digest; return []byte(gateDoc), nil }
+		req.Gate = func(_ context.Context, image string) ([]byte, error) { seen = image; return []byte(gateDoc), nil }
 		if _, err := ops.Release(ctx, c, req); err != nil {
 			t.Fatal(err)
 		}
-		if seen != d.DigestStr() {
-			t.Fatalf("gate saw %s, want %s", seen, d.DigestStr())
+		if seen != d.String() {
+			t.Fatalf("gate saw %s, want %s", seen, d.String())
 		}
 	})
 	t.Run("pass: signed and attested", func(t *testing.T) {
