@@ -64,6 +64,7 @@ func TestScript(t *testing.T) {
 			"tampersig":    cmdTamperSig,
 			"pushauthed":   cmdPushAuthed,
 			"startserver":  cmdStartServer,
+			"signstmt":     cmdSignStatement,
 		},
 	})
 }

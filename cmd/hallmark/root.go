@@ -44,6 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		logCmd(e),
 		attestCmd(e),
 		verifyAttestationCmd(e),
+		verifyProvenanceCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
