@@ -78,6 +78,11 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 				return err
 			}
 			if err != nil {
+				if res != nil && res.Passing() == nil && len(res.Verified) > 0 {
+					for _, r := range res.Rejected {
+						e.warn("ignored %s", r.Error())
+					}
+				}
 				return err
 			}
 			e.printProvenance(res, printProv)
