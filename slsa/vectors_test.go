@@ -392,7 +392,7 @@ func vectors() []vector {
 	// certificate": slsa-verifier finds no Rekor entry (ErrorRekorSearch);
 	// offline there is none either, and no signing time.
 	for name, file := range map[string]string{
-		"rekor upload bypassed":                           "binary-linux-amd64-no-tlog-upload",
+		"rekor upload bypassed":                            "binary-linux-amd64-no-tlog-upload",
 		"malicious: invalid signature expired certificate": "binary-linux-amd64-expired-cert",
 	} {
 		add(vector{name: name, provenance: file + ".intoto.jsonl", artifacts: []string{file},
