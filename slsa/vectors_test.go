@@ -111,10 +111,15 @@ func TestSLSAVerifierVectors(t *testing.T) {
 			} else {
 				counts["full"]++
 			}
+			if v.want == "" {
+				counts["accepted"]++
+			} else {
+				counts["refused"]++
+			}
 		})
 	}
-	t.Logf("%d cases: %d verified end to end (signature and checks), %d checks-only (signature not checkable offline)",
-		len(cases), counts["full"], counts["checks-only"])
+	t.Logf("%d cases (%d accepted, %d refused as slsa-verifier does): %d verified end to end (signature and checks), %d checks-only (signature not checkable offline)",
+		len(cases), counts["accepted"], counts["refused"], counts["full"], counts["checks-only"])
 }
 
 // verified is the outcome of verifying a vector's signatures.
