@@ -34,6 +34,7 @@ func TestDependencies(t *testing.T) {
 		"hallmark.dev/tlog",
 		"hallmark.dev/policy",
 		"hallmark.dev/sbom",
+		"hallmark.dev/slsa",
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

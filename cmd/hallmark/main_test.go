@@ -70,6 +70,7 @@ func TestScript(t *testing.T) {
 			"setdate":      cmdSetDate,
 			"expand":       cmdExpand,
 			"pushlayout":   cmdPushLayout,
+			"signstmt":     cmdSignStatement,
 		},
 	})
 }

@@ -1,0 +1,338 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"hallmark.dev/oci"
+	"hallmark.dev/oci/store"
+	"hallmark.dev/slsa"
+	"hallmark.dev/verify"
+)
+
+// MaxProvenanceFileSize bounds a provenance file (.intoto.jsonl files hold
+// one envelope per line).
+const MaxProvenanceFileSize = 64 << 20
+
+// VerifiedProvenance is one provenance statement whose signature verified,
+// with the outcome of its checks.
+type VerifiedProvenance struct {
+	verify.VerifiedAttestation
+	Checks *slsa.Result `json:"checks"`
+}
+
+// VerifyProvenanceResult reports the provenance found for an image or for
+// artifacts.
+type VerifyProvenanceResult struct {
+	// Subject is the image (repository@digest) or the artifacts' names.
+	Subject   string          `json:"subject"`
+	Artifacts []slsa.Artifact `json:"artifacts"`
+	// Verified are the statements whose signature verified, each with its
+	// checks; Rejected those whose signature did not (or that are not SLSA
+	// provenance).
+	Verified []VerifiedProvenance     `json:"verified"`
+	Rejected []*verify.SignatureError `json:"rejected,omitempty"`
+}
+
+// Passing returns the first verified provenance that passed every check.
+func (r *VerifyProvenanceResult) Passing() *VerifiedProvenance {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Verified {
+		if r.Verified[i].Checks.Passed() {
+			return &r.Verified[i]
+		}
+	}
+	return nil
+}
+
+// ProvenanceCheckError is returned when provenance was found and its
+// signature verified, but none passed the checks; it names, for each, the
+// checks that failed.
+type ProvenanceCheckError struct {
+	Subject string
+	Failed  []ProvenanceFailure
+}
+
+// ProvenanceFailure is one verified provenance that failed its checks.
+type ProvenanceFailure struct {
+	Source string
+	Err    *slsa.Error
+}
+
+func (e *ProvenanceCheckError) Error() string {
+	if len(e.Failed) == 1 {
+		return e.Failed[0].Source + ": " + e.Failed[0].Err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "none of the %d verified provenance statements for %s passed the checks", len(e.Failed), e.Subject)
+	for _, f := range e.Failed {
+		for _, c := range f.Err.Failed {
+			fmt.Fprintf(&b, "\n  %s: %s: %s", f.Source, c.Name, c.Detail)
+		}
+	}
+	return b.String()
+}
+
+// VerifyImageProvenanceRequest says which image's provenance to verify.
+type VerifyImageProvenanceRequest struct {
+	Reference  string
+	Repository string
+	Authority  verify.Authority
+	// Requirements are checked against each verified provenance; their
+	// Artifacts are set to the image.
+	Requirements slsa.Requirements
+}
+
+// VerifyImageProvenance resolves the image once, fetches its attestations
+// (referrers and the legacy .att tag), verifies those that are SLSA
+// provenance (v1 or v0.2) under the authority, and checks each verified
+// statement against the requirements. It succeeds when one passes.
+func VerifyImageProvenance(ctx context.Context, c *store.Client, req VerifyImageProvenanceRequest) (*VerifyProvenanceResult, error) {
+	if req.Authority == nil {
+		return nil, verify.ErrNoAuthority
+	}
+	if err := req.Requirements.Validate(); err != nil {
+		return nil, err
+	}
+	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, c.Attestations)
+	if err != nil {
+		return nil, err
+	}
+	out := &VerifyProvenanceResult{
+		Subject:   d.String(),
+		Artifacts: []slsa.Artifact{{Name: d.String(), Digests: []string{d.DigestStr()}}},
+	}
+	if len(atts) == 0 {
+		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)
+	}
+	// One pass per SLSA predicate type; a statement verifies in at most
+	// one, and one rejected in every pass is reported once.
+	verified := map[string]bool{}
+	var passes [][]*verify.SignatureError
+	var statements []verify.VerifiedAttestation
+	for _, pt := range slsa.PredicateTypes {
+		res, err := verify.Attestations(d.DigestStr(), atts, verify.AttestationPolicy{Authority: req.Authority, PredicateType: pt})
+		var nv *verify.NoValidSignatureError
+		if err != nil && !errors.As(err, &nv) {
+			return out, err
+		}
+		if res == nil {
+			continue
+		}
+		for _, v := range res.Verified {
+			verified[v.Source] = true
+			statements = append(statements, v)
+		}
+		passes = append(passes, res.Rejected)
+	}
+	seen := map[string]bool{}
+	for _, rejected := range passes {
+		for _, r := range rejected {
+			if verified[r.Source] || seen[r.Source] {
+				continue
+			}
+			seen[r.Source] = true
+			if r.Step == verify.StepPayload && strings.HasPrefix(r.Err.Error(), "predicate type ") {
+				pt, _, _ := strings.Cut(strings.TrimPrefix(r.Err.Error(), "predicate type "), ",")
+				r = &verify.SignatureError{Source: r.Source, Step: r.Step, Err: fmt.Errorf("predicate type %s is not SLSA provenance", pt)}
+			}
+			out.Rejected = append(out.Rejected, r)
+		}
+	}
+	req.Requirements.Artifacts = out.Artifacts
+	return out, evaluate(out, statements, req.Requirements)
+}
+
+// VerifyArtifactProvenanceRequest says which provenance file to verify
+// for which artifacts.
+type VerifyArtifactProvenanceRequest struct {
+	// ProvenancePath is a Sigstore bundle, a .intoto.jsonl file (one DSSE
+	// envelope or bundle per line), or npm's attestations JSON.
+	ProvenancePath string
+	// Artifacts are the files the provenance must cover; at least one.
+	Artifacts []string
+	Authority verify.Authority
+	// Requirements are checked against each verified provenance; their
+	// Artifacts are set to the files.
+	Requirements slsa.Requirements
+}
+
+// VerifyArtifactProvenance reads the provenance file and the artifacts,
+// verifies each signed statement in the file under the authority, and
+// checks each verified SLSA provenance against the requirements with the
+// artifacts' digests. It succeeds when one passes.
+func VerifyArtifactProvenance(req VerifyArtifactProvenanceRequest) (*VerifyProvenanceResult, error) {
+	if req.Authority == nil {
+		return nil, verify.ErrNoAuthority
+	}
+	if len(req.Artifacts) == 0 {
+		return nil, errors.New("no artifact given")
+	}
+	if err := req.Requirements.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := readLimited(req.ProvenancePath, MaxProvenanceFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("read provenance: %w", err)
+	}
+	entries, err := provenanceEntries(filepath.Base(req.ProvenancePath), data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.ProvenancePath, err)
+	}
+	out := &VerifyProvenanceResult{Subject: strings.Join(req.Artifacts, ", ")}
+	for _, path := range req.Artifacts {
+		a, err := hashArtifact(path)
+		if err != nil {
+			return nil, err
+		}
+		out.Artifacts = append(out.Artifacts, a)
+	}
+	var statements []verify.VerifiedAttestation
+	for _, e := range entries {
+		v, err := verify.Statement(e.source, e.data, verify.StatementPolicy{Authority: req.Authority, PredicateTypes: slsa.PredicateTypes})
+		var se *verify.SignatureError
+		switch {
+		case errors.As(err, &se):
+			out.Rejected = append(out.Rejected, se)
+		case err != nil:
+			return out, err
+		default:
+			statements = append(statements, *v)
+		}
+	}
+	req.Requirements.Artifacts = out.Artifacts
+	return out, evaluate(out, statements, req.Requirements)
+}
+
+// evaluate checks each verified statement and says whether one passed.
+func evaluate(out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, req slsa.Requirements) error {
+	var failed []ProvenanceFailure
+	for _, v := range statements {
+		res, err := slsa.Check(v.Statement, v.Payload, req)
+		var ce *slsa.Error
+		switch {
+		case errors.As(err, &ce):
+			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: ce})
+		case err != nil:
+			return fmt.Errorf("%s: %w", v.Source, err)
+		}
+		out.Verified = append(out.Verified, VerifiedProvenance{VerifiedAttestation: v, Checks: res})
+	}
+	if out.Passing() != nil {
+		return nil
+	}
+	if len(failed) > 0 {
+		return &ProvenanceCheckError{Subject: out.Subject, Failed: failed}
+	}
+	if len(out.Rejected) == 0 {
+		return fmt.Errorf("no SLSA provenance found for %s", out.Subject)
+	}
+	return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
+}
+
+// provenanceEntry is one signed statement read from a provenance file.
+type provenanceEntry struct {
+	source string
+	data   []byte
+}
+
+// provenanceEntries splits a provenance file into its signed statements: a
+// single JSON document (a Sigstore bundle or a DSSE envelope, possibly
+// indented), npm's attestations document ({"attestations": [{"bundle": …},
+// …]}), or JSON lines, one bundle or envelope per line (.intoto.jsonl, and
+// `gh attestation download` output).
+func provenanceEntries(name string, data []byte) ([]provenanceEntry, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errors.New("the provenance file is empty")
+	}
+	if json.Valid(trimmed) {
+		var npm struct {
+			Attestations []struct {
+				PredicateType string          `json:"predicateType"`
+				Bundle        json.RawMessage `json:"bundle"`
+			} `json:"attestations"`
+			MediaType   *string `json:"mediaType"`
+			PayloadType *string `json:"payloadType"`
+		}
+		if err := json.Unmarshal(trimmed, &npm); err == nil && npm.Attestations != nil && npm.MediaType == nil && npm.PayloadType == nil {
+			var out []provenanceEntry
+			for i, a := range npm.Attestations {
+				if !slices.Contains(slsa.PredicateTypes, a.PredicateType) {
+					// npm's publish attestation, signed by the registry:
+					// not provenance. (The type listed here is only a
+					// hint; the signed statement's own is checked.)
+					continue
+				}
+				if len(a.Bundle) == 0 {
+					return nil, fmt.Errorf("attestation %d has no bundle", i+1)
+				}
+				out = append(out, provenanceEntry{source: fmt.Sprintf("%s attestation %d (%s)", name, i+1, a.PredicateType), data: a.Bundle})
+			}
+			if len(out) == 0 {
+				return nil, errors.New("the attestations document lists no SLSA provenance")
+			}
+			return out, nil
+		}
+		return []provenanceEntry{{source: name, data: trimmed}}, nil
+	}
+	var out []provenanceEntry
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if !json.Valid(line) {
+			return nil, fmt.Errorf("line %d is not JSON (want a Sigstore bundle, a DSSE envelope, or one of them per line)", i+1)
+		}
+		out = append(out, provenanceEntry{source: fmt.Sprintf("%s line %d", name, i+1), data: line})
+	}
+	return out, nil
+}
+
+// hashArtifact reads a file once and returns its SHA-256 and SHA-512
+// digests (npm provenance names packages by SHA-512).
+func hashArtifact(path string) (slsa.Artifact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return slsa.Artifact{}, fmt.Errorf("read artifact: %w", err)
+	}
+	defer f.Close()
+	h256, h512 := sha256.New(), sha512.New()
+	if _, err := io.Copy(io.MultiWriter(h256, h512), f); err != nil {
+		return slsa.Artifact{}, fmt.Errorf("read artifact %s: %w", path, err)
+	}
+	return slsa.Artifact{Name: path, Digests: []string{
+		"sha256:" + hex.EncodeToString(h256.Sum(nil)),
+		"sha512:" + hex.EncodeToString(h512.Sum(nil)),
+	}}, nil
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is over the %d byte limit", path, limit)
+	}
+	return data, nil
+}
