@@ -164,7 +164,7 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	// Sign, then attach each attestation.
 	bundle, _, err := sign.Image(ctx, req.Signer, digest, req.Annotations, req.Options)
 	if err != nil {
-		return res, fmt.Errorf("sign %s: %w; nothing was attached", digest, err)
+		return res, fmt.Errorf("nothing was attached: could not sign %s: %w", digest, err)
 	}
 	sigRef, err := c.AttachBundle(ctx, sigRepo, desc, bundle, attest.CosignSignPredicateType)
 	if err != nil {

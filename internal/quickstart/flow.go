@@ -1,0 +1,302 @@
+package quickstart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/internal/buildenv"
+	"hallmark.dev/internal/gate"
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/server"
+	"hallmark.dev/oci/store"
+	hpolicy "hallmark.dev/policy"
+	"hallmark.dev/sign"
+	"hallmark.dev/slsa"
+	"hallmark.dev/verify"
+)
+
+// gatePolicyCUE is the consumer's policy over the gate attestation, as
+// cosign verify-attestation --policy takes it.
+const gatePolicyCUE = `predicate: scanner: result: passed: true`
+
+// seed000 runs the release flow of a team whose posture is "a valid
+// signature means the image passed the CVE gate": gate, refuse, document an
+// exception, release keylessly with SBOM, provenance and gate result, then
+// verify as a consumer, and reject what must be rejected.
+func seed000(ctx context.Context, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
+	imageRef := host + "/runner-ubuntu:" + sampleTag
+	image, err := push(ctx, imageRef, "runner image built from "+sampleRepo)
+	if err != nil {
+		return err
+	}
+	other, err := push(ctx, host+"/runner-ubuntu:unsigned", "an image nobody released")
+	if err != nil {
+		return err
+	}
+	d, err := name.NewDigest(image)
+	if err != nil {
+		return err
+	}
+	report(Step{
+		Title:   "pushed the sample image to the embedded registry",
+		Detail:  image,
+		Command: fmt.Sprintf("crane copy YOUR-IMAGE %s/runner-ubuntu:%s", userHost, sampleTag),
+	})
+
+	// The CVE gate: the scan report of this very digest.
+	now := time.Now()
+	reportJSON, err := trivyReport(image, now)
+	if err != nil {
+		return err
+	}
+	parsed, err := gate.ParseReport(reportJSON)
+	if err != nil {
+		return err
+	}
+	policy := gate.DefaultPolicy()
+	gateWith := func(ex *gate.Exceptions) func(context.Context, string) ([]byte, error) {
+		return func(_ context.Context, img string) ([]byte, error) {
+			dd, err := name.NewDigest(img)
+			if err != nil {
+				return nil, err
+			}
+			res, err := gate.Evaluate(parsed, policy, ex, dd.DigestStr(), time.Now())
+			if err != nil {
+				return nil, err
+			}
+			if !res.Passed {
+				var ids []string
+				for _, b := range res.Blocking {
+					ids = append(ids, fmt.Sprintf("%s in %s %s (fixed in %s, %s)", b.ID, b.Package, b.InstalledVersion, b.FixedVersion, b.Severity))
+				}
+				return nil, fmt.Errorf("%d blocking finding(s): %s", len(res.Blocking), strings.Join(ids, "; "))
+			}
+			return res.Predicate(gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"})
+		}
+	}
+
+	// Keyless signing with the built-in OIDC issuer.
+	// The built-in issuer vouches for email identities; a GitHub Actions
+	// token would name the workflow (https://github.com/…/build.yml@refs/tags/…).
+	const subject = "release-bot@runner-images.example"
+	issuer := srv.URL() + "/oidc"
+	token, err := srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	sc, err := root.NewSigningConfigFromJSON(srv.SigningConfig())
+	if err != nil {
+		return err
+	}
+	tr, err := verify.ParseTrustedRoot(srv.TrustedRoot())
+	if err != nil {
+		return err
+	}
+	services := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}
+	opts, err := services.Options(now)
+	if err != nil {
+		return err
+	}
+	services.Log = false
+	tsOnly, err := services.Options(now)
+	if err != nil {
+		return err
+	}
+	kp, err := sgsign.NewEphemeralKeypair(nil)
+	if err != nil {
+		return err
+	}
+	sbomJSON, err := cycloneDX(d.Context().Name(), d.DigestStr(), 400)
+	if err != nil {
+		return err
+	}
+	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
+	if err != nil {
+		return err
+	}
+	prov, err := b.Predicate()
+	if err != nil {
+		return err
+	}
+	const logLimit = 16 << 10
+	release := func(ex *gate.Exceptions) (*ops.ReleaseResult, error) {
+		return ops.Release(ctx, client, ops.ReleaseRequest{
+			Reference: imageRef, Gate: gateWith(ex), SBOM: sbomJSON, Provenance: prov,
+			Signer: kp, Options: opts, TimestampOnly: &tsOnly, LogLimit: logLimit,
+		})
+	}
+	userServer := "http://" + userHost
+	// Commands name what a user would type against hallmark serve.
+	userRef := func(r string) string { return strings.Replace(r, host, userHost, 1) }
+	releaseCmd := fmt.Sprintf("hallmark release --identity-token token.txt --server %s --report trivy.json --sbom sbom.cdx.json --provenance auto", userServer)
+
+	report(Step{
+		Title:   "got an OIDC identity token from the built-in issuer (a CI job uses its own)",
+		Detail:  fmt.Sprintf("subject %s, issuer %s", subject, issuer),
+		Command: fmt.Sprintf("hallmark dev-token --server %s --subject %s > token.txt", userServer, subject),
+	})
+	_, refused := release(nil)
+	if refused == nil {
+		return errors.New("quickstart: the gate let a fixable HIGH through")
+	}
+	id, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, Subject: subject})
+	if err != nil {
+		return err
+	}
+	if _, verr := ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: image, Policy: verify.ImagePolicy{Authority: id}}); verr == nil || !strings.Contains(verr.Error(), "no signatures") {
+		return fmt.Errorf("quickstart: a refused release left a signature: %v", verr)
+	}
+	report(Step{
+		Title:    "release refused by the CVE gate (fixable HIGH in an OS package): nothing signed",
+		Detail:   refused.Error() + "\n(the unfixed CRITICAL and the Python HIGH do not block under seed 000's policy: fixable, OS packages, HIGH+CRITICAL)",
+		Command:  releaseCmd + fmt.Sprintf(" %s   # exits 1", userRef(imageRef)),
+		Rejected: true,
+	})
+
+	ex, err := gate.ParseExceptions(exceptions(now.AddDate(0, 0, 30)))
+	if err != nil {
+		return err
+	}
+	res, err := release(ex)
+	if err != nil {
+		return fmt.Errorf("quickstart: release: %w", err)
+	}
+	var lines []string
+	for _, a := range res.Attached {
+		l := fmt.Sprintf("%-10s %s", a.Kind, a.PredicateType)
+		if a.TimestampOnly {
+			l += fmt.Sprintf("  (%d KiB: timestamped, not logged)", a.Size>>10)
+		}
+		lines = append(lines, l)
+	}
+	report(Step{
+		Title:   "documented an exception (statement + expiry), released keylessly: signed, then gate result, SBOM and provenance attested",
+		Detail:  fmt.Sprintf("identity %s from the built-in issuer\n%s", subject, strings.Join(lines, "\n")),
+		Command: releaseCmd + fmt.Sprintf(" --exceptions .trivyignore.yaml %s", userRef(imageRef)),
+	})
+
+	// The consumer, offline from the trusted root.
+	vres, err := ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: image, Policy: verify.ImagePolicy{Authority: id}})
+	if err != nil {
+		return fmt.Errorf("quickstart: verify: %w", err)
+	}
+	sg := vres.Verified[0].Signer
+	verifyFlags := fmt.Sprintf("--trusted-root trust/trusted_root.json --certificate-identity %s --certificate-oidc-issuer %s/oidc", subject, userServer)
+	report(Step{
+		Title:   "consumer: verified the signature for the release workflow's identity",
+		Detail:  fmt.Sprintf("%s\nidentity %s; %d log entry; signed timestamp", vres.Image, sg.Subject, sg.LogEntries),
+		Command: fmt.Sprintf("hallmark trust export --data ./hallmark-data --out trust && hallmark verify %s %s", verifyFlags, userRef(image)),
+	})
+	gatePolicy, err := hpolicy.Parse("gate-passed.cue", []byte(gatePolicyCUE))
+	if err != nil {
+		return err
+	}
+	gres, err := ops.VerifyAttestations(ctx, client, ops.VerifyAttestationsRequest{Reference: image,
+		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Policies: []hpolicy.Policy{gatePolicy}})
+	if err != nil {
+		return fmt.Errorf("quickstart: verify the gate attestation: %w", err)
+	}
+	report(Step{
+		Title: "consumer: verified the gate attestation: the image passed, under which policy and exceptions",
+		Detail: fmt.Sprintf("%d gate attestation verified; gate policy %s; exception CVE-2099-1001 until %s\nCUE policy gate-passed.cue: passed (%s)",
+			len(gres.Verified), policy.Digest(), now.AddDate(0, 0, 30).UTC().Format(time.DateOnly), strings.Join(strings.Fields(gatePolicyCUE), " ")),
+		Command: fmt.Sprintf("hallmark verify-attestation --type vuln --policy gate-passed.cue %s %s", verifyFlags, userRef(image)),
+	})
+	req := slsa.Requirements{SourceURI: "github.com/" + sampleRepo, SourceTag: sampleTag}
+	pres, err := ops.VerifyImageProvenance(ctx, client, ops.VerifyImageProvenanceRequest{Reference: image, Authority: id, Requirements: req})
+	if err != nil {
+		return fmt.Errorf("quickstart: verify provenance: %w", err)
+	}
+	report(Step{
+		Title:   "consumer: verified the provenance: built from github.com/" + sampleRepo + " at tag " + sampleTag,
+		Detail:  fmt.Sprintf("%d provenance statement verified; builder %s", len(pres.Verified), b.BuilderID),
+		Command: fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag %s %s %s", sampleRepo, sampleTag, verifyFlags, userRef(image)),
+	})
+	tsID, err := id.TimestampOnly()
+	if err != nil {
+		return err
+	}
+	sres, err := ops.VerifyAttestations(ctx, client, ops.VerifyAttestationsRequest{Reference: image, Policy: verify.AttestationPolicy{Authority: tsID, PredicateType: attest.PredicateCycloneDX}})
+	if err != nil {
+		return fmt.Errorf("quickstart: verify the SBOM: %w", err)
+	}
+	report(Step{
+		Title:   "consumer: verified the SBOM attestation by its RFC 3161 timestamp (too large for the log)",
+		Detail:  fmt.Sprintf("%d CycloneDX attestation verified, %d KiB", len(sres.Verified), len(sbomJSON)>>10),
+		Command: fmt.Sprintf("hallmark verify-attestation --type cyclonedx --insecure-ignore-tlog %s %s", verifyFlags, userRef(image)),
+	})
+
+	// What must be rejected.
+	_, err = ops.VerifyImageProvenance(ctx, client, ops.VerifyImageProvenanceRequest{Reference: image, Authority: id,
+		Requirements: slsa.Requirements{SourceURI: "github.com/" + sampleRepo, SourceTag: "v20250101"}})
+	if err == nil {
+		return errors.New("quickstart: provenance for another tag was accepted")
+	}
+	report(Step{
+		Title:    "asked for another release tag than the one built: rejected",
+		Detail:   err.Error(),
+		Command:  fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag v20250101 %s %s   # exits 1", sampleRepo, verifyFlags, userRef(image)),
+		Rejected: true,
+	})
+	if err := copySignature(ctx, client, d, other); err != nil {
+		return err
+	}
+	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: other, Policy: verify.ImagePolicy{Authority: id}})
+	var nv *verify.NoValidSignatureError
+	if !errors.As(err, &nv) {
+		return fmt.Errorf("quickstart: a copied signature was not rejected: %v", err)
+	}
+	report(Step{
+		Title:    "copied the release signature onto an unreleased image: rejected",
+		Detail:   err.Error(),
+		Command:  fmt.Sprintf("hallmark verify %s %s   # exits 1", verifyFlags, userRef(other)),
+		Rejected: true,
+	})
+	wide, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, SubjectRegexp: "release-bot"})
+	if err != nil {
+		return err
+	}
+	_, err = ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: image, Policy: verify.ImagePolicy{Authority: wide}})
+	if !errors.As(err, &nv) {
+		return fmt.Errorf("quickstart: a partial identity regexp was not rejected: %v", err)
+	}
+	report(Step{
+		Title:    "an identity regexp that matches only part of the identity: rejected (cosign would accept it)",
+		Detail:   err.Error(),
+		Command:  fmt.Sprintf("hallmark verify --trusted-root trust/trusted_root.json --certificate-identity-regexp release-bot --certificate-oidc-issuer %s/oidc %s   # exits 1", userServer, userRef(image)),
+		Rejected: true,
+	})
+	return nil
+}
+
+// copySignature attaches the image's signature bundle to another image, as
+// an attacker with registry write access would.
+func copySignature(ctx context.Context, client *store.Client, from name.Digest, to string) error {
+	h, err := v1.NewHash(from.DigestStr())
+	if err != nil {
+		return err
+	}
+	sigs, err := client.Signatures(ctx, from.Context(), h)
+	if err != nil || len(sigs) == 0 || sigs[0].Bundle == nil {
+		return fmt.Errorf("quickstart: read back the signature: %v", err)
+	}
+	toRef, err := name.ParseReference(to)
+	if err != nil {
+		return err
+	}
+	toDigest, toDesc, err := client.Resolve(ctx, toRef)
+	if err != nil {
+		return err
+	}
+	_, err = client.AttachBundle(ctx, toDigest.Context(), toDesc, sigs[0].Bundle, attest.CosignSignPredicateType)
+	return err
+}
