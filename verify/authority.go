@@ -99,7 +99,9 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 // WithTrustedRoot returns a copy of the key set that also requires each
 // signature to be in one of the root's transparency logs (when it lists
 // any). Timestamps are not required for key signatures: a key has no
-// validity period to place the signature in.
+// validity period to place the signature in. Those a signature carries that
+// verify under the root's timestamp authorities are reported in
+// [Signer.Timestamps], so that the signature's age can be known.
 func (ks *Keys) WithTrustedRoot(tr root.TrustedMaterial) *Keys {
 	c := *ks
 	c.root = tr
@@ -158,6 +160,14 @@ func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.Art
 			}
 			s := signerFrom(res)
 			s.KeyFingerprint = k.fingerprint
+			if ks.root != nil && !ks.timestampOnly {
+				// The timestamps were not required, so the verifier did
+				// not check them; those that verify under the root's
+				// timestamp authorities give the signature a trusted time.
+				if err := addSignedTimestamps(&s, entity, ks.root); err != nil {
+					return Signer{}, StepTimestamp, err
+				}
+			}
 			if !ks.timestampOnly && ks.root != nil && len(ks.root.RekorLogs()) > 0 {
 				if entries, err := entity.TlogEntries(); err == nil {
 					s.LogEntries = len(entries)
@@ -330,13 +340,37 @@ func signerFrom(res *sgverify.VerificationResult) Signer {
 		s.Subject = res.Signature.Certificate.SubjectAlternativeName
 	}
 	for _, t := range res.VerifiedTimestamps {
-		typ := "timestamp-authority"
-		if t.Type == "Tlog" {
+		var typ string
+		switch t.Type {
+		case "TimestampAuthority":
+			typ = "timestamp-authority"
+		case "Tlog":
 			typ = "transparency-log"
+		default:
+			// Not an observed time (the verifier's current time): it
+			// proves nothing about when the signature was made.
+			continue
 		}
 		s.Timestamps = append(s.Timestamps, VerifiedTime{Type: typ, URI: t.URI, Time: t.Timestamp.UTC()})
 	}
 	return s
+}
+
+// addSignedTimestamps adds to s the RFC 3161 timestamps of the entity that
+// verify under the trusted root's timestamp authorities. Timestamps that do
+// not verify are left out: they give no trusted time.
+func addSignedTimestamps(s *Signer, entity sgverify.SignedEntity, tm root.TrustedMaterial) error {
+	if len(tm.TimestampingAuthorities()) == 0 {
+		return nil
+	}
+	verified, _, err := sgverify.VerifySignedTimestamp(entity, tm)
+	if err != nil {
+		return err
+	}
+	for _, t := range verified {
+		s.Timestamps = append(s.Timestamps, VerifiedTime{Type: "timestamp-authority", URI: t.URI, Time: t.Time.UTC()})
+	}
+	return nil
 }
 
 // classify names the check a sigstore-go verification error comes from,

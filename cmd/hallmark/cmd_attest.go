@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"
+	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
 
@@ -81,11 +84,26 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 		output     string
 		repository string
 		policies   []string
+		pf         provenanceFlags
+		gateMaxAge string
+		gatePolicy string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) IMAGE",
 		Short: "Verify an image's attestations of a predicate type and print the verified statements",
-		Args:  exactArgs(1, "IMAGE"),
+		Long: `Verify an image's attestations of a predicate type: who signed each, then the policies.
+Every verified statement must satisfy each --policy (CUE or Rego).
+
+Two policies are built in:
+  - with --source-uri (and --source-tag, --builder-id, … as verify-provenance), every
+    verified SLSA provenance statement (--type slsaprovenance1 or slsaprovenance02) must
+    meet slsa-verifier's checks for the image;
+  - with --gate-max-age, at least one verified gate attestation (--type vuln, as hallmark
+    release and hallmark gate attach) must say the gate passed for the image, have a
+    verified signing time (a signed timestamp or log entry) and a scan finish time no
+    older than the maximum age, and with --gate-policy-digest have run under that gate
+    policy. Older gate attestations are reported but do not fail the verification.`,
+		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
@@ -93,6 +111,36 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 			pt, err := attest.PredicateType(typ)
 			if err != nil {
 				return err
+			}
+			var prov *slsa.Requirements
+			if pf.given() {
+				if !slices.Contains(slsa.PredicateTypes, pt) {
+					return withHint(fmt.Errorf("--source-uri, --source-tag, --builder-id and the other provenance flags check SLSA provenance, not %s", pt),
+						"pass --type slsaprovenance1 (or slsaprovenance02)")
+				}
+				req, err := pf.requirements()
+				if err != nil {
+					return err
+				}
+				prov = &req
+			}
+			var gateReq *gate.AttestationRequirements
+			if gateMaxAge != "" || gatePolicy != "" {
+				if pt != gate.PredicateType {
+					return withHint(fmt.Errorf("--gate-max-age and --gate-policy-digest check gate attestations (%s), not %s", gate.PredicateType, pt),
+						"pass --type vuln")
+				}
+				if gateMaxAge == "" {
+					return withHint(errors.New("--gate-policy-digest needs --gate-max-age"), "say how old the gate attestation may be, e.g. --gate-max-age 7d")
+				}
+				age, err := gate.ParseMaxAge(gateMaxAge)
+				if err != nil {
+					return err
+				}
+				gateReq = &gate.AttestationRequirements{MaxAge: age, PolicyDigest: gatePolicy}
+				if err := gateReq.Validate(); err != nil {
+					return err
+				}
 			}
 			authority, err := af.authority()
 			if err != nil {
@@ -109,7 +157,7 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 			res, err := ops.VerifyAttestations(cmd.Context(), rf.client(), ops.VerifyAttestationsRequest{
 				Reference: args[0], Repository: e.repository(repository),
 				Policy:   verify.AttestationPolicy{Authority: authority, PredicateType: pt},
-				Policies: ps,
+				Policies: ps, Provenance: prov, Gate: gateReq,
 			})
 			r := ops.NewReport(res, pt, err)
 			if r.Subject == "" {
@@ -121,6 +169,10 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 				}
 			} else {
 				e.report(r)
+			}
+			var ge *ops.GatePolicyError
+			if errors.As(err, &ge) && ge.NoTrustedTime() {
+				return withHint(err, "a key signature's age needs a trusted time: verify with --trusted-root of a server whose timestamp authority timestamped the attestation (sign with --server, or a signing config with a timestamp authority)")
 			}
 			if err != nil {
 				return err
@@ -134,5 +186,8 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (json includes each verified statement)")
 	cmd.Flags().StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "a CUE (.cue) or Rego (.rego) policy every verified statement must satisfy (repeatable)")
+	pf.bind(cmd, "required with the other provenance flags, which check every verified SLSA provenance statement")
+	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: require a verified gate attestation that passed, signed and scanned at most this long ago (7d, 36h)")
+	cmd.Flags().StringVar(&gatePolicy, "gate-policy-digest", "", "with --gate-max-age: the gate policy (sha256:…) it must have passed under")
 	return cmd
 }

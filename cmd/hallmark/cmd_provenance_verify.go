@@ -8,16 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/ops"
-	"hallmark.dev/slsa"
 )
 
 func verifyProvenanceCmd(e *env) *cobra.Command {
 	var (
 		rf             registryFlags
 		af             authorityFlags
-		req            slsa.Requirements
+		pf             provenanceFlags
 		provenancePath string
-		inputs         []string
 		repository     string
 		output         string
 		printProv      bool
@@ -46,15 +44,8 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			if req.SourceURI == "" {
-				return withHint(errors.New("no --source-uri given"), "name the repository the artifact must be built from, e.g. --source-uri github.com/org/repo")
-			}
-			in, err := parseWorkflowInputs(inputs)
+			req, err := pf.requirements()
 			if err != nil {
-				return err
-			}
-			req.BuildWorkflowInputs = in
-			if err := req.Validate(); err != nil {
 				return err
 			}
 			authority, err := af.authority()
@@ -93,35 +84,11 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 	af.bind(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&provenancePath, "provenance-path", "", "the provenance of the files given as arguments: a Sigstore bundle, .intoto.jsonl or npm attestations JSON")
-	fl.StringVar(&req.SourceURI, "source-uri", "", "the repository the artifact must be built from, e.g. github.com/org/repo (required)")
-	fl.StringVar(&req.SourceTag, "source-tag", "", "the exact tag that must have been built")
-	fl.StringVar(&req.SourceVersionedTag, "source-versioned-tag", "", "a semantic version (vX, vX.Y or vX.Y.Z) the built tag must be compatible with")
-	fl.StringVar(&req.SourceBranch, "source-branch", "", "the branch that must have been built")
-	fl.StringVar(&req.BuilderID, "builder-id", "", "the builder that must have built it: its id, or id@version for that version")
-	fl.StringArrayVar(&req.TrustedBuilders, "trusted-builder", nil, "a builder to trust (id or id@version, repeatable); without any, every builder is accepted")
-	fl.StringArrayVar(&inputs, "build-workflow-input", nil, "an input the build must have been given, key=value (repeatable)")
+	pf.bind(cmd, "required")
 	fl.BoolVar(&printProv, "print-provenance", false, "print the verified provenance statement (JSON) on standard output")
 	fl.StringVarP(&output, "output", "o", "text", "text or json")
 	fl.StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
 	return cmd
-}
-
-func parseWorkflowInputs(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, withHint(fmt.Errorf("workflow input %q is not key=value", kv), "write --build-workflow-input key=value")
-		}
-		if old, dup := out[k]; dup && old != v {
-			return nil, fmt.Errorf("workflow input %q given twice with different values", k)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 // printProvenance reports the provenance that passed: on standard output,

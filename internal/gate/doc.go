@@ -27,5 +27,11 @@
 // [Result]. [Result.Predicate] turns a result into cosign's vulnerability
 // attestation predicate (https://cosign.sigstore.dev/attestation/vuln/v1).
 //
+// [CheckAttestation] is the other side: a verification policy over a
+// verified gate attestation (the gate passed, for this digest, signed and
+// scanned within [AttestationRequirements.MaxAge], optionally under a
+// given gate policy), for verify-attestation and admission alike. Who must
+// have signed it is the verifier's authority, not this package's concern.
+//
 // The package does no I/O: running a scanner belongs to the caller.
 package gate

@@ -14,11 +14,13 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/gate"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
+	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
 
@@ -154,6 +156,16 @@ type VerifyAttestationsRequest struct {
 	Policy     verify.AttestationPolicy
 	// Policies (CUE or Rego) every verified statement must satisfy.
 	Policies []policy.Policy
+	// Provenance, when set, are SLSA requirements every verified statement
+	// must meet (the predicate type must be SLSA provenance); their
+	// Artifacts are set to the image.
+	Provenance *slsa.Requirements
+	// Gate, when set, is a gate attestation policy at least one verified
+	// statement must satisfy (the predicate type must be the gate's).
+	Gate *gate.AttestationRequirements
+	// Now is the clock the gate attestation policy judges ages by; nil
+	// means time.Now.
+	Now func() time.Time
 }
 
 // VerifyAttestationsResult names the image with the result.
@@ -162,6 +174,12 @@ type VerifyAttestationsResult struct {
 	*verify.AttestationResult
 	// Policies holds one result per verified attestation and policy.
 	Policies []PolicyResult `json:"policies,omitempty"`
+	// Provenance holds the SLSA checks of each verified attestation, when
+	// provenance requirements were given.
+	Provenance []ProvenancePolicyResult `json:"provenance,omitempty"`
+	// Gate holds the gate attestation policy's checks of each verified
+	// attestation, when that policy was given.
+	Gate []GatePolicyResult `json:"gate,omitempty"`
 }
 
 // PolicyResult is one policy evaluated over one verified attestation.
@@ -190,8 +208,13 @@ func (e *PolicyError) Error() string {
 
 // VerifyAttestations resolves the reference, fetches the attestations of
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
-// the policy's predicate type.
+// the policy's predicate type. Then every verified statement must satisfy
+// the CUE and Rego policies and the provenance requirements, and at least
+// one the gate attestation policy.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
+	if err := validatePolicies(req); err != nil {
+		return nil, err
+	}
 	f, err := fetchAttestations(ctx, c, req.Reference, req.Repository)
 	if err != nil {
 		return nil, err
@@ -241,8 +264,12 @@ func verifyFetched(ctx context.Context, f *fetched, req VerifyAttestationsReques
 			}
 		}
 	}
+	var errs []error
 	if len(failed) > 0 {
-		return out, &PolicyError{Failed: failed}
+		errs = append(errs, &PolicyError{Failed: failed})
 	}
-	return out, nil
+	if err := checkPolicies(out, req, d.String(), d.DigestStr()); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }

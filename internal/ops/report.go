@@ -15,7 +15,9 @@ import (
 // every check made on it, every policy evaluated, and one verdict.
 type Report struct {
 	// Success is true when at least one attestation of the requested type
-	// verified and every policy passed over every verified attestation.
+	// verified, every policy (and the provenance requirements) passed over
+	// every verified attestation, and, with a gate attestation policy, at
+	// least one verified attestation satisfied it.
 	Success       bool   `json:"success"`
 	Subject       string `json:"subject"`
 	PredicateType string `json:"predicateType"`
@@ -36,7 +38,8 @@ type AttestationReport struct {
 	Statement *attest.Statement `json:"statement,omitempty"`
 }
 
-// Check is one check on one attestation: a verification step, or a policy.
+// Check is one check on one attestation: a verification step, a policy,
+// or a check of the built-in policies ("slsa …", "gate …").
 type Check struct {
 	Name string `json:"name"`
 	// Result is "passed", "failed", "not-required" or "skipped".
@@ -68,6 +71,14 @@ func NewReport(res *VerifyAttestationsResult, predicateType string, err error) *
 	for _, p := range res.Policies {
 		policies[p.Attestation] = append(policies[p.Attestation], p)
 	}
+	provenance := map[string]*ProvenancePolicyResult{}
+	for i, p := range res.Provenance {
+		provenance[p.Attestation] = &res.Provenance[i]
+	}
+	gates := map[string]*GatePolicyResult{}
+	for i, g := range res.Gate {
+		gates[g.Attestation] = &res.Gate[i]
+	}
 	if res.AttestationResult == nil {
 		return r
 	}
@@ -81,6 +92,16 @@ func NewReport(res *VerifyAttestationsResult, predicateType string, err error) *
 			}
 			a.Checks = append(a.Checks, c)
 		}
+		if p := provenance[v.Source]; p != nil && p.Checks != nil {
+			for _, c := range p.Checks.Checks {
+				a.Checks = append(a.Checks, Check{Name: "slsa " + c.Name, Result: result(c.Passed), Detail: c.Detail})
+			}
+		}
+		if g := gates[v.Source]; g != nil {
+			for _, c := range g.Checks {
+				a.Checks = append(a.Checks, Check{Name: "gate " + c.Name, Result: result(c.Passed), Detail: c.Detail})
+			}
+		}
 		r.Attestations = append(r.Attestations, a)
 	}
 	for _, rej := range res.Rejected {
@@ -93,6 +114,13 @@ func NewReport(res *VerifyAttestationsResult, predicateType string, err error) *
 		r.Attestations = append(r.Attestations, a)
 	}
 	return r
+}
+
+func result(passed bool) string {
+	if passed {
+		return Passed
+	}
+	return Failed
 }
 
 // verifiedChecks lists the checks a verified attestation passed.
