@@ -163,4 +163,3 @@ func (e *env) autoProvenance(ctx context.Context) ([]byte, error) {
 	}
 	return b.Predicate()
 }
-
