@@ -201,7 +201,8 @@ func seed000(ctx context.Context, srv *server.Server, client *store.Client, host
 		return err
 	}
 	gres, err := ops.VerifyAttestations(ctx, client, ops.VerifyAttestationsRequest{Reference: image,
-		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Policies: []hpolicy.Policy{gatePolicy}})
+		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Policies: []hpolicy.Policy{gatePolicy},
+		Gate: &gate.AttestationRequirements{MaxAge: 7 * 24 * time.Hour, PolicyDigest: policy.Digest()}})
 	if err != nil {
 		return fmt.Errorf("quickstart: verify the gate attestation: %w", err)
 	}
@@ -209,7 +210,7 @@ func seed000(ctx context.Context, srv *server.Server, client *store.Client, host
 		Title: "consumer: verified the gate attestation: the image passed, under which policy and exceptions",
 		Detail: fmt.Sprintf("%d gate attestation verified; gate policy %s; exception CVE-2099-1001 until %s\nCUE policy gate-passed.cue: passed (%s)",
 			len(gres.Verified), policy.Digest(), now.AddDate(0, 0, 30).UTC().Format(time.DateOnly), strings.Join(strings.Fields(gatePolicyCUE), " ")),
-		Command: fmt.Sprintf("hallmark verify-attestation --type vuln --policy gate-passed.cue %s %s", verifyFlags, userRef(image)),
+		Command: fmt.Sprintf("hallmark verify-attestation --type vuln --gate-max-age 7d --gate-policy-digest %s --policy gate-passed.cue %s %s", policy.Digest(), verifyFlags, userRef(image)),
 	})
 	req := slsa.Requirements{SourceURI: "github.com/" + sampleRepo, SourceTag: sampleTag}
 	pres, err := ops.VerifyImageProvenance(ctx, client, ops.VerifyImageProvenanceRequest{Reference: image, Authority: id, Requirements: req})
