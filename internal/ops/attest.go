@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
@@ -75,6 +77,10 @@ func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (
 	return &AttestImageResult{Image: d.String(), PredicateType: req.PredicateType, Referrer: ref.String()}, nil
 }
 
+// streamedLayerSize is the size from which an attestation layer is read
+// as a stream rather than whole.
+const streamedLayerSize = 1 << 20
+
 // VerifyAttestationsRequest says what to verify.
 type VerifyAttestationsRequest struct {
 	Reference  string
@@ -120,11 +126,21 @@ func (e *PolicyError) Error() string {
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
 // the policy's predicate type.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
-	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, c.Attestations)
+	// Large bundle layers (SBOMs of tens of megabytes) are read as
+	// streams, in about their own size of memory.
+	var streamed []verify.BundleSource
+	get := func(ctx context.Context, repo name.Repository, h v1.Hash) ([]oci.Signature, error) {
+		sigs, large, err := c.AttestationsStreamed(ctx, repo, h, streamedLayerSize)
+		for _, l := range large {
+			streamed = append(streamed, verify.BundleSource{Source: l.Source, Size: l.Size, Open: l.Open})
+		}
+		return sigs, err
+	}
+	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, get)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Attestations(d.DigestStr(), atts, req.Policy)
+	res, err := verify.AttestationsFrom(d.DigestStr(), atts, streamed, req.Policy)
 	out := &VerifyAttestationsResult{Image: d.String(), AttestationResult: res}
 	if errors.Is(err, verify.ErrNoSignatures) {
 		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)
