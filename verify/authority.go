@@ -249,6 +249,12 @@ type Keyless struct {
 	described     []string
 	verifier      *sgverify.Verifier
 	timestampOnly bool
+	// fastVerifier is verifier over the cache's trusted material: the
+	// fast path (see keylessCache) runs parts of it.
+	fastVerifier *sgverify.Verifier
+	cache        *keylessCache
+	requireTlog  bool
+	requireSCTs  bool
 }
 
 // NewKeyless returns the keyless authority. It refuses to be built without
@@ -272,16 +278,30 @@ func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
 	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1), sgverify.WithoutStatementPredicate()}
 	if len(tr.RekorLogs()) > 0 {
 		opts = append(opts, sgverify.WithTransparencyLog(1))
+		k.requireTlog = true
 	}
 	if len(tr.CTLogs()) > 0 {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+		k.requireSCTs = true
 	}
-	v, err := sgverify.NewVerifier(tr, opts...)
-	if err != nil {
+	k.cache = newKeylessCache(tr)
+	if err := k.setVerifiers(opts); err != nil {
 		return nil, err
 	}
-	k.verifier = v
 	return k, nil
+}
+
+func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption) error {
+	v, err := sgverify.NewVerifier(k.root, opts...)
+	if err != nil {
+		return err
+	}
+	fv, err := sgverify.NewVerifier(k.cache.material, opts...)
+	if err != nil {
+		return err
+	}
+	k.verifier, k.fastVerifier = v, fv
+	return nil
 }
 
 // TimestampOnly returns a copy of the authority that accepts signatures
@@ -298,13 +318,11 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 	if len(k.root.CTLogs()) > 0 {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
-	v, err := sgverify.NewVerifier(k.root, opts...)
-	if err != nil {
+	c := *k
+	c.timestampOnly, c.requireTlog = true, false
+	if err := c.setVerifiers(opts); err != nil {
 		return nil, err
 	}
-	c := *k
-	c.verifier = v
-	c.timestampOnly = true
 	return &c, nil
 }
 
@@ -320,8 +338,18 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 	entity, art, post := s.variant(h, pub)
 	var (
 		res *sgverify.VerificationResult
-		err error
+		err = errFallback
 	)
+	if !testNoFast {
+		res, err = k.fast(entity, art, post)
+	}
+	if testHookFast != nil {
+		testHookFast(err)
+	}
+	if err == nil {
+		return k.signer(res, entity), "", nil
+	}
+	// The plain verification gives the verdict when the fast one fails.
 	if post == nil {
 		policy := []sgverify.PolicyOption{}
 		for _, ci := range k.identities {
@@ -346,6 +374,17 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 		}
 		return Signer{}, step, err
 	}
+	return k.signer(res, entity), "", nil
+}
+
+// Test hooks: testHookFast is told how each fast verification ended;
+// testNoFast turns the fast path off.
+var (
+	testHookFast func(error)
+	testNoFast   bool
+)
+
+func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
 	signer := signerFrom(res)
 	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
@@ -354,7 +393,7 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 			signer.LogEntries = len(entries)
 		}
 	}
-	return signer, "", nil
+	return signer
 }
 
 // checkIdentity is sigstore-go's identity check of a verified result.

@@ -2,7 +2,9 @@ package verify
 
 import (
 	"bytes"
+	"crypto/x509"
 	"io"
+	"time"
 
 	"hallmark.dev/attest"
 )
@@ -54,3 +56,34 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 
 // ReadStreamedBundle exposes the streaming reader to its fuzz test.
 var ReadStreamedBundle = readStreamedBundle
+
+// CountFast counts, until the returned function is called, the keyless
+// verifications the fast path decided, and the others.
+func CountFast() (fast, plain *int, done func()) {
+	fast, plain = new(int), new(int)
+	testHookFast = func(err error) {
+		if err == nil {
+			*fast++
+		} else {
+			*plain++
+		}
+	}
+	return fast, plain, func() { testHookFast = nil }
+}
+
+// CacheSizes reports how many chains, timestamps and checkpoints a keyless
+// authority remembers.
+func (k *Keyless) CacheSizes() (chains, timestamps, checkpoints int) {
+	return k.cache.chains.len(), k.cache.stamps.len(), k.cache.checkpoints.len()
+}
+
+// WithoutFast turns the keyless fast path off until restore is called.
+func WithoutFast() (restore func()) {
+	testNoFast = true
+	return func() { testNoFast = false }
+}
+
+// LeafChains is the cached certificate check of a keyless authority.
+func (k *Keyless) LeafChains(leaf *x509.Certificate, t time.Time) ([][]*x509.Certificate, error) {
+	return k.cache.leafChains(leaf, nil, t)
+}
