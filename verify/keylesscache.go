@@ -366,8 +366,9 @@ func v2EntryHash(sigContent sgverify.SignatureContent, vc sgverify.VerificationC
 // fast is sigstore-go's Verify (as k.verifier is configured, without the
 // identity) with the caches, then post and the identity check. Any error
 // means: run the plain verification.
-func (k *Keyless) fast(entity sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
+func (k *Keyless) fast(signed sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
 	c := k.cache
+	entity := &parsedOnce{SignedEntity: signed}
 	var logTimes []sgverify.TimestampVerificationResult
 	if k.requireTlog {
 		if err := c.verifyLog(entity); errors.Is(err, errFallback) {
@@ -445,4 +446,32 @@ func (k *Keyless) fast(entity sgverify.SignedEntity, art artifact, post func() e
 		return nil, err
 	}
 	return res, nil
+}
+
+// parsedOnce parses a bundle's certificate and log entries once for one
+// verification (sigstore-go's bundle parses them again at each call).
+type parsedOnce struct {
+	sgverify.SignedEntity
+	vc      sgverify.VerificationContent
+	vcErr   error
+	vcDone  bool
+	tle     []*tlog.Entry
+	tleErr  error
+	tleDone bool
+}
+
+func (e *parsedOnce) VerificationContent() (sgverify.VerificationContent, error) {
+	if !e.vcDone {
+		e.vc, e.vcErr = e.SignedEntity.VerificationContent()
+		e.vcDone = true
+	}
+	return e.vc, e.vcErr
+}
+
+func (e *parsedOnce) TlogEntries() ([]*tlog.Entry, error) {
+	if !e.tleDone {
+		e.tle, e.tleErr = e.SignedEntity.TlogEntries()
+		e.tleDone = true
+	}
+	return e.tle, e.tleErr
 }
