@@ -311,6 +311,22 @@ func TestPathsKeysWithLog(t *testing.T) {
 	}
 }
 
+// TestStreamedSizeClaim: the payload buffer is sized from the claimed
+// size, bounded by the bundle limit; a wrong claim costs nothing else.
+func TestStreamedSizeClaim(t *testing.T) {
+	k, err := sign.NewKeySigner(genKey(t, keys.ECDSAP256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := signRaw(t, k, attest.PayloadType, []byte(stmt(digestA, `{}`)), sign.Options{})
+	for _, size := range []int64{1 << 50, 1, 0, -1} {
+		_, payload, err := verify.ReadStreamedBundle(strings.NewReader(string(good)), size)
+		if err != nil || string(payload) != stmt(digestA, `{}`) {
+			t.Errorf("claimed size %d: %v", size, err)
+		}
+	}
+}
+
 // FuzzReadStreamedBundle: the streaming reader makes of any input what
 // ParseBundle makes of it: both reject it, or both accept it and give the
 // same bundle (with the payload in the returned buffer), unless the

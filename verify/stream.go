@@ -272,8 +272,10 @@ func (s *bundleStream) startString() {
 	}
 	// The payload: decode it instead of keeping it.
 	s.inString, s.inPayload = false, true
-	if s.size > 0 {
-		s.payload = make([]byte, 0, s.size/4*3+3)
+	// The size is a claim (a file's, a descriptor's): no more than the
+	// bundle limit is read, so no more is allocated.
+	if size := min(s.size, oci.MaxBundleSize); size > 0 {
+		s.payload = make([]byte, 0, size/4*3+3)
 	}
 }
 
