@@ -16,6 +16,7 @@ package attest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -91,11 +92,63 @@ func ImageSignatureStatement(digest string, annotations map[string]string) ([]by
 	return json.Marshal(st)
 }
 
-// ParseStatement parses an in-toto statement strictly.
+// ParseStatement parses an in-toto statement strictly: exact-case keys, no
+// duplicate keys, no unknown fields, UTF-8 text with paired surrogate
+// escapes, finite numbers, a predicate that is an object, subject digests
+// that are strings and subject content in canonical base64. Predicate is a
+// copy.
 func ParseStatement(payload []byte) (*Statement, error) {
+	st, err := ParseStatementInPlace(payload)
+	if err != nil {
+		return nil, err
+	}
+	if st.Predicate != nil {
+		st.Predicate = bytes.Clone(st.Predicate)
+	}
+	return st, nil
+}
+
+// ParseStatementInPlace is [ParseStatement] without copying the
+// predicate: Predicate is a sub-slice of payload, which must not change
+// while the statement is in use. One pass checks the whole document; the
+// fields other than the predicate are then decoded from a copy of the
+// document without it, so a large predicate (an SBOM) is never copied.
+func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	if len(payload) > MaxPayloadSize {
 		return nil, fmt.Errorf("attest: statement is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
 	}
+	top, err := scanDocument(payload)
+	if err != nil {
+		return nil, fmt.Errorf("attest: statement: %w", err)
+	}
+	doc := payload
+	pred, hasPred := top["predicate"]
+	if hasPred {
+		// in-toto: the predicate is an object (protobuf's Struct, which
+		// also takes null for absent).
+		if c := payload[pred.start]; c != '{' && c != 'n' {
+			return nil, errors.New("attest: statement: predicate is not a JSON object")
+		}
+		doc = make([]byte, 0, len(payload)-(pred.end-pred.start)+2)
+		doc = append(doc, payload[:pred.start]...)
+		doc = append(doc, "{}"...)
+		doc = append(doc, payload[pred.end:]...)
+	}
+	st, err := parseStatementDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	if hasPred {
+		st.Predicate = payload[pred.start:pred.end:pred.end]
+	}
+	if err := checkSubjectEncoding(doc, st); err != nil {
+		return nil, fmt.Errorf("attest: statement: %w", err)
+	}
+	return st, nil
+}
+
+// parseStatementDoc decodes a statement whose text scanDocument accepted.
+func parseStatementDoc(payload []byte) (*Statement, error) {
 	if err := checkNoDuplicateKeys(payload); err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
@@ -136,6 +189,34 @@ func ParseStatement(payload []byte) (*Statement, error) {
 		}
 	}
 	return &st, nil
+}
+
+// checkSubjectEncoding rejects what Go's decoder reads leniently and
+// protobuf's JSON (the in-toto Statement schema) does not: a null digest
+// value, and subject content not in canonical standard base64.
+func checkSubjectEncoding(doc []byte, st *Statement) error {
+	var raw struct {
+		Subject []struct {
+			Digest  map[string]json.RawMessage `json:"digest"`
+			Content json.RawMessage            `json:"content"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		return fmt.Errorf("subject: %w", err)
+	}
+	for i, s := range raw.Subject {
+		for alg, v := range s.Digest {
+			if len(v) == 0 || v[0] != '"' {
+				return fmt.Errorf("subject %d: %s digest is not a string", i, alg)
+			}
+		}
+		if len(s.Content) > 0 && string(s.Content) != "null" && i < len(st.Subject) {
+			if want := `"` + base64.StdEncoding.EncodeToString(st.Subject[i].Content) + `"`; string(s.Content) != want {
+				return fmt.Errorf("subject %d: content is not in canonical base64", i)
+			}
+		}
+	}
+	return nil
 }
 
 // SubjectFor returns the subject whose digest matches digest

@@ -42,6 +42,14 @@ type AttestationResult struct {
 // other predicate types are rejected at the payload step, so the report
 // says they were seen.
 func Attestations(digest string, sigs []oci.Signature, p AttestationPolicy) (*AttestationResult, error) {
+	return AttestationsFrom(digest, sigs, nil, p)
+}
+
+// AttestationsFrom is [Attestations] over attestations held in memory
+// (sigs) and bundles read as streams (see [BundleSource]): an attestation
+// of tens of megabytes is then verified in about its own size of memory,
+// with the same checks.
+func AttestationsFrom(digest string, sigs []oci.Signature, streamed []BundleSource, p AttestationPolicy) (*AttestationResult, error) {
 	if _, _, err := attest.SplitDigest(digest); err != nil {
 		return nil, err
 	}
@@ -51,7 +59,7 @@ func Attestations(digest string, sigs []oci.Signature, p AttestationPolicy) (*At
 	if p.PredicateType == "" {
 		return nil, errors.New("no predicate type given")
 	}
-	if len(sigs) == 0 {
+	if len(sigs)+len(streamed) == 0 {
 		return nil, fmt.Errorf("%s: %w", digest, ErrNoSignatures)
 	}
 	res := &AttestationResult{Digest: digest, PredicateType: p.PredicateType}
@@ -68,22 +76,30 @@ func Attestations(digest string, sigs []oci.Signature, p AttestationPolicy) (*At
 			res.Rejected = append(res.Rejected, &SignatureError{Source: s.Source, Step: StepBundle, Err: errors.New("attestation could not be read")})
 			continue
 		}
-		st, payload, signer, serr := verifyStatementBundle(digest, s, p.Authority)
-		if serr != nil {
-			res.Rejected = append(res.Rejected, serr)
-			continue
-		}
-		if st.PredicateType != p.PredicateType {
-			res.Rejected = append(res.Rejected, &SignatureError{Source: s.Source, Step: StepPayload,
-				Err: &otherTypeError{got: st.PredicateType, want: p.PredicateType}})
-			continue
-		}
-		res.Verified = append(res.Verified, VerifiedAttestation{Source: s.Source, Signer: signer, Statement: st, Payload: payload})
+		res.add(s.Source, p.PredicateType)(verifyStatementBundle(digest, s, p.Authority))
+	}
+	for _, src := range streamed {
+		res.add(src.Source, p.PredicateType)(verifyStatementSource(digest, src, p.Authority))
 	}
 	if len(res.Verified) == 0 {
 		return res, &NoValidSignatureError{Subject: digest, Rejected: res.Rejected}
 	}
 	return res, nil
+}
+
+// add returns a function that records one attestation's outcome.
+func (res *AttestationResult) add(source, predicateType string) func(*attest.Statement, []byte, Signer, *SignatureError) {
+	return func(st *attest.Statement, payload []byte, signer Signer, serr *SignatureError) {
+		switch {
+		case serr != nil:
+			res.Rejected = append(res.Rejected, serr)
+		case st.PredicateType != predicateType:
+			res.Rejected = append(res.Rejected, &SignatureError{Source: source, Step: StepPayload,
+				Err: &otherTypeError{got: st.PredicateType, want: predicateType}})
+		default:
+			res.Verified = append(res.Verified, VerifiedAttestation{Source: source, Signer: signer, Statement: st, Payload: payload})
+		}
+	}
 }
 
 // otherTypeError reports a verified attestation of another predicate type;

@@ -21,7 +21,7 @@ import (
 // or certificates from a trusted CA for an expected identity ([Keyless]).
 // The interface is sealed: only this package implements it.
 type Authority interface {
-	check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error)
+	check(s signed) (Signer, Step, error)
 }
 
 var (
@@ -63,7 +63,15 @@ type Keys struct {
 
 type trustedKey struct {
 	fingerprint string
-	verifiers   []signature.Verifier
+	verifiers   []keyVerifier
+}
+
+// keyVerifier is one way to check signatures with a trusted key, with the
+// hash it signs digests with (0 for pure Ed25519) and the key.
+type keyVerifier struct {
+	signature.Verifier
+	hash crypto.Hash
+	pub  crypto.PublicKey
 }
 
 // NewKeys returns a trusted key set. ECDSA (P-256, P-384, P-521), RSA
@@ -83,13 +91,13 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key %d: unsupported: %w", i+1, err)
 		}
-		tk := trustedKey{fingerprint: fp, verifiers: []signature.Verifier{v}}
+		tk := trustedKey{fingerprint: fp, verifiers: []keyVerifier{{v, verifierHash(v), pub}}}
 		if ed, ok := pub.(ed25519.PublicKey); ok {
 			pure, err := signature.LoadED25519Verifier(ed)
 			if err != nil {
 				return nil, fmt.Errorf("key %d: %w", i+1, err)
 			}
-			tk.verifiers = append(tk.verifiers, pure)
+			tk.verifiers = append(tk.verifiers, keyVerifier{pure, 0, pub})
 		}
 		ks.keys = append(ks.keys, tk)
 	}
@@ -122,11 +130,11 @@ func (ks *Keys) TimestampOnly() (*Keys, error) {
 	return &c, nil
 }
 
-func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
+func (ks *Keys) check(s signed) (Signer, Step, error) {
 	if ks == nil || len(ks.keys) == 0 {
 		return Signer{}, StepSignature, ErrNoKeys
 	}
-	var opts []sgverify.VerifierOption
+	opts := []sgverify.VerifierOption{sgverify.WithoutStatementPredicate()}
 	switch {
 	case ks.timestampOnly:
 		opts = append(opts, sgverify.WithSignedTimestamps(1))
@@ -142,7 +150,7 @@ func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.Art
 	for _, k := range ks.keys {
 		for _, v := range k.verifiers {
 			var tm root.TrustedMaterial = root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-				return root.NewExpiringKey(v, time.Time{}, time.Time{}), nil
+				return root.NewExpiringKey(v.Verifier, time.Time{}, time.Time{}), nil
 			})
 			if ks.root != nil {
 				tm = root.TrustedMaterialCollection{tm, ks.root}
@@ -151,29 +159,33 @@ func (ks *Keys) check(entity sgverify.SignedEntity, artifact func() sgverify.Art
 			if err != nil {
 				return Signer{}, StepSignature, err
 			}
-			res, err := verifier.Verify(entity, sgverify.NewPolicy(artifact(), sgverify.WithKey()))
+			entity, art, post := s.variant(v.hash, v.pub)
+			res, err := verifier.Verify(entity, sgverify.NewPolicy(art.option(), sgverify.WithKey()))
+			if err == nil && post != nil {
+				err = post()
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstStep, firstErr = classify(err)
 				}
 				continue
 			}
-			s := signerFrom(res)
-			s.KeyFingerprint = k.fingerprint
+			signer := signerFrom(res)
+			signer.KeyFingerprint = k.fingerprint
 			if ks.root != nil && !ks.timestampOnly {
 				// The timestamps were not required, so the verifier did
 				// not check them; those that verify under the root's
 				// timestamp authorities give the signature a trusted time.
-				if err := addSignedTimestamps(&s, entity, ks.root); err != nil {
+				if err := addSignedTimestamps(&signer, entity, ks.root); err != nil {
 					return Signer{}, StepTimestamp, err
 				}
 			}
 			if !ks.timestampOnly && ks.root != nil && len(ks.root.RekorLogs()) > 0 {
 				if entries, err := entity.TlogEntries(); err == nil {
-					s.LogEntries = len(entries)
+					signer.LogEntries = len(entries)
 				}
 			}
-			return s, "", nil
+			return signer, "", nil
 		}
 	}
 	if firstStep != StepSignature {
@@ -247,6 +259,12 @@ type Keyless struct {
 	described     []string
 	verifier      *sgverify.Verifier
 	timestampOnly bool
+	// fastVerifier is verifier over the cache's trusted material: the
+	// fast path (see keylessCache) runs parts of it.
+	fastVerifier *sgverify.Verifier
+	cache        *keylessCache
+	requireTlog  bool
+	requireSCTs  bool
 }
 
 // NewKeyless returns the keyless authority. It refuses to be built without
@@ -267,19 +285,33 @@ func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
 		k.identities = append(k.identities, ci)
 		k.described = append(k.described, id.String())
 	}
-	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1), sgverify.WithoutStatementPredicate()}
 	if len(tr.RekorLogs()) > 0 {
 		opts = append(opts, sgverify.WithTransparencyLog(1))
+		k.requireTlog = true
 	}
 	if len(tr.CTLogs()) > 0 {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+		k.requireSCTs = true
 	}
-	v, err := sgverify.NewVerifier(tr, opts...)
-	if err != nil {
+	k.cache = newKeylessCache(tr)
+	if err := k.setVerifiers(opts); err != nil {
 		return nil, err
 	}
-	k.verifier = v
 	return k, nil
+}
+
+func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption) error {
+	v, err := sgverify.NewVerifier(k.root, opts...)
+	if err != nil {
+		return err
+	}
+	fv, err := sgverify.NewVerifier(k.cache.material, opts...)
+	if err != nil {
+		return err
+	}
+	k.verifier, k.fastVerifier = v, fv
+	return nil
 }
 
 // TimestampOnly returns a copy of the authority that accepts signatures
@@ -292,26 +324,59 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 	if len(k.root.TimestampingAuthorities()) == 0 {
 		return nil, ErrNoTimestampAuthority
 	}
-	opts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1)}
+	opts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1), sgverify.WithoutStatementPredicate()}
 	if len(k.root.CTLogs()) > 0 {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
-	v, err := sgverify.NewVerifier(k.root, opts...)
-	if err != nil {
+	c := *k
+	c.timestampOnly, c.requireTlog = true, false
+	if err := c.setVerifiers(opts); err != nil {
 		return nil, err
 	}
-	c := *k
-	c.verifier = v
-	c.timestampOnly = true
 	return &c, nil
 }
 
-func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.ArtifactPolicyOption) (Signer, Step, error) {
-	policy := []sgverify.PolicyOption{}
-	for _, ci := range k.identities {
-		policy = append(policy, sgverify.WithCertificateIdentity(ci))
+func (k *Keyless) check(s signed) (Signer, Step, error) {
+	var (
+		h   crypto.Hash
+		pub crypto.PublicKey
+	)
+	if vc, err := s.entity.VerificationContent(); err == nil && vc.Certificate() != nil {
+		pub = vc.Certificate().PublicKey
+		h = certificateHash(pub)
 	}
-	res, err := k.verifier.Verify(entity, sgverify.NewPolicy(artifact(), policy...))
+	entity, art, post := s.variant(h, pub)
+	var (
+		res *sgverify.VerificationResult
+		err = errFallback
+	)
+	if !testNoFast {
+		res, err = k.fast(entity, art, post)
+	}
+	if testHookFast != nil {
+		testHookFast(err)
+	}
+	if err == nil {
+		return k.signer(res, entity), "", nil
+	}
+	// The plain verification gives the verdict when the fast one fails.
+	if post == nil {
+		policy := []sgverify.PolicyOption{}
+		for _, ci := range k.identities {
+			policy = append(policy, sgverify.WithCertificateIdentity(ci))
+		}
+		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), policy...))
+	} else {
+		// sigstore-go checks the identity after the signature and the
+		// statement; so does this, after post (checkIdentity).
+		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), sgverify.WithoutIdentitiesUnsafe()))
+		if err == nil {
+			err = post()
+		}
+		if err == nil {
+			err = k.checkIdentity(res)
+		}
+	}
 	if err != nil {
 		step, err := classify(err)
 		if step == StepIdentity {
@@ -319,15 +384,37 @@ func (k *Keyless) check(entity sgverify.SignedEntity, artifact func() sgverify.A
 		}
 		return Signer{}, step, err
 	}
-	s := signerFrom(res)
+	return k.signer(res, entity), "", nil
+}
+
+// Test hooks: testHookFast is told how each fast verification ended;
+// testNoFast turns the fast path off.
+var (
+	testHookFast func(error)
+	testNoFast   bool
+)
+
+func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
+	signer := signerFrom(res)
 	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
 		// entries the verifier required and checked.
 		if entries, err := entity.TlogEntries(); err == nil {
-			s.LogEntries = len(entries)
+			signer.LogEntries = len(entries)
 		}
 	}
-	return s, "", nil
+	return signer
+}
+
+// checkIdentity is sigstore-go's identity check of a verified result.
+func (k *Keyless) checkIdentity(res *sgverify.VerificationResult) error {
+	if res.Signature == nil || res.Signature.Certificate == nil {
+		return errors.New("can't verify certificate identities: entity was not signed with a certificate")
+	}
+	if _, err := sgverify.CertificateIdentities(k.identities).Verify(*res.Signature.Certificate); err != nil {
+		return fmt.Errorf("failed to verify certificate identity: %w", err)
+	}
+	return nil
 }
 
 func signerFrom(res *sgverify.VerificationResult) Signer {

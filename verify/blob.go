@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"crypto"
 	"encoding/hex"
 	"errors"
@@ -10,7 +9,6 @@ import (
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
 )
@@ -48,10 +46,10 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	if err != nil {
 		return fail(StepBundle, err)
 	}
-	var artifact func() sgverify.ArtifactPolicyOption
+	var art artifact
 	switch {
 	case a.Content != nil:
-		artifact, err = streamedArtifact(b, a.Content)
+		art, err = streamedArtifact(b, a.Content)
 		if err != nil {
 			return fail(StepSubject, err)
 		}
@@ -64,11 +62,11 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 		if err != nil {
 			return fail(StepSubject, err)
 		}
-		artifact = func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) }
+		art = digestArtifact(alg, d)
 	default:
 		return fail(StepSubject, errors.New("no artifact or digest given"))
 	}
-	signer, step, err := p.Authority.check(b, artifact)
+	signer, step, err := p.Authority.check(signed{entity: b, artifact: art})
 	if err != nil {
 		return fail(step, err)
 	}
@@ -89,7 +87,7 @@ func decodeHex(s string) ([]byte, error) {
 // whatever digest the bundle claims. Only a message signature without a
 // digest (pure Ed25519, which signs the message itself) needs the whole
 // content, and then it is read into memory.
-func streamedArtifact(b *bundle.Bundle, content io.Reader) (func() sgverify.ArtifactPolicyOption, error) {
+func streamedArtifact(b *bundle.Bundle, content io.Reader) (artifact, error) {
 	hashName, hashFunc := "sha256", crypto.SHA256
 	if ms := b.GetMessageSignature(); ms != nil {
 		switch ms.GetMessageDigest().GetAlgorithm() {
@@ -101,15 +99,14 @@ func streamedArtifact(b *bundle.Bundle, content io.Reader) (func() sgverify.Arti
 		default:
 			data, err := io.ReadAll(content)
 			if err != nil {
-				return nil, fmt.Errorf("read artifact: %w", err)
+				return artifact{}, fmt.Errorf("read artifact: %w", err)
 			}
-			return func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(data)) }, nil
+			return contentArtifact(data), nil
 		}
 	}
 	h := hashFunc.New()
 	if _, err := io.Copy(h, content); err != nil {
-		return nil, fmt.Errorf("read artifact: %w", err)
+		return artifact{}, fmt.Errorf("read artifact: %w", err)
 	}
-	d := h.Sum(nil)
-	return func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(hashName, d) }, nil
+	return digestArtifact(hashName, h.Sum(nil)), nil
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/oci"
@@ -116,14 +114,24 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 // verifyStatementBundle verifies a bundle holding a DSSE envelope around
 // an in-toto statement about digest, and returns the statement, the signed
 // payload and the signer. The statement is parsed strictly, once, from the
-// very bytes the signature covers.
+// very bytes the signature covers. A large bundle is read as a stream (see
+// verifyStatementSource), which makes the same checks in less memory.
 func verifyStatementBundle(digest string, s oci.Signature, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
-	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
-		return nil, nil, Signer{}, &SignatureError{Source: s.Source, Step: step, Err: err}
+	if len(s.Bundle) >= streamedBundleSize {
+		return verifyStatementSource(digest, bytesSource(s.Source, s.Bundle), authority)
 	}
 	b, err := ParseBundle(s.Bundle)
 	if err != nil {
-		return fail(StepBundle, err)
+		return nil, nil, Signer{}, &SignatureError{Source: s.Source, Step: StepBundle, Err: err}
+	}
+	return verifyParsedStatement(digest, s.Source, b, authority)
+}
+
+// verifyParsedStatement is verifyStatementBundle on a parsed bundle, with
+// sigstore-go's envelope checks.
+func verifyParsedStatement(digest, source string, b *bundle.Bundle, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
+		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
 	}
 	env, err := b.Envelope()
 	if err != nil || env == nil {
@@ -137,9 +145,37 @@ func verifyStatementBundle(digest string, s oci.Signature, authority Authority) 
 	if err != nil {
 		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
 	}
+	st, stErr := attest.ParseStatement(payload)
+	return checkStatement(digest, source, signed{entity: b}, payload, st, stErr, authority)
+}
+
+// verifyStreamedStatement is verifyParsedStatement on a bundle whose DSSE
+// payload the streaming reader decoded: the signature is checked over the
+// PAE digest where that is the same check, and the statement is parsed in
+// place.
+func verifyStreamedStatement(digest, source string, b *bundle.Bundle, payload []byte, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
+		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
+	}
+	d, err := newDSSEBundle(b, payload)
+	if err != nil {
+		return fail(StepBundle, err)
+	}
+	if d.payloadType != attest.PayloadType {
+		return fail(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", d.payloadType, attest.PayloadType))
+	}
+	st, stErr := attest.ParseStatementInPlace(payload)
+	return checkStatement(digest, source, signed{entity: b, dsse: d}, payload, st, stErr, authority)
+}
+
+// checkStatement makes the checks common to both: the subject, the
+// signature and authority, then the statement.
+func checkStatement(digest, source string, s signed, payload []byte, st *attest.Statement, stErr error, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
+		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
+	}
 	// Looking at the subject before the signature check only serves to
 	// name a copied signature in the error; the verdict comes after it.
-	st, stErr := attest.ParseStatement(payload)
 	if stErr == nil {
 		if _, ok := st.SubjectFor(digest); !ok {
 			return fail(StepSubject, fmt.Errorf("signature is for %s, not %s (copied from another image?)", subjectDigests(st), digest))
@@ -153,7 +189,8 @@ func verifyStatementBundle(digest string, s oci.Signature, authority Authority) 
 	if err != nil {
 		return fail(StepSubject, err)
 	}
-	signer, step, err := authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifactDigest(alg, d) })
+	s.artifact = digestArtifact(alg, d)
+	signer, step, err := authority.check(s)
 	if err != nil {
 		return fail(step, err)
 	}
@@ -176,7 +213,7 @@ func verifyImageLegacy(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if err != nil {
 		return fail(StepBundle, err)
 	}
-	signer, step, err := p.Authority.check(b, func() sgverify.ArtifactPolicyOption { return sgverify.WithArtifact(bytes.NewReader(l.Payload)) })
+	signer, step, err := p.Authority.check(signed{entity: b, artifact: contentArtifact(l.Payload)})
 	if err != nil {
 		return fail(step, err)
 	}

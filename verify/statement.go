@@ -14,7 +14,6 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/oci"
@@ -98,7 +97,7 @@ func Statement(source string, data []byte, p StatementPolicy) (*VerifiedAttestat
 	}
 	// The signature covers the whole statement; what it is about is the
 	// caller's check (see above), so no artifact is bound here.
-	signer, step, err := p.Authority.check(b, sgverify.WithoutArtifactUnsafe)
+	signer, step, err := p.Authority.check(signed{entity: b, artifact: noArtifact()})
 	if err != nil {
 		return fail(step, err)
 	}

@@ -132,15 +132,11 @@ func verifyBlobAttestationCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(bundle)
-			if err != nil {
-				return fmt.Errorf("read bundle: %w", err)
-			}
 			arts, err := artifactArgs(args)
 			if err != nil {
 				return err
 			}
-			res, err := ops.VerifyBlobAttestation(bundle, b, arts[0], verify.AttestationPolicy{Authority: authority, PredicateType: pt})
+			res, err := ops.VerifyBlobAttestation(bundle, arts[0], verify.AttestationPolicy{Authority: authority, PredicateType: pt})
 			if err != nil {
 				return err
 			}

@@ -149,6 +149,10 @@ func checkSBOM(ctx context.Context, c *store.Client, doc *sbom.Document, d name.
 	return &SBOMCheck{Format: doc.Format, SpecVersion: doc.SpecVersion, Components: doc.Components, Subject: claim}, nil
 }
 
+// streamedLayerSize is the size from which an attestation layer is read
+// as a stream rather than whole.
+const streamedLayerSize = 1 << 20
+
 // VerifyAttestationsRequest says what to verify.
 type VerifyAttestationsRequest struct {
 	Reference  string
@@ -222,27 +226,38 @@ func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestat
 	return verifyFetched(ctx, f, req)
 }
 
-// fetched is an image resolved once and the attestations found for it.
+// fetched is an image resolved once and the attestations found for it:
+// small ones read, large ones (SBOMs of tens of megabytes) to be read as
+// streams, in about their own size of memory.
 type fetched struct {
-	d       name.Digest
-	h       v1.Hash
-	sigRepo name.Repository
-	atts    []oci.Signature
+	d        name.Digest
+	h        v1.Hash
+	sigRepo  name.Repository
+	atts     []oci.Signature
+	streamed []verify.BundleSource
 }
 
 func fetchAttestations(ctx context.Context, c *store.Client, reference, repository string) (*fetched, error) {
-	d, h, sigRepo, atts, err := fetch(ctx, c, reference, repository, c.Attestations)
+	var streamed []verify.BundleSource
+	get := func(ctx context.Context, repo name.Repository, h v1.Hash) ([]oci.Signature, error) {
+		sigs, large, err := c.AttestationsStreamed(ctx, repo, h, streamedLayerSize)
+		for _, l := range large {
+			streamed = append(streamed, verify.BundleSource{Source: l.Source, Size: l.Size, Open: l.Open})
+		}
+		return sigs, err
+	}
+	d, h, sigRepo, atts, err := fetch(ctx, c, reference, repository, get)
 	if err != nil {
 		return nil, err
 	}
-	return &fetched{d: d, h: h, sigRepo: sigRepo, atts: atts}, nil
+	return &fetched{d: d, h: h, sigRepo: sigRepo, atts: atts, streamed: streamed}, nil
 }
 
 // verifyFetched verifies fetched attestations against req's policy (its
 // Reference and Repository are not used).
 func verifyFetched(ctx context.Context, f *fetched, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
 	d, h, sigRepo := f.d, f.h, f.sigRepo
-	res, err := verify.Attestations(d.DigestStr(), f.atts, req.Policy)
+	res, err := verify.AttestationsFrom(d.DigestStr(), f.atts, f.streamed, req.Policy)
 	out := &VerifyAttestationsResult{Image: d.String(), AttestationResult: res}
 	if errors.Is(err, verify.ErrNoSignatures) {
 		return out, fmt.Errorf("no attestations found for %s (looked for referrers and the %s tag in %s)", d, oci.LegacyTag(h, oci.LegacyAttestationTagSuffix), sigRepo)

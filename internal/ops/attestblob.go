@@ -14,7 +14,6 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/oci"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -149,14 +148,28 @@ func artifactName(a Artifact, s attest.Subject) string {
 	return s.Name
 }
 
-// VerifyBlobAttestation verifies a bundle holding an attestation about an
-// artifact: signature and authority, that the artifact is one of the
-// statement's subjects, and the predicate type.
-func VerifyBlobAttestation(bundlePath string, bundle []byte, a Artifact, p verify.AttestationPolicy) (*verify.AttestationResult, error) {
+// VerifyBlobAttestation verifies the attestation bundle in the file
+// bundlePath about an artifact: signature and authority, that the artifact
+// is one of the statement's subjects, and the predicate type. The bundle
+// is read as a stream, so that an attestation of tens of megabytes (an
+// SBOM) is verified in about its own size of memory.
+func VerifyBlobAttestation(bundlePath string, a Artifact, p verify.AttestationPolicy) (*verify.AttestationResult, error) {
+	fi, err := os.Stat(bundlePath)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read bundle: %s is not a regular file", bundlePath)
+	}
 	s, err := a.Resolve()
 	if err != nil {
 		return nil, err
 	}
 	digest := "sha256:" + s.Digest["sha256"]
-	return verify.Attestations(digest, []oci.Signature{{Source: bundlePath, Bundle: bundle}}, p)
+	src := verify.BundleSource{
+		Source: bundlePath,
+		Size:   fi.Size(),
+		Open:   func() (io.ReadCloser, error) { return os.Open(bundlePath) },
+	}
+	return verify.AttestationsFrom(digest, nil, []verify.BundleSource{src}, p)
 }

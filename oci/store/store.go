@@ -11,9 +11,13 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -234,13 +238,50 @@ func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v
 
 // bundles returns the bundles attached to subject as referrers.
 func (c *Client) bundles(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
-	var out []oci.Signature
+	out, _, err := c.bundlesStreamed(ctx, repo, subject, math.MaxInt64)
+	return out, err
+}
+
+// StreamedBundle is a bundle layer to read as a stream, for an attestation
+// too large to hold in memory more than once (an SBOM of tens of
+// megabytes).
+type StreamedBundle struct {
+	// Source says where it was found, as oci.Signature's.
+	Source string
+	// Size is the layer's size from its descriptor.
+	Size int64
+	// Open fetches the layer. The reader fails at the end unless the
+	// layer has the descriptor's size and digest: read it to the end
+	// before trusting what it gave.
+	Open func() (io.ReadCloser, error)
+}
+
+// AttestationsStreamed is Attestations, except that the bundle layers of
+// at least streamFrom bytes are not read: they are returned to be read as
+// streams.
+func (c *Client) AttestationsStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64) ([]oci.Signature, []StreamedBundle, error) {
+	out, streamed, err := c.bundlesStreamed(ctx, repo, subject, streamFrom)
+	if err != nil {
+		return nil, nil, err
+	}
+	legacy, err := c.legacyLayers(ctx, repo, subject, oci.LegacyAttestationTagSuffix, oci.LegacyAttestationMediaType)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(out, legacy...), streamed, nil
+}
+
+func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64) ([]oci.Signature, []StreamedBundle, error) {
+	var (
+		out      []oci.Signature
+		streamed []StreamedBundle
+	)
 	refs, err := c.referrers(ctx, repo, subject)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(refs) > MaxSignatures {
-		return nil, fmt.Errorf("%s has %d referrers in %s, over the %d this client reads; the registry may be under attack", subject, len(refs), repo, MaxSignatures)
+		return nil, nil, fmt.Errorf("%s has %d referrers in %s, over the %d this client reads; the registry may be under attack", subject, len(refs), repo, MaxSignatures)
 	}
 	for _, r := range refs {
 		// Some registries report config.mediaType as the artifact type even
@@ -251,9 +292,19 @@ func (c *Client) bundles(ctx context.Context, repo name.Repository, subject v1.H
 			continue
 		}
 		src := "referrer " + r.Digest.String()
-		b, err := c.bundle(ctx, repo, r.Digest, subject)
+		layer, err := c.bundleLayer(ctx, repo, r.Digest, subject)
 		if errors.Is(err, oci.ErrNotBundle) && !declared {
 			continue
+		}
+		if err == nil && layer.Size >= streamFrom && layer.Size <= oci.MaxBundleSize {
+			streamed = append(streamed, StreamedBundle{Source: src, Size: layer.Size, Open: func() (io.ReadCloser, error) {
+				return c.blobReader(ctx, repo, layer.Digest, layer.Size)
+			}})
+			continue
+		}
+		var b []byte
+		if err == nil {
+			b, err = c.blob(ctx, repo, layer.Digest, layer.Size)
 		}
 		if err != nil {
 			out = append(out, oci.Signature{Source: src + " (unreadable: " + err.Error() + ")"})
@@ -261,7 +312,7 @@ func (c *Client) bundles(ctx context.Context, repo name.Repository, subject v1.H
 		}
 		out = append(out, oci.Signature{Source: src, Bundle: b})
 	}
-	return out, nil
+	return out, streamed, nil
 }
 
 func (c *Client) referrers(ctx context.Context, repo name.Repository, subject v1.Hash) ([]v1.Descriptor, error) {
@@ -276,16 +327,13 @@ func (c *Client) referrers(ctx context.Context, repo name.Repository, subject v1
 	return m.Manifests, nil
 }
 
-func (c *Client) bundle(ctx context.Context, repo name.Repository, manifestDigest, subject v1.Hash) ([]byte, error) {
+// bundleLayer returns the descriptor of the bundle layer of a referrer.
+func (c *Client) bundleLayer(ctx context.Context, repo name.Repository, manifestDigest, subject v1.Hash) (v1.Descriptor, error) {
 	raw, err := c.manifest(ctx, repo.Digest(manifestDigest.String()))
 	if err != nil {
-		return nil, err
+		return v1.Descriptor{}, err
 	}
-	layer, err := oci.BundleLayer(raw, subject)
-	if err != nil {
-		return nil, err
-	}
-	return c.blob(ctx, repo, layer.Digest, layer.Size)
+	return oci.BundleLayer(raw, subject)
 }
 
 func (c *Client) manifest(ctx context.Context, ref name.Reference) ([]byte, error) {
@@ -330,6 +378,57 @@ func (c *Client) blob(ctx context.Context, repo name.Repository, d v1.Hash, size
 	}
 	return b, nil
 }
+
+// blobReader fetches a blob as a stream whose end checks its size and
+// digest.
+func (c *Client) blobReader(ctx context.Context, repo name.Repository, d v1.Hash, size int64) (io.ReadCloser, error) {
+	if size < 0 || size > oci.MaxBundleSize {
+		return nil, fmt.Errorf("blob %s has size %d, outside 0..%d", d, size, oci.MaxBundleSize)
+	}
+	if d.Algorithm != "sha256" {
+		return nil, fmt.Errorf("blob %s: unsupported digest algorithm", d)
+	}
+	l, err := remote.Layer(repo.Digest(d.String()), c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	return &checkedBlob{rc: rc, r: io.LimitReader(rc, size+1), d: d, size: size, h: sha256.New()}, nil
+}
+
+// checkedBlob reads a blob and, at its end, fails unless it had the
+// expected size and digest.
+type checkedBlob struct {
+	rc   io.ReadCloser
+	r    io.Reader
+	d    v1.Hash
+	size int64
+	n    int64
+	h    hash.Hash
+}
+
+func (b *checkedBlob) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.h.Write(p[:n])
+	if b.n > b.size {
+		return n, fmt.Errorf("blob %s is over the %d bytes its descriptor says", b.d, b.size)
+	}
+	if err == io.EOF {
+		if b.n != b.size {
+			return n, fmt.Errorf("blob %s is %d bytes, descriptor says %d", b.d, b.n, b.size)
+		}
+		if got := hex.EncodeToString(b.h.Sum(nil)); got != b.d.Hex {
+			return n, fmt.Errorf("blob %s has digest sha256:%s", b.d, got)
+		}
+	}
+	return n, err
+}
+
+func (b *checkedBlob) Close() error { return b.rc.Close() }
 
 // legacyLayers reads the layers of cosign's legacy tag (suffix ".sig" or
 // ".att") for subject that have the given media type.

@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,5 +229,76 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Signatures still waiting on a stalled body after 30s")
+	}
+}
+
+// TestAttestationsStreamed: bundle layers of at least the threshold are
+// returned to be read as streams, which give the layer's content and fail
+// at the end when the registry serves other bytes than the digest.
+func TestAttestationsStreamed(t *testing.T) {
+	reg := testkit.StartMemoryRegistry(t, true)
+	var tamper atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tamper.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			reg.Server.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		reg.Server.Config.Handler.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if len(body) > 0 {
+			body[len(body)-1] ^= 1
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}))
+	t.Cleanup(proxy.Close)
+	host := strings.TrimPrefix(proxy.URL, "http://")
+	ctx := context.Background()
+	c := store.New(store.Options{Timeout: 5 * time.Second})
+	reg.PushImage(t, "demo/app:v1", "app")
+	ref, err := c.ParseReference(host + "/demo/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, desc, err := c.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, large := `{"n":1}`, `{"n":"`+strings.Repeat("x", 100)+`"}`
+	for _, b := range []string{small, large} {
+		if _, err := c.AttachBundle(ctx, d.Context(), desc, []byte(b), "https://cyclonedx.org/bom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, streamed, err := c.AttestationsStreamed(ctx, d.Context(), h, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 1 || string(sigs[0].Bundle) != small || len(streamed) != 1 || streamed[0].Size != int64(len(large)) {
+		t.Fatalf("got %d in memory and %d streamed, want the small one in memory and the large one streamed", len(sigs), len(streamed))
+	}
+	read := func() ([]byte, error) {
+		rc, err := streamed[0].Open()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	got, err := read()
+	if err != nil || string(got) != large {
+		t.Fatalf("streamed read: %q, %v", got, err)
+	}
+	tamper.Store(true)
+	if _, err := read(); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Errorf("tampered layer: got %v, want a digest error", err)
 	}
 }

@@ -1,0 +1,134 @@
+package attest
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	intoto "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+const scanHex = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+// okStatement returns a valid statement with the predicate given.
+func okStatement(predicate string) string {
+	return `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + scanHex + `"}}],"predicateType":"p","predicate":` + predicate + `}`
+}
+
+// TestParseStatementInPlace: the predicate is a sub-slice of the input,
+// and the statement equals what decoding the whole document gives.
+func TestParseStatementInPlace(t *testing.T) {
+	in := []byte(okStatement(`{"components":[{"name":"x","version":"1"}], "n": 1.5e3}`))
+	st, err := ParseStatementInPlace(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Predicate) == 0 || &st.Predicate[0] != &in[bytes.Index(in, []byte(`{"components"`))] {
+		t.Error("predicate is not a sub-slice of the payload")
+	}
+	whole, err := parseStatementDoc(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(whole, st); diff != "" {
+		t.Errorf("in place differs from a whole decode (-whole +in place):\n%s", diff)
+	}
+	copied, err := ParseStatement(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &copied.Predicate[0] == &st.Predicate[0] {
+		t.Error("ParseStatement's predicate aliases the payload")
+	}
+}
+
+// TestParseStatementProtobufRules: what protobuf's JSON parser rejects in an
+// in-toto statement is rejected here too.
+func TestParseStatementProtobufRules(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"predicate is an array", okStatement(`[1]`), "predicate is not a JSON object"},
+		{"predicate is a string", okStatement(`"x"`), "predicate is not a JSON object"},
+		{"invalid UTF-8", okStatement(`{"a":"` + "\xff" + `"}`), "not UTF-8"},
+		{"lone high surrogate", okStatement(`{"a":"\ud800"}`), "unpaired UTF-16 surrogate"},
+		{"lone low surrogate", okStatement(`{"a":"\udc00x"}`), "unpaired UTF-16 surrogate"},
+		{"reversed surrogates", okStatement(`{"a":"\udc00\ud800"}`), "unpaired UTF-16 surrogate"},
+		{"infinite number", okStatement(`{"a":1e400}`), "not a finite float64"},
+		{"long number", okStatement(`{"a":` + strings.Repeat("9", 400) + `}`), "not a finite float64"},
+		{"null digest", strings.Replace(okStatement(`{}`), `"digest":{`, `"digest":{"x":null,`, 1), "digest is not a string"},
+		{"content not canonical", strings.Replace(okStatement(`{}`), `"name":"a"`, `"content":"QQ==\n"`, 1), "canonical base64"},
+		{"duplicate key deep in the predicate", okStatement(`{"a":[{"b":1,"\u0062":2}]}`), `duplicate JSON key "b"`},
+		{"duplicate key among many", okStatement(`{` + manyKeys(40) + `,"k7":0}`), `duplicate JSON key "k7"`},
+		{"deep predicate", okStatement(strings.Repeat(`{"a":`, 130) + "1" + strings.Repeat("}", 130)), "nested too deeply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseStatement([]byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{
+		okStatement(`null`),
+		okStatement(`{"a":"\ud83d\ude00 \u00e9 \/ \n","b":-0.5E-3,"c":[true,false,null,{}]}`),
+		okStatement(`{` + manyKeys(40) + `}`),
+		strings.Replace(okStatement(`{}`), `"name":"a"`, `"content":"QQ=="`, 1),
+	} {
+		if _, err := ParseStatement([]byte(ok)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"k` + strconv.Itoa(i) + `":0`)
+	}
+	return b.String()
+}
+
+// FuzzParseStatementInPlace checks the one-pass parser against decoding the
+// whole document (the parser hallmark had before it) and against protobuf's
+// JSON parser of the in-toto Statement that sigstore verifiers run:
+//   - what it accepts, the whole decode accepts, with the same value;
+//   - what it accepts, protobuf accepts;
+//   - what both of those accept (without subject content, whose base64 this
+//     parser requires to be canonical), it accepts.
+func FuzzParseStatementInPlace(f *testing.F) {
+	for _, s := range []string{
+		okStatement(`{}`), okStatement(`null`), okStatement(`[1]`), okStatement(`{"a":1e400}`),
+		okStatement(`{"a":"\ud83d\ude00","b":[1,2,{"c":null}]}`),
+		`{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha512":"` + strings.Repeat("c", 128) + `","dirHash":"x"},"annotations":{"k":1}}],"predicateType":"p"}`,
+		strings.Replace(okStatement(`{}`), `"name":"a"`, `"content":"QQ=="`, 1),
+		`[]`, `{}`, `"x"`, ``, ` {"predicate":{}} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := ParseStatementInPlace(data)
+		whole, wholeErr := parseStatementDoc(data)
+		var pb intoto.Statement
+		pbErr := protojson.Unmarshal(data, &pb)
+		if err == nil {
+			if wholeErr != nil {
+				t.Fatalf("accepted what a whole decode rejects (%v)", wholeErr)
+			}
+			if diff := cmp.Diff(whole, st); diff != "" {
+				t.Fatalf("differs from a whole decode (-whole +in place):\n%s", diff)
+			}
+			if pbErr != nil {
+				t.Fatalf("accepted what protobuf rejects (%v)", pbErr)
+			}
+			return
+		}
+		if wholeErr == nil && pbErr == nil && !bytes.Contains(data, []byte("content")) {
+			t.Fatalf("rejected what a whole decode and protobuf accept: %v", err)
+		}
+	})
+}
