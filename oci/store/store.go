@@ -31,6 +31,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"hallmark.dev/attest"
 	"hallmark.dev/oci"
 )
 
@@ -224,8 +225,17 @@ func (c *Client) Attestations(ctx context.Context, repo name.Repository, subject
 // schema) and cosign's legacy "sha256-<hex>.sig" tag. A signature whose
 // manifest or layer cannot be read is returned with the reason in Source and
 // no content, so that the caller can say why it did not count.
+//
+// Referrers whose descriptor declares another predicate type than an image
+// signature's (an SBOM attestation, say) are not read: they could not
+// verify as a signature, and they may be large. The annotation is
+// unsigned, so it only saves work: a referrer without it is read and
+// verification decides.
 func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
-	out, err := c.bundles(ctx, repo, subject)
+	out, _, err := c.bundlesStreamed(ctx, repo, subject, math.MaxInt64, func(d v1.Descriptor) bool {
+		pt, ok := d.Annotations[oci.AnnotationBundlePredicateType]
+		return !ok || pt == attest.CosignSignPredicateType
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +248,7 @@ func (c *Client) Signatures(ctx context.Context, repo name.Repository, subject v
 
 // bundles returns the bundles attached to subject as referrers.
 func (c *Client) bundles(ctx context.Context, repo name.Repository, subject v1.Hash) ([]oci.Signature, error) {
-	out, _, err := c.bundlesStreamed(ctx, repo, subject, math.MaxInt64)
+	out, _, err := c.bundlesStreamed(ctx, repo, subject, math.MaxInt64, nil)
 	return out, err
 }
 
@@ -260,7 +270,7 @@ type StreamedBundle struct {
 // at least streamFrom bytes are not read: they are returned to be read as
 // streams.
 func (c *Client) AttestationsStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64) ([]oci.Signature, []StreamedBundle, error) {
-	out, streamed, err := c.bundlesStreamed(ctx, repo, subject, streamFrom)
+	out, streamed, err := c.bundlesStreamed(ctx, repo, subject, streamFrom, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -271,7 +281,10 @@ func (c *Client) AttestationsStreamed(ctx context.Context, repo name.Repository,
 	return append(out, legacy...), streamed, nil
 }
 
-func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64) ([]oci.Signature, []StreamedBundle, error) {
+// bundlesStreamed reads the bundle referrers of subject that want accepts
+// (all when want is nil), returning those of at least streamFrom bytes as
+// streams.
+func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64, want func(v1.Descriptor) bool) ([]oci.Signature, []StreamedBundle, error) {
 	var (
 		out      []oci.Signature
 		streamed []StreamedBundle
@@ -289,6 +302,9 @@ func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subj
 		// look inside and keep the referrer only if it holds a bundle.
 		declared := oci.IsBundleArtifact(r.ArtifactType)
 		if !declared && r.ArtifactType != oci.EmptyConfigMediaType && r.ArtifactType != "" {
+			continue
+		}
+		if want != nil && !want(r) {
 			continue
 		}
 		src := "referrer " + r.Digest.String()

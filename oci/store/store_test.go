@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"hallmark.dev/attest"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/oci/store"
 )
@@ -86,8 +87,12 @@ func TestUnreadableBundleIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.AttachBundle(ctx, d.Context(), desc, []byte(`{}`), "p")
+	r, err := c.AttachBundle(ctx, d.Context(), desc, []byte(`{}`), attest.CosignSignPredicateType)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// An attestation of another type is not read as a signature.
+	if _, err := c.AttachBundle(ctx, d.Context(), desc, []byte(`{}`), attest.PredicateCycloneDX); err != nil {
 		t.Fatal(err)
 	}
 	// Delete the bundle blob behind the referrer.
