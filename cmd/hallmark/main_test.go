@@ -257,8 +257,15 @@ func cmdPushLayout(ts *testscript.TestScript, neg bool, args []string) {
 // copysig FROM TO: copy every bundle signature of image FROM onto image TO,
 // as an attacker with push access would.
 func cmdCopySig(ts *testscript.TestScript, neg bool, args []string) {
+	// copysig -att TYPE FROM TO copies the attestation bundles instead,
+	// declaring TYPE.
+	predicateType := "https://sigstore.dev/cosign/sign/v1"
+	att := len(args) == 4 && args[0] == "-att"
+	if att {
+		predicateType, args = args[1], args[2:]
+	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: copysig FROM TO")
+		ts.Fatalf("usage: copysig [-att TYPE] FROM TO")
 	}
 	ctx := context.Background()
 	c := store.New(store.Options{})
@@ -272,14 +279,18 @@ func cmdCopySig(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	h, err := v1.NewHash(fd.DigestStr())
 	ts.Check(err)
-	sigs, err := c.Signatures(ctx, fd.Context(), h)
+	get := c.Signatures
+	if att {
+		get = c.Attestations
+	}
+	sigs, err := get(ctx, fd.Context(), h)
 	ts.Check(err)
 	n := 0
 	for _, s := range sigs {
 		if s.Bundle == nil {
 			continue
 		}
-		_, err := c.AttachBundle(ctx, td.Context(), tdesc, s.Bundle, "https://sigstore.dev/cosign/sign/v1")
+		_, err := c.AttachBundle(ctx, td.Context(), tdesc, s.Bundle, predicateType)
 		ts.Check(err)
 		n++
 	}
