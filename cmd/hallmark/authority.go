@@ -97,6 +97,9 @@ func (f *authorityFlags) authority() (verify.Authority, error) {
 	if (f.issuer == "") == (f.issuerRe == "") {
 		return nil, errors.New("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
 	}
+	if f.signedTS && !f.ignoreTlog {
+		return nil, errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry or a timestamp gives the time, and a timestamp alone is not required")
+	}
 	k, err := verify.NewKeyless(tr.root, verify.Identity{
 		Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe,
 	})

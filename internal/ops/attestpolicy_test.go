@@ -198,3 +198,20 @@ func TestValidatePolicies(t *testing.T) {
 		})
 	}
 }
+
+// An old SBOM attestation stamped again later (anyone may add an RFC 3161
+// timestamp of the signature to its bundle) is not newer for it: only the
+// earliest verified time bounds when it was signed.
+func TestSignedTimeIgnoresLaterTimestamps(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+	old := verify.Signer{Timestamps: []verify.VerifiedTime{
+		{Type: "transparency-log", Time: day(1)},
+		{Type: "timestamp-authority", Time: day(20)}, // added later
+	}}
+	fresh := verify.Signer{Timestamps: []verify.VerifiedTime{{Type: "timestamp-authority", Time: day(10)}}}
+	a := SBOMDownload{Source: "old", Signed: signedTime(old)}
+	b := SBOMDownload{Source: "fresh", Signed: signedTime(fresh)}
+	if newer(a, b) >= 0 {
+		t.Fatalf("the re-stamped old attestation (signed %s) counts as newer than one signed %s", a.Signed, b.Signed)
+	}
+}

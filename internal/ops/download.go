@@ -114,7 +114,7 @@ type SBOMDownload struct {
 	PredicateType string
 	// Predicate is the SBOM, byte for byte as signed.
 	Predicate json.RawMessage
-	// Signed is the latest verified time of the signature (timestamp
+	// Signed is the earliest verified time of the signature (timestamp
 	// authority or transparency log), zero if it has none; Created is the
 	// creation time the signed SBOM states, zero if none.
 	Signed  time.Time
@@ -127,7 +127,7 @@ var ErrSBOMAmbiguous = errors.New("no time tells which SBOM is newest")
 
 // DownloadSBOM verifies the image's SBOM attestations of the given types
 // (CycloneDX and SPDX when none is given) and returns the predicate of the
-// newest. Newest is decided by the latest verified time of each signature
+// newest. Newest is decided by the earliest verified time of each signature
 // (timestamp authority or transparency log), then by the creation time the
 // signed SBOM states; when that leaves several equally new, it refuses
 // rather than pick one.
@@ -177,13 +177,7 @@ func newer(a, b SBOMDownload) int {
 	return a.Created.Compare(b.Created)
 }
 
-// signedTime is the latest verified time of a signature.
-func signedTime(s verify.Signer) time.Time {
-	var t time.Time
-	for _, vt := range s.Timestamps {
-		if vt.Time.After(t) {
-			t = vt.Time
-		}
-	}
-	return t
-}
+// signedTime is the earliest verified time of a signature: a timestamp
+// added to the bundle later (anyone may stamp a signature again) must not
+// make an old attestation the newest.
+func signedTime(s verify.Signer) time.Time { return earliestTrustedTime(s) }

@@ -98,6 +98,12 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	}
 	digest := d.DigestStr()
 	res := &ReleaseResult{Image: d.String(), Digest: digest}
+	if desc.MediaType.IsIndex() {
+		// trivy and grype scan one platform of an index, and their report
+		// names the index digest: a pass would vouch for platforms never
+		// scanned.
+		return res, fmt.Errorf("%s is an image index: a scan covers only one of its platforms; release each platform's image by its digest; nothing was signed", d)
+	}
 
 	// Everything that can refuse the release runs before signing.
 	gatePred, err := req.Gate(ctx, d.String())

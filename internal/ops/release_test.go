@@ -109,6 +109,19 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("got %d signatures, want 0", n)
 		}
 	})
+	t.Run("an index: nothing signed", func(t *testing.T) {
+		// A scanner scans one platform of an index, and the report names
+		// the index digest: a gate pass would cover the other platforms
+		// unscanned.
+		ref := reg.PushIndex(t, "demo/multi:v1", "multi").String()
+		_, err := ops.Release(ctx, c, base(ref))
+		if err == nil || !strings.Contains(err.Error(), "index") || !strings.Contains(err.Error(), "nothing was signed") {
+			t.Fatalf("got %v, want the index refused", err)
+		}
+		if n := countSigs(ref); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
 	t.Run("the gate sees the resolved digest", func(t *testing.T) {
 		d := reg.PushImage(t, "demo/digest:v1", "digest")
 		req := base(reg.Host + "/demo/digest:v1")
