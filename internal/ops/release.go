@@ -31,12 +31,11 @@ type ReleaseRequest struct {
 	// BeforeSign, if set, runs after the gate and before signing (the
 	// signing policy); an error stops the release with nothing signed.
 	BeforeSign func(ctx context.Context, digest string) error
-	// CheckSBOM, if set, validates the SBOM for the digest before signing.
-	CheckSBOM func(sbom []byte, digest string) error
-	// SBOM (with its predicate type URI) and Provenance (a SLSA
-	// predicate) are attached when set.
+	// SBOM (CycloneDX or SPDX JSON) and Provenance (a SLSA predicate) are
+	// attached when set. The SBOM is checked (well-formed, supported
+	// version, about this image) before signing; its predicate type
+	// follows its format.
 	SBOM           []byte
-	SBOMType       string
 	Provenance     []byte
 	ProvenanceType string
 	Annotations    map[string]string
