@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // readKeys are the JSON field names this package (through the format
@@ -39,53 +41,20 @@ const maxDepth = 256
 func checkKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	return walk(dec, 0, "")
-}
-
-func walk(dec *json.Decoder, depth int, path string) error {
-	if depth > maxDepth {
-		return errors.New("JSON nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		seen := map[string]string{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return fmt.Errorf("invalid JSON: %w", err)
+	return jsonstrict.Walk(dec, jsonstrict.Options{
+		MaxDepth: maxDepth,
+		TooDeep:  errors.New("JSON nested too deeply"),
+		Fold:     strings.ToLower,
+		Duplicate: func(path jsonstrict.Path, prev, k string) error {
+			return fmt.Errorf("%skeys %q and %q are the same to a case-insensitive reader", at(path.String()), prev, k)
+		},
+		Key: func(path jsonstrict.Path, k string) error {
+			if want, ok := readKeys[strings.ToLower(k)]; ok && want != k {
+				return fmt.Errorf("%skey %q, want %q", at(path.String()), k, want)
 			}
-			k, _ := kt.(string)
-			folded := strings.ToLower(k)
-			if prev, dup := seen[folded]; dup {
-				return fmt.Errorf("%skeys %q and %q are the same to a case-insensitive reader", at(path), prev, k)
-			}
-			seen[folded] = k
-			if want, ok := readKeys[folded]; ok && want != k {
-				return fmt.Errorf("%skey %q, want %q", at(path), k, want)
-			}
-			if err := walk(dec, depth+1, path+"."+k); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := walk(dec, depth+1, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := dec.Token(); err != nil { // closing delimiter
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	return nil
+			return nil
+		},
+	})
 }
 
 func at(path string) string {

@@ -133,20 +133,30 @@ func verifyParsedStatement(digest, source string, b *bundle.Bundle, authority Au
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
 	}
-	env, err := b.Envelope()
-	if err != nil || env == nil {
-		return fail(StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope"))
-	}
-	raw := env.RawEnvelope()
-	if raw.PayloadType != attest.PayloadType {
-		return fail(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", raw.PayloadType, attest.PayloadType))
-	}
-	payload, err := base64.StdEncoding.DecodeString(raw.Payload)
+	payload, step, err := statementPayload(b)
 	if err != nil {
-		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
+		return fail(step, err)
 	}
 	st, stErr := attest.ParseStatement(payload)
 	return checkStatement(digest, source, signed{entity: b}, payload, st, stErr, authority)
+}
+
+// statementPayload returns the payload of a bundle's DSSE envelope, which
+// must be an in-toto statement's; on failure it names the step that failed.
+func statementPayload(b *bundle.Bundle) ([]byte, Step, error) {
+	env, err := b.Envelope()
+	if err != nil || env == nil {
+		return nil, StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope")
+	}
+	raw := env.RawEnvelope()
+	if raw.PayloadType != attest.PayloadType {
+		return nil, StepPayload, fmt.Errorf("DSSE payload type %q, want %q", raw.PayloadType, attest.PayloadType)
+	}
+	payload, err := base64.StdEncoding.DecodeString(raw.Payload)
+	if err != nil {
+		return nil, StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err)
+	}
+	return payload, "", nil
 }
 
 // verifyStreamedStatement is verifyParsedStatement on a bundle whose DSSE

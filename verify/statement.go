@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -83,17 +82,9 @@ func Statement(source string, data []byte, p StatementPolicy) (*VerifiedAttestat
 			return fail(StepBundle, err)
 		}
 	}
-	env, err := b.Envelope()
-	if err != nil || env == nil {
-		return fail(StepBundle, errors.New("bundle holds a message signature, not a DSSE envelope"))
-	}
-	raw := env.RawEnvelope()
-	if raw.PayloadType != attest.PayloadType {
-		return fail(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", raw.PayloadType, attest.PayloadType))
-	}
-	payload, err := base64.StdEncoding.DecodeString(raw.Payload)
+	payload, step, err := statementPayload(b)
 	if err != nil {
-		return fail(StepBundle, fmt.Errorf("DSSE payload is not base64: %w", err))
+		return fail(step, err)
 	}
 	// The signature covers the whole statement; what it is about is the
 	// caller's check (see above), so no artifact is bound here.

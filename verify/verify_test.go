@@ -101,17 +101,7 @@ func TestImage(t *testing.T) {
 	f := newFixture(t)
 	ann := map[string]string{"repo": "org/app", "ref": "abc"}
 	good := imageBundle(t, f.signer, digestA, ann)
-	blobBundle := func() []byte {
-		k, err := sign.NewKeySigner(f.signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := sign.Blob(context.Background(), k, []byte("x"), sign.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}()
+	blobBundle := blobBundle(t, f)
 	otherPredicate := statementBundle(t, f.signer, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"`+digestA[7:]+`"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`)
 
 	tests := []struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -34,13 +33,9 @@ func attestCmd(e *env) *cobra.Command {
 			if predicate == "" {
 				return withHint(errors.New("no predicate"), "pass --predicate FILE (a JSON predicate)")
 			}
-			pt, err := attest.PredicateType(typ)
+			pt, content, err := readPredicate(typ, predicate)
 			if err != nil {
 				return err
-			}
-			content, err := os.ReadFile(predicate)
-			if err != nil {
-				return fmt.Errorf("read predicate: %w", err)
 			}
 			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP)
 			if err != nil {
@@ -105,8 +100,8 @@ Two policies are built in:
     policy. Older gate attestations are reported but do not fail the verification.`,
 		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			pt, err := attest.PredicateType(typ)
 			if err != nil {

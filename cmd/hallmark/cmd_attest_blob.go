@@ -13,6 +13,34 @@ import (
 	"hallmark.dev/verify"
 )
 
+// readPredicate resolves a --type name to its predicate type URI and reads
+// the --predicate file.
+func readPredicate(typ, path string) (string, []byte, error) {
+	pt, err := attest.PredicateType(typ)
+	if err != nil {
+		return "", nil, err
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("read predicate: %w", err)
+	}
+	return pt, content, nil
+}
+
+func checkOutput(output string) error {
+	if output != "text" && output != "json" {
+		return fmt.Errorf("--output %q: want text or json", output)
+	}
+	return nil
+}
+
+func requireBundle(bundle string) error {
+	if bundle == "" {
+		return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
+	}
+	return nil
+}
+
 // artifactArgs turns FILE or sha256:<hex> arguments into artifacts.
 func artifactArgs(args []string) ([]ops.Artifact, error) {
 	out := make([]ops.Artifact, 0, len(args))
@@ -72,11 +100,8 @@ be one of its subjects.`,
 				if len(arts) == 0 {
 					return withHint(errors.New("no artifacts"), "name the files the attestation is about")
 				}
-				if req.PredicateType, err = attest.PredicateType(typ); err != nil {
+				if req.PredicateType, req.Predicate, err = readPredicate(typ, predicate); err != nil {
 					return err
-				}
-				if req.Predicate, err = os.ReadFile(predicate); err != nil {
-					return fmt.Errorf("read predicate: %w", err)
 				}
 			}
 			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
@@ -118,11 +143,11 @@ func verifyBlobAttestationCmd(e *env) *cobra.Command {
 		Short: "Verify an attestation bundle about a file (one of its subjects)",
 		Args:  exactArgs(1, "FILE or sha256:<hex>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if bundle == "" {
-				return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
+			if err := requireBundle(bundle); err != nil {
+				return err
 			}
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			pt, err := attest.PredicateType(typ)
 			if err != nil {

@@ -77,8 +77,8 @@ statement and an expired_at date (YYYY-MM-DD), from 00:00 UTC of which the
 finding blocks again. The exit status is 1 if anything blocks.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			if report == "" && scanRef == "" {
 				return withHint(errors.New("nothing to gate"), "pass --report REPORT.json --image REPO@sha256:…, or --scan REPO@sha256:… to run trivy")

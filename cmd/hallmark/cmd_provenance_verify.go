@@ -41,8 +41,8 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 			return exactArgs(1, "IMAGE (or --provenance-path FILE and the artifacts)")(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			req, err := pf.requirements()
 			if err != nil {

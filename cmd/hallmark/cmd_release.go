@@ -44,8 +44,8 @@ public log. Running the release again on the same digest (a weekly rebuild)
 re-checks the exceptions and attaches a fresh set.`,
 		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			if (report == "") == !scanImage {
 				return withHint(errors.New("give exactly one of --report and --scan"),

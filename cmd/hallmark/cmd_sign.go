@@ -115,6 +115,13 @@ func signBlobCmd(e *env) *cobra.Command {
 }
 
 func parseAnnotations(kvs []string) (map[string]string, error) {
+	return parseKeyValues(kvs, "annotation", "-a")
+}
+
+// parseKeyValues reads repeated key=value flags; what names the values in
+// messages and flag is the flag to hint at. A key given twice must have one
+// value.
+func parseKeyValues(kvs []string, what, flag string) (map[string]string, error) {
 	if len(kvs) == 0 {
 		return nil, nil
 	}
@@ -122,10 +129,10 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, withHint(fmt.Errorf("annotation %q is not key=value", kv), "write -a key=value")
+			return nil, withHint(fmt.Errorf("%s %q is not key=value", what, kv), "write %s key=value", flag)
 		}
 		if old, dup := out[k]; dup && old != v {
-			return nil, fmt.Errorf("annotation %q given twice with different values", k)
+			return nil, fmt.Errorf("%s %q given twice with different values", what, k)
 		}
 		out[k] = v
 	}

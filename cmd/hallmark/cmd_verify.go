@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/attest"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/verify"
 )
@@ -28,8 +26,8 @@ func verifyCmd(e *env) *cobra.Command {
 		Short: "Verify an image's signatures (referrers and cosign's legacy tags)",
 		Args:  exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			annotations, err := parseAnnotations(ann)
 			if err != nil {
@@ -105,8 +103,8 @@ func verifyBlobCmd(e *env) *cobra.Command {
 		Short: "Verify a file (or its digest) against a Sigstore bundle",
 		Args:  exactArgs(1, "FILE or sha256:<hex>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if bundle == "" {
-				return withHint(errors.New("no bundle given"), "pass --bundle FILE.sigstore.json")
+			if err := requireBundle(bundle); err != nil {
+				return err
 			}
 			authority, err := af.authority()
 			if err != nil {
@@ -116,14 +114,13 @@ func verifyBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read bundle: %w", err)
 			}
-			var a verify.Artifact
-			if strings.HasPrefix(args[0], "sha256:") {
-				if _, _, err := attest.SplitDigest(args[0]); err != nil {
-					return err
-				}
-				a.Digest = args[0]
-			} else {
-				f, err := os.Open(args[0])
+			arts, err := artifactArgs(args)
+			if err != nil {
+				return err
+			}
+			a := verify.Artifact{Digest: arts[0].Digest}
+			if arts[0].Path != "" {
+				f, err := os.Open(arts[0].Path)
 				if err != nil {
 					return fmt.Errorf("read blob: %w", err)
 				}

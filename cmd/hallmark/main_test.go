@@ -247,11 +247,17 @@ func cmdPushLayout(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	r, err := name.ParseReference(args[1])
 	ts.Check(err)
+	pushAndSet(ts, r, img, args[2])
+}
+
+// pushAndSet writes img to r and sets v to its repo@digest and v_DIGEST to
+// its digest.
+func pushAndSet(ts *testscript.TestScript, r name.Reference, img v1.Image, v string) {
 	ts.Check(remote.Write(r, img))
 	d, err := img.Digest()
 	ts.Check(err)
-	ts.Setenv(args[2], r.Context().Digest(d.String()).String())
-	ts.Setenv(args[2]+"_DIGEST", d.String())
+	ts.Setenv(v, r.Context().Digest(d.String()).String())
+	ts.Setenv(v+"_DIGEST", d.String())
 }
 
 // copysig FROM TO: copy every bundle signature of image FROM onto image TO,
@@ -480,11 +486,7 @@ func cmdPushDir(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	img, err := sample.FromDir(ts.MkAbs(args[0]), "linux", "amd64")
 	ts.Check(err)
-	ts.Check(remote.Write(r, img))
-	d, err := img.Digest()
-	ts.Check(err)
-	ts.Setenv(args[2], r.Context().Digest(d.String()).String())
-	ts.Setenv(args[2]+"_DIGEST", d.String())
+	pushAndSet(ts, r, img, args[2])
 }
 
 // setdate VAR DAYS: set VAR to the UTC date DAYS (may be negative) days

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -63,19 +61,5 @@ func (f *provenanceFlags) requirements() (slsa.Requirements, error) {
 }
 
 func parseWorkflowInputs(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, withHint(fmt.Errorf("workflow input %q is not key=value", kv), "write --build-workflow-input key=value")
-		}
-		if old, dup := out[k]; dup && old != v {
-			return nil, fmt.Errorf("workflow input %q given twice with different values", k)
-		}
-		out[k] = v
-	}
-	return out, nil
+	return parseKeyValues(kvs, "workflow input", "--build-workflow-input")
 }

@@ -191,6 +191,25 @@ func TestWrongImage(t *testing.T) {
 
 var now = time.Date(2099, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// mustEvaluate evaluates r at now under the default policy tightened by
+// flags, with the exceptions in YAML (none if empty).
+func mustEvaluate(t *testing.T, r *Report, flags Flags, exceptions, digest string) *Result {
+	t.Helper()
+	p, err := DefaultPolicy().Tighten(flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex *Exceptions
+	if exceptions != "" {
+		ex = mustExceptions(t, exceptions)
+	}
+	res, err := Evaluate(r, p, ex, digest, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func mustExceptions(t *testing.T, y string) *Exceptions {
 	t.Helper()
 	ex, err := ParseExceptions([]byte(y))
@@ -280,18 +299,7 @@ secrets:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := DefaultPolicy().Tighten(tt.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ex *Exceptions
-			if tt.exceptions != "" {
-				ex = mustExceptions(t, tt.exceptions)
-			}
-			res, err := Evaluate(r, p, ex, digestA, now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := mustEvaluate(t, r, tt.flags, tt.exceptions, digestA)
 			if diff := cmp.Diff(tt.blocking, blockingIDs(res), cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) || len(a)+len(b) == 0 })); diff != "" {
 				t.Errorf("blocking (-want +got):\n%s", diff)
 			}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const maxJSONDepth = 64
@@ -37,59 +39,15 @@ func fold(s string) string {
 func checkJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := walkJSON(dec, 0); err != nil {
+	if err := jsonstrict.Walk(dec, jsonstrict.Options{
+		MaxDepth: maxJSONDepth,
+		TooDeep:  fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth),
+		Fold:     fold,
+	}); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")
-	}
-	return nil
-}
-
-func walkJSON(dec *json.Decoder, depth int) error {
-	if depth > maxJSONDepth {
-		return fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return fmt.Errorf("invalid JSON: %w", err)
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return errors.New("invalid JSON: object key is not a string")
-			}
-			if fk := fold(k); seen[fk] {
-				return fmt.Errorf("duplicate JSON key %q", k)
-			} else {
-				seen[fk] = true
-			}
-			if err := walkJSON(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for dec.More() {
-			if err := walkJSON(dec, depth+1); err != nil {
-				return err
-			}
-		}
-	default:
-		return fmt.Errorf("invalid JSON: unexpected %q", d)
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	return nil
 }

@@ -73,18 +73,7 @@ vulnerabilities:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := DefaultPolicy().Tighten(tt.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ex *Exceptions
-			if tt.ex != "" {
-				ex = mustExceptions(t, tt.ex)
-			}
-			res, err := Evaluate(tt.report, p, ex, vectorDigest, now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := mustEvaluate(t, tt.report, tt.flags, tt.ex, vectorDigest)
 			if diff := cmp.Diff(tt.blocking, blockingIDs(res)); diff != "" {
 				t.Errorf("blocking (-want +got):\n%s", diff)
 			}

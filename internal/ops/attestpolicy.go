@@ -109,17 +109,11 @@ func checkPolicies(out *VerifyAttestationsResult, req VerifyAttestationsRequest,
 	if req.Provenance != nil {
 		r := *req.Provenance
 		r.Artifacts = []slsa.Artifact{{Name: subject, Digests: []string{digest}}}
-		var failed []ProvenanceFailure
-		for _, v := range out.Verified {
-			res, err := slsa.Check(v.Statement, v.Payload, r)
-			var ce *slsa.Error
-			switch {
-			case errors.As(err, &ce):
-				failed = append(failed, ProvenanceFailure{Source: v.Source, Err: ce})
-			case err != nil:
-				return fmt.Errorf("%s: %w", v.Source, err)
-			}
+		failed, err := checkProvenance(out.Verified, r, func(v verify.VerifiedAttestation, res *slsa.Result) {
 			out.Provenance = append(out.Provenance, ProvenancePolicyResult{Attestation: v.Source, Checks: res})
+		})
+		if err != nil {
+			return err
 		}
 		if len(failed) > 0 {
 			errs = append(errs, &ProvenancePolicyError{Failed: failed})

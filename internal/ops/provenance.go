@@ -219,17 +219,11 @@ func VerifyArtifactProvenance(req VerifyArtifactProvenanceRequest) (*VerifyProve
 
 // evaluate checks each verified statement and says whether one passed.
 func evaluate(out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, req slsa.Requirements) error {
-	var failed []ProvenanceFailure
-	for _, v := range statements {
-		res, err := slsa.Check(v.Statement, v.Payload, req)
-		var ce *slsa.Error
-		switch {
-		case errors.As(err, &ce):
-			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: ce})
-		case err != nil:
-			return fmt.Errorf("%s: %w", v.Source, err)
-		}
+	failed, err := checkProvenance(statements, req, func(v verify.VerifiedAttestation, res *slsa.Result) {
 		out.Verified = append(out.Verified, VerifiedProvenance{VerifiedAttestation: v, Checks: res})
+	})
+	if err != nil {
+		return err
 	}
 	if out.Passing() != nil {
 		return nil
@@ -241,6 +235,25 @@ func evaluate(out *VerifyProvenanceResult, statements []verify.VerifiedAttestati
 		return fmt.Errorf("no SLSA provenance found for %s", out.Subject)
 	}
 	return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
+}
+
+// checkProvenance runs slsa.Check on each statement and passes record its
+// result; it returns the statements that failed a check, and stops at any
+// other error.
+func checkProvenance(statements []verify.VerifiedAttestation, req slsa.Requirements, record func(verify.VerifiedAttestation, *slsa.Result)) ([]ProvenanceFailure, error) {
+	var failed []ProvenanceFailure
+	for _, v := range statements {
+		res, err := slsa.Check(v.Statement, v.Payload, req)
+		var ce *slsa.Error
+		switch {
+		case errors.As(err, &ce):
+			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: ce})
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", v.Source, err)
+		}
+		record(v, res)
+	}
+	return failed, nil
 }
 
 // provenanceEntry is one signed statement read from a provenance file.

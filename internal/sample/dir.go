@@ -10,10 +10,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // FromDir returns a one-layer OCI image for a platform whose layer holds
@@ -57,17 +53,5 @@ func FromDir(dir, goos, goarch string) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer))
-	if err != nil {
-		return nil, fmt.Errorf("sample: %w", err)
-	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("sample: %w", err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = goos, goarch
-	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	return mutate.ConfigFile(img, cf)
+	return layerImage(buf.Bytes(), goos, goarch, nil)
 }

@@ -34,7 +34,14 @@ func Image(text, os, arch string) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	layer := static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer)
+	return layerImage(buf.Bytes(), os, arch, []string{"cat", "/hello.txt"})
+}
+
+// layerImage returns a one-layer OCI image for a platform from an
+// uncompressed tar, with a fixed creation time and, if cmd is not nil, that
+// command.
+func layerImage(tarball []byte, goos, goarch string, cmd []string) (v1.Image, error) {
+	layer := static.NewLayer(tarball, types.OCIUncompressedLayer)
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
 	if err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
@@ -45,9 +52,11 @@ func Image(text, os, arch string) (v1.Image, error) {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = os, arch
+	cf.OS, cf.Architecture = goos, goarch
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cf.Config.Cmd = []string{"cat", "/hello.txt"}
+	if cmd != nil {
+		cf.Config.Cmd = cmd
+	}
 	return mutate.ConfigFile(img, cf)
 }
 

@@ -368,13 +368,9 @@ func (c *Client) blob(ctx context.Context, repo name.Repository, d v1.Hash, size
 	if size < 0 || size > oci.MaxBundleSize {
 		return nil, fmt.Errorf("blob %s has size %d, outside 0..%d", d, size, oci.MaxBundleSize)
 	}
-	l, err := remote.Layer(repo.Digest(d.String()), c.remoteOpts(ctx)...)
+	rc, err := c.openBlob(ctx, repo, d)
 	if err != nil {
-		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+		return nil, err
 	}
 	defer rc.Close()
 	// The reader verifies the digest at EOF.
@@ -395,6 +391,19 @@ func (c *Client) blob(ctx context.Context, repo name.Repository, d v1.Hash, size
 	return b, nil
 }
 
+// openBlob opens a blob's content as the registry sends it.
+func (c *Client) openBlob(ctx context.Context, repo name.Repository, d v1.Hash) (io.ReadCloser, error) {
+	l, err := remote.Layer(repo.Digest(d.String()), c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+	}
+	return rc, nil
+}
+
 // blobReader fetches a blob as a stream whose end checks its size and
 // digest.
 func (c *Client) blobReader(ctx context.Context, repo name.Repository, d v1.Hash, size int64) (io.ReadCloser, error) {
@@ -404,13 +413,9 @@ func (c *Client) blobReader(ctx context.Context, repo name.Repository, d v1.Hash
 	if d.Algorithm != "sha256" {
 		return nil, fmt.Errorf("blob %s: unsupported digest algorithm", d)
 	}
-	l, err := remote.Layer(repo.Digest(d.String()), c.remoteOpts(ctx)...)
+	rc, err := c.openBlob(ctx, repo, d)
 	if err != nil {
-		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, c.wrap(repo.Registry, "fetch blob "+d.String(), err)
+		return nil, err
 	}
 	return &checkedBlob{rc: rc, r: io.LimitReader(rc, size+1), d: d, size: size, h: sha256.New()}, nil
 }
