@@ -207,7 +207,7 @@ func seed000(ctx context.Context, srv *server.Server, client *store.Client, host
 		return fmt.Errorf("quickstart: verify the gate attestation: %w", err)
 	}
 	report(Step{
-		Title: "consumer: verified the gate attestation: the image passed, under which policy and exceptions",
+		Title: "consumer: verified the gate attestation: the image passed, within 7 days, under the expected gate policy",
 		Detail: fmt.Sprintf("%d gate attestation verified; gate policy %s; exception CVE-2099-1001 until %s\nCUE policy gate-passed.cue: passed (%s)",
 			len(gres.Verified), policy.Digest(), now.AddDate(0, 0, 30).UTC().Format(time.DateOnly), strings.Join(strings.Fields(gatePolicyCUE), " ")),
 		Command: fmt.Sprintf("hallmark verify-attestation --type vuln --gate-max-age 7d --gate-policy-digest %s --policy gate-passed.cue %s %s", policy.Digest(), verifyFlags, userRef(image)),
