@@ -2,8 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -29,14 +28,10 @@ type Artifact struct {
 // Resolve returns the artifact's subject (name: the file's base name) with
 // its digest, hashing the file in constant memory when needed.
 func (a Artifact) Resolve() (attest.Subject, error) {
-	d := a.Digest
-	if d == "" {
-		var err error
-		if d, err = FileDigest(a.Path); err != nil {
-			return attest.Subject{}, err
-		}
+	if a.Digest == "" {
+		return buildenv.FileSubject(a.Path)
 	}
-	alg, h, err := attest.SplitDigest(d)
+	alg, h, err := attest.SplitDigest(a.Digest)
 	if err != nil {
 		return attest.Subject{}, err
 	}
@@ -45,20 +40,6 @@ func (a Artifact) Resolve() (attest.Subject, error) {
 		name = filepath.Base(a.Path)
 	}
 	return attest.Subject{Name: name, Digest: map[string]string{alg: h}}, nil
-}
-
-// FileDigest returns "sha256:<hex>" of a file, streamed.
-func FileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("read artifact: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read artifact %s: %w", path, err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // AttestBlobRequest says what to attest about release artifacts: either a
