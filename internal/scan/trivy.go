@@ -37,6 +37,10 @@ type Trivy struct {
 	Path string
 	// Env is the environment trivy runs with; nil means this process's.
 	Env []string
+	// Target, if set, is called with the reference once trivy is found
+	// and before it runs; an error stops the scan (the caller refuses an
+	// image index there, of which trivy would scan one platform).
+	Target func(ctx context.Context, ref string) error
 }
 
 // Output is what a scan produced.
@@ -60,6 +64,11 @@ func (t Trivy) Scan(ctx context.Context, ref string) (*Output, error) {
 	bin, err := t.binary()
 	if err != nil {
 		return nil, err
+	}
+	if t.Target != nil {
+		if err := t.Target(ctx, ref); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
 	}
 	dir, err := os.MkdirTemp("", "hallmark-scan-")
 	if err != nil {
