@@ -85,7 +85,7 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) IMAGE",
-		Short: "Verify an image's attestations of a predicate type and print the verified statements",
+		Short: "Verify an image's attestations of a predicate type, evaluate policies, and report every check",
 		Long: `Verify an image's attestations of a predicate type: who signed each, then the policies.
 Every verified statement must satisfy each --policy (CUE or Rego).
 
