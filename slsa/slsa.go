@@ -40,6 +40,10 @@
 //   - versioned tag: the tag is a semantic version compatible with the
 //     expected one: "v1" accepts any v1.x.y, "v1.2" any v1.2.y, "v1.2.3"
 //     only v1.2.3 (with the same pre-release); build metadata is ignored.
+//   - certificate source repository ([CheckSigner], run by the caller with
+//     the verified signer): the repository the signing certificate's
+//     Fulcio extensions name must be the expected one, normalised the same
+//     way; a certificate without them (and a key) leaves nothing to check.
 //   - workflow inputs: the workflow_dispatch inputs of a GitHub build
 //     (event payload "inputs"), or the build's external parameters
 //     "inputs" (v0.2 invocation.parameters) for other build types.
@@ -120,7 +124,9 @@ type Artifact struct {
 type CheckResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
-	Detail string `json:"detail"`
+	// NotApplicable says the check had nothing to check (it passed).
+	NotApplicable bool   `json:"notApplicable,omitempty"`
+	Detail        string `json:"detail"`
 }
 
 // Result is what the provenance says and every check that ran.

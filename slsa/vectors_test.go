@@ -171,18 +171,31 @@ func verdict(t *testing.T, v verified, req slsa.Requirements) string {
 	}
 	out := ""
 	for _, s := range v.statements {
-		_, err := slsa.Check(s.Statement, s.Payload, req)
+		res, err := slsa.Check(s.Statement, s.Payload, req)
 		var ce *slsa.Error
-		switch {
-		case err == nil:
-			return ""
-		case errors.As(err, &ce):
-			if len(ce.Failed) != 1 {
-				return "checks " + err.Error()
-			}
-			out = "check " + ce.Failed[0].Name
-		default:
+		if err != nil && !errors.As(err, &ce) {
 			t.Fatal(err)
+		}
+		res.Checks = append(res.Checks, slsa.CheckSigner(req.SourceURI, s.Signer.SourceRepositoryURI, s.Signer.GitHubRepository))
+		// slsa-verifier reports a certificate naming another repository
+		// as it reports provenance naming another: a source mismatch.
+		var names []string
+		for _, f := range res.Failed() {
+			name := f.Name
+			if name == slsa.CheckCertificateSource {
+				name = slsa.CheckSourceURI
+			}
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+		switch len(names) {
+		case 0:
+			return ""
+		case 1:
+			out = "check " + names[0]
+		default:
+			return "checks " + strings.Join(names, ", ")
 		}
 	}
 	return out

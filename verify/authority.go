@@ -38,6 +38,14 @@ type Signer struct {
 	// (keyless signatures).
 	Issuer  string `json:"issuer,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// SourceRepositoryURI is the certificate's Fulcio source repository
+	// URI extension (OID 1.3.6.1.4.1.57264.1.12), and GitHubRepository
+	// its deprecated GitHub workflow repository extension ("owner/repo",
+	// OID 1.3.6.1.4.1.57264.1.5), which older GitHub certificates carry
+	// alone: the repository the CA saw the signing workload run from, when
+	// the CA records one.
+	SourceRepositoryURI string `json:"sourceRepositoryURI,omitempty"`
+	GitHubRepository    string `json:"githubRepository,omitempty"`
 	// Timestamps are the verified times the signature is known to have
 	// existed at: signed timestamps and log integration times.
 	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
@@ -425,6 +433,8 @@ func signerFrom(res *sgverify.VerificationResult) Signer {
 	if res.Signature != nil && res.Signature.Certificate != nil {
 		s.Issuer = res.Signature.Certificate.Extensions.Issuer
 		s.Subject = res.Signature.Certificate.SubjectAlternativeName
+		s.SourceRepositoryURI = res.Signature.Certificate.Extensions.SourceRepositoryURI
+		s.GitHubRepository = res.Signature.Certificate.Extensions.GithubWorkflowRepository
 	}
 	for _, t := range res.VerifiedTimestamps {
 		var typ string

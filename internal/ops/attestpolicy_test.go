@@ -215,3 +215,55 @@ func TestSignedTimeIgnoresLaterTimestamps(t *testing.T) {
 		t.Fatalf("the re-stamped old attestation (signed %s) counts as newer than one signed %s", a.Signed, b.Signed)
 	}
 }
+
+// The repository the signing certificate names must be the expected
+// source too: provenance claiming the right repository, signed by a
+// workload of another, fails on the certificate alone.
+func TestProvenanceCertificateSource(t *testing.T) {
+	signedBy := func(source, uri, ghRepo string) verify.VerifiedAttestation {
+		v := verified(t, source, slsa.PredicateV1, provDoc)
+		v.Signer = verify.Signer{Issuer: "https://token.actions.githubusercontent.com", Subject: "https://github.com/org/builder/.github/workflows/build.yml@refs/tags/v2.0.0", SourceRepositoryURI: uri, GitHubRepository: ghRepo}
+		return v
+	}
+	req := VerifyAttestationsRequest{Policy: verify.AttestationPolicy{PredicateType: slsa.PredicateV1}, Provenance: &slsa.Requirements{SourceURI: "github.com/org/app"}}
+	for _, tc := range []struct {
+		name    string
+		v       verify.VerifiedAttestation
+		wantErr string // "" passes
+		want    slsa.CheckResult
+	}{
+		{"matching certificate", signedBy("a", "https://github.com/org/app", "org/app"), "",
+			slsa.CheckResult{Name: slsa.CheckCertificateSource, Passed: true, Detail: "https://github.com/org/app"}},
+		{"old certificate, deprecated extension only", signedBy("a", "", "org/app"), "",
+			slsa.CheckResult{Name: slsa.CheckCertificateSource, Passed: true, Detail: "https://github.com/org/app"}},
+		{"key signature", verified(t, "a", slsa.PredicateV1, provDoc), "",
+			slsa.CheckResult{Name: slsa.CheckCertificateSource, Passed: true, NotApplicable: true, Detail: "not applicable: the signature's certificate names no source repository"}},
+		{"certificate of another repository", signedBy("a", "https://github.com/evil/app", ""),
+			"a: certificate source repository: the signing certificate was issued to a workload of https://github.com/evil/app, want github.com/org/app",
+			slsa.CheckResult{Name: slsa.CheckCertificateSource, Detail: "the signing certificate was issued to a workload of https://github.com/evil/app, want github.com/org/app"}},
+		{"old certificate of another repository", signedBy("a", "", "evil/app"),
+			"a: certificate source repository: the signing certificate was issued to a workload of https://github.com/evil/app, want github.com/org/app",
+			slsa.CheckResult{Name: slsa.CheckCertificateSource, Detail: "the signing certificate was issued to a workload of https://github.com/evil/app, want github.com/org/app"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := checkFixture(t, req, tc.v)
+			var pe *ProvenancePolicyError
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want success", err)
+			case tc.wantErr != "" && (!errors.As(err, &pe) || err.Error() != tc.wantErr):
+				t.Fatalf("got %v, want a *ProvenancePolicyError %q", err, tc.wantErr)
+			}
+			checks := out.Provenance[0].Checks
+			if !slices.Contains(checks.Checks, tc.want) {
+				t.Errorf("checks %+v, want %+v", checks.Checks, tc.want)
+			}
+			// Only the certificate check can fail: the provenance is good.
+			for _, c := range checks.Failed() {
+				if c.Name != slsa.CheckCertificateSource {
+					t.Errorf("check %s failed: %s", c.Name, c.Detail)
+				}
+			}
+		})
+	}
+}

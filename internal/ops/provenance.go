@@ -237,7 +237,8 @@ func evaluate(out *VerifyProvenanceResult, statements []verify.VerifiedAttestati
 	return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
 }
 
-// checkProvenance runs slsa.Check on each statement and passes record its
+// checkProvenance runs slsa.Check and slsa.CheckSigner (the signing
+// certificate's source repository) on each statement and passes record its
 // result; it returns the statements that failed a check, and stops at any
 // other error.
 func checkProvenance(statements []verify.VerifiedAttestation, req slsa.Requirements, record func(verify.VerifiedAttestation, *slsa.Result)) ([]ProvenanceFailure, error) {
@@ -245,11 +246,15 @@ func checkProvenance(statements []verify.VerifiedAttestation, req slsa.Requireme
 	for _, v := range statements {
 		res, err := slsa.Check(v.Statement, v.Payload, req)
 		var ce *slsa.Error
-		switch {
-		case errors.As(err, &ce):
-			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: ce})
-		case err != nil:
+		if err != nil && !errors.As(err, &ce) {
 			return nil, fmt.Errorf("%s: %w", v.Source, err)
+		}
+		// The certificate's record of the repository the signer ran in
+		// must agree with the expected source too (slsa-verifier checks
+		// it first).
+		res.Checks = append(res.Checks, slsa.CheckSigner(req.SourceURI, v.Signer.SourceRepositoryURI, v.Signer.GitHubRepository))
+		if f := res.Failed(); len(f) > 0 {
+			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: &slsa.Error{Failed: f}})
 		}
 		record(v, res)
 	}
