@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,7 +34,7 @@ const gatePolicyCUE = `predicate: scanner: result: passed: true`
 // signature means the image passed the CVE gate": gate, refuse, document an
 // exception, release keylessly with SBOM, provenance and gate result, then
 // verify as a consumer, and reject what must be rejected.
-func seed000(ctx context.Context, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
+func seed000(ctx context.Context, dir string, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
 	imageRef := host + "/runner-ubuntu:" + sampleTag
 	image, err := push(ctx, imageRef, "runner image built from "+sampleRepo)
 	if err != nil {
@@ -144,6 +146,11 @@ func seed000(ctx context.Context, srv *server.Server, client *store.Client, host
 		Detail:  fmt.Sprintf("subject %s, issuer %s", subject, issuer),
 		Command: fmt.Sprintf("hallmark dev-token --server %s --subject %s > token.txt", userServer, subject),
 	})
+	report(Step{
+		Title:   "a trivy report of that digest (a sample: a fixable HIGH and an unfixed CRITICAL in OS packages, a HIGH in a Python package)",
+		Detail:  filepath.Join(dir, "trivy.json"),
+		Command: fmt.Sprintf("trivy image --scanners vuln --format json --output trivy.json %s   # or let release --scan run it", userRef(image)),
+	})
 	_, refused := release(nil)
 	if refused == nil {
 		return errors.New("quickstart: the gate let a fixable HIGH through")
@@ -162,9 +169,19 @@ func seed000(ctx context.Context, srv *server.Server, client *store.Client, host
 		Rejected: true,
 	})
 
-	ex, err := gate.ParseExceptions(exceptions(now.AddDate(0, 0, 30)))
+	exceptionsYAML := exceptions(now.AddDate(0, 0, 30))
+	ex, err := gate.ParseExceptions(exceptionsYAML)
 	if err != nil {
 		return err
+	}
+	// The inputs, as files, for the commands printed at the end.
+	for name, data := range map[string][]byte{
+		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
+		"gate-passed.cue": []byte(gatePolicyCUE + "\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("quickstart: %w", err)
+		}
 	}
 	res, err := release(ex)
 	if err != nil {

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 
 	client := store.New(store.Options{Timeout: 10 * time.Second})
-	if err := seed000(ctx, srv, client, host, userHost, report); err != nil {
+	if err := seed000(ctx, cfg.Dir, srv, client, host, userHost, report); err != nil {
 		return err
 	}
 	report(Step{Title: fmt.Sprintf("done in %s", time.Since(start).Round(time.Millisecond))})
