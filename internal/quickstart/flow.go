@@ -139,7 +139,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	userServer := "http://" + userHost
 	// Commands name what a user would type against hallmark serve.
 	userRef := func(r string) string { return strings.Replace(r, host, userHost, 1) }
-	releaseCmd := fmt.Sprintf("hallmark release --identity-token token.txt --server %s --report trivy.json --sbom sbom.cdx.json --provenance auto", userServer)
+	releaseCmd := fmt.Sprintf("hallmark release --identity-token token.txt --server %s --report trivy.json --sbom sbom.cdx.json --provenance provenance.json", userServer)
 
 	report(Step{
 		Title:   "got an OIDC identity token from the built-in issuer (a CI job uses its own)",
@@ -177,7 +177,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	// The inputs, as files, for the commands printed at the end.
 	for name, data := range map[string][]byte{
 		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
-		"gate-passed.cue": []byte(gatePolicyCUE + "\n"),
+		"gate-passed.cue": []byte(gatePolicyCUE + "\n"), "provenance.json": prov,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("quickstart: %w", err)
