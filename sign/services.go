@@ -93,3 +93,11 @@ func (s Services) Options(now time.Time) (Options, error) {
 	}
 	return Options{BundleOptions: bo}, nil
 }
+
+// TimestampOnlyOptions returns the options for a signature with a signed
+// timestamp and no log entry (for content too large for a log), from the
+// same services.
+func (s Services) TimestampOnlyOptions(now time.Time) (Options, error) {
+	s.Log, s.Timestamp = false, true
+	return s.Options(now)
+}

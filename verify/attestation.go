@@ -95,19 +95,20 @@ func (res *AttestationResult) add(source, predicateType string) func(*attest.Sta
 			res.Rejected = append(res.Rejected, serr)
 		case st.PredicateType != predicateType:
 			res.Rejected = append(res.Rejected, &SignatureError{Source: source, Step: StepPayload,
-				Err: &otherTypeError{got: st.PredicateType, want: predicateType}})
+				Err: &OtherPredicateTypeError{Got: st.PredicateType, Want: predicateType}})
 		default:
 			res.Verified = append(res.Verified, VerifiedAttestation{Source: source, Signer: signer, Statement: st, Payload: payload})
 		}
 	}
 }
 
-// otherTypeError reports a verified attestation of another predicate type;
-// it matches ErrOtherPredicateType.
-type otherTypeError struct{ got, want string }
+// OtherPredicateTypeError reports a verified attestation of another
+// predicate type than the one asked for; it matches ErrOtherPredicateType.
+type OtherPredicateTypeError struct{ Got, Want string }
 
-func (e *otherTypeError) Error() string {
-	return fmt.Sprintf("predicate type %s, want %s", e.got, e.want)
+func (e *OtherPredicateTypeError) Error() string {
+	return fmt.Sprintf("predicate type %s, want %s", e.Got, e.Want)
 }
 
-func (e *otherTypeError) Is(target error) bool { return target == ErrOtherPredicateType }
+// Is makes errors.Is(err, ErrOtherPredicateType) true.
+func (e *OtherPredicateTypeError) Is(target error) bool { return target == ErrOtherPredicateType }

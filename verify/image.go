@@ -103,6 +103,8 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 	if st.PredicateType != attest.CosignSignPredicateType {
 		return fail(StepPayload, fmt.Errorf("predicate type %q is not an image signature (%s)", st.PredicateType, attest.CosignSignPredicateType))
 	}
+	// verifyStatementBundle already failed StepSubject unless the statement
+	// names digest, so the subject is always found here.
 	subj, _ := st.SubjectFor(digest)
 	ann, nonString := subj.StringAnnotations()
 	if err := checkAnnotations(p.Annotations, ann, nonString); err != nil {

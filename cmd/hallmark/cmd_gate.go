@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/scan"
-	"hallmark.dev/oci/store"
 )
 
 // gateFlags are the flags that set the gate's policy and exceptions, shared
@@ -50,26 +48,8 @@ func (g *gateFlags) request(req ops.GateRequest) ops.GateRequest {
 		flags.FixableOnly = &fixableOnly
 	}
 	req.PolicyPath, req.ExceptionsPath, req.Flags = g.policyPath, g.exceptions, flags
-	req.Scanner = scan.Trivy{Path: g.trivyPath, Target: refuseIndex}
+	req.Scanner = scan.Trivy{Path: g.trivyPath, Target: ops.RefuseIndex}
 	return req
-}
-
-// refuseIndex refuses to scan an image index: trivy scans one of its
-// platforms, so a pass would vouch for the others unscanned.
-func refuseIndex(ctx context.Context, ref string) error {
-	c := store.New(store.Options{})
-	r, err := c.ParseReference(ref)
-	if err != nil {
-		return err
-	}
-	_, desc, err := c.Resolve(ctx, r)
-	if err != nil {
-		return err
-	}
-	if desc.MediaType.IsIndex() {
-		return fmt.Errorf("%s is an image index: trivy scans only one of its platforms; gate each platform's image by its digest", ref)
-	}
-	return nil
 }
 
 // error explains a gate error (see gateError).

@@ -68,13 +68,7 @@ build is marked as such (builder https://hallmark.dev/local/v1).`,
 			if err != nil {
 				return err
 			}
-			b, err := buildenv.Detect(buildenv.Source(source), e.lookupEnv, func() (buildenv.Git, error) {
-				dir, err := os.Getwd()
-				if err != nil {
-					return buildenv.Git{}, fmt.Errorf("provenance: %w", err)
-				}
-				return buildenv.ReadGit(cmd.Context(), dir)
-			})
+			b, err := buildenv.Detect(buildenv.Source(source), e.lookupEnv, buildenv.WorkingCheckout(cmd.Context()))
 			if errors.Is(err, buildenv.ErrNotCheckout) || errors.Is(err, exec.ErrNotFound) {
 				return withHint(err, "run hallmark provenance in GitHub Actions, in GitLab CI, or in a git checkout of the source")
 			}

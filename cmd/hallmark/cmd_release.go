@@ -76,9 +76,7 @@ re-checks the exceptions and attaches a fresh set.`,
 				return err
 			}
 			if sf.services != nil && sf.timestamp {
-				ts := *sf.services
-				ts.Log = false
-				opts, err := ts.Options(time.Now())
+				opts, err := sf.services.TimestampOnlyOptions(time.Now())
 				if err != nil {
 					return err
 				}
@@ -145,13 +143,7 @@ re-checks the exceptions and attaches a fresh set.`,
 // autoProvenance writes a SLSA v1 predicate from the CI environment, or
 // the local checkout in the current directory.
 func (e *env) autoProvenance(ctx context.Context) ([]byte, error) {
-	b, err := buildenv.Detect(buildenv.SourceAuto, e.lookupEnv, func() (buildenv.Git, error) {
-		dir, err := os.Getwd()
-		if err != nil {
-			return buildenv.Git{}, err
-		}
-		return buildenv.ReadGit(ctx, dir)
-	})
+	b, err := buildenv.Detect(buildenv.SourceAuto, e.lookupEnv, buildenv.WorkingCheckout(ctx))
 	if errors.Is(err, buildenv.ErrNotCheckout) || errors.Is(err, exec.ErrNotFound) {
 		return nil, withHint(fmt.Errorf("--provenance auto: %w", err), "run in CI (GitHub Actions, GitLab CI) or a git checkout, or pass --provenance FILE")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 )
@@ -59,4 +60,16 @@ func ReadGit(ctx context.Context, dir string) (Git, error) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// WorkingCheckout returns a reader of the git checkout in the current
+// directory, for Detect.
+func WorkingCheckout(ctx context.Context) func() (Git, error) {
+	return func() (Git, error) {
+		dir, err := os.Getwd()
+		if err != nil {
+			return Git{}, err
+		}
+		return ReadGit(ctx, dir)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/scan"
+	"hallmark.dev/oci/store"
 )
 
 // GateRequest says what to gate: a report file, or an image to scan, and
@@ -132,4 +133,23 @@ func Gate(ctx context.Context, req GateRequest) (*GateResult, error) {
 		return nil, fmt.Errorf("%s: %w", res.Source, err)
 	}
 	return res, nil
+}
+
+// RefuseIndex refuses to scan an image index: trivy scans one of its
+// platforms, so a pass would vouch for the others unscanned. It is the
+// Target check for scan.Trivy.
+func RefuseIndex(ctx context.Context, ref string) error {
+	c := store.New(store.Options{})
+	r, err := c.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	_, desc, err := c.Resolve(ctx, r)
+	if err != nil {
+		return err
+	}
+	if desc.MediaType.IsIndex() {
+		return fmt.Errorf("%s is an image index: trivy scans only one of its platforms; gate each platform's image by its digest", ref)
+	}
+	return nil
 }

@@ -145,9 +145,8 @@ func VerifyImageProvenance(ctx context.Context, c *store.Client, req VerifyImage
 				continue
 			}
 			seen[r.Source] = true
-			if r.Step == verify.StepPayload && strings.HasPrefix(r.Err.Error(), "predicate type ") {
-				pt, _, _ := strings.Cut(strings.TrimPrefix(r.Err.Error(), "predicate type "), ",")
-				r = &verify.SignatureError{Source: r.Source, Step: r.Step, Err: fmt.Errorf("predicate type %s is not SLSA provenance", pt)}
+			if ot := (*verify.OtherPredicateTypeError)(nil); errors.As(r.Err, &ot) {
+				r = &verify.SignatureError{Source: r.Source, Step: r.Step, Err: fmt.Errorf("predicate type %s is not SLSA provenance", ot.Got)}
 			}
 			out.Rejected = append(out.Rejected, r)
 		}

@@ -31,7 +31,11 @@ func refuseManifests(armed *atomic.Bool, marker string) func(http.Handler) http.
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if armed.Load() && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
-				body, _ := io.ReadAll(r.Body)
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+					return
+				}
 				if bytes.Contains(body, []byte(marker)) {
 					http.Error(w, "injected failure", http.StatusInternalServerError)
 					return

@@ -108,8 +108,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	services.Log = false
-	tsOnly, err := services.Options(now)
+	tsOnly, err := services.TimestampOnlyOptions(now)
 	if err != nil {
 		return err
 	}

@@ -145,6 +145,8 @@ func signatureAlgorithmFor(pub crypto.PublicKey) (signatureAlgorithm, error) {
 	default:
 		return signatureAlgorithm{}, fmt.Errorf("tsa: unsupported ECDSA curve %s", k.Curve.Params().Name)
 	}
+	// h is one of SHA-256/384/512 from the switch above, all of which
+	// oidForHash knows, so the ok result is always true.
 	digest, _ := oidForHash(h)
 	return signatureAlgorithm{
 		hash:      h,
