@@ -1,0 +1,562 @@
+package admission_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"hallmark.dev/internal/admission"
+	"hallmark.dev/internal/admission/admissiontest"
+	"hallmark.dev/internal/admission/cip"
+	"hallmark.dev/internal/testkit"
+)
+
+// counted wraps a registry to count the requests it gets and to delay
+// them, when told.
+type counted struct {
+	n         atomic.Int64
+	manifests atomic.Int64 // manifest requests
+	delay     atomic.Int64 // nanoseconds
+}
+
+func (c *counted) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.n.Add(1)
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			c.manifests.Add(1)
+		}
+		if d := time.Duration(c.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type env struct {
+	t      *testing.T
+	reg    *testkit.Registry
+	count  *counted
+	engine *admission.Engine
+	srv    *httptest.Server
+	signer *admissiontest.Signer
+}
+
+func newEnv(t *testing.T, cfg admission.EngineConfig) *env {
+	t.Helper()
+	c := &counted{}
+	e := &env{t: t, count: c, signer: admissiontest.NewSigner(t)}
+	e.reg = testkit.StartRegistryWrapped(t, c.wrap)
+	if cfg.Namespace == "" {
+		cfg.Namespace = "hallmark-system"
+	}
+	var err error
+	if e.engine, err = admission.NewEngine(cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.engine.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// policies compiles and installs ClusterImagePolicies written as YAML,
+// with the signer's key for ${KEY} and the registry for ${REG}.
+func (e *env) policies(docs ...string) {
+	e.t.Helper()
+	var in admission.CompileInput
+	for i, d := range docs {
+		d = strings.ReplaceAll(d, "${REG}", e.reg.Host)
+		d = strings.ReplaceAll(d, "${KEY}", indent(e.signer.PublicKeyPEM, "        "))
+		p := admissiontest.Policy(e.t, d)
+		// As the API server, a changed object gets a new version.
+		p.UID = types.UID(fmt.Sprint("uid-", i))
+		p.ResourceVersion = fmt.Sprintf("%x", sha256.Sum256([]byte(d)))
+		in.Policies = append(in.Policies, p)
+	}
+	e.engine.SetPolicies(admission.Compile(in))
+}
+
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+prefix)
+}
+
+func (e *env) push(repo, text string) string {
+	e.t.Helper()
+	return e.reg.PushImage(e.t, repo, text).String()
+}
+
+// pod is a Pod object with the images as its containers.
+func pod(ns string, images ...string) map[string]any {
+	var cs []any
+	for i, im := range images {
+		cs = append(cs, map[string]any{"name": fmt.Sprintf("c%d", i), "image": im})
+	}
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "p", "namespace": ns},
+		"spec":     map[string]any{"containers": cs},
+	}
+}
+
+// review sends an AdmissionReview to a webhook path and returns the answer.
+func (e *env) review(path, group, version, resource, kind, ns string, obj map[string]any, query string) *admissionv1.AdmissionResponse {
+	e.t.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rev := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID:       "req-1",
+			Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: kind},
+			Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource},
+			Namespace: ns, Name: "obj", Operation: admissionv1.Create,
+			Object: runtime.RawExtension{Raw: raw},
+		},
+	}
+	body, err := json.Marshal(rev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.Post(e.srv.URL+path+query, "application/json", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("webhook answered HTTP %d", resp.StatusCode)
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		e.t.Fatal(err)
+	}
+	if out.Response == nil || out.Response.UID != "req-1" {
+		e.t.Fatalf("answer %+v does not answer the request", out.Response)
+	}
+	return out.Response
+}
+
+func (e *env) validatePod(ns string, images ...string) *admissionv1.AdmissionResponse {
+	e.t.Helper()
+	return e.review(admission.PathValidate, "", "v1", "pods", "Pod", ns, pod(ns, images...), "")
+}
+
+func message(r *admissionv1.AdmissionResponse) string {
+	if r.Result == nil {
+		return ""
+	}
+	return r.Result.Message
+}
+
+// wantDenied checks a denial and each part of its reason.
+func wantDenied(t *testing.T, r *admissionv1.AdmissionResponse, parts ...string) {
+	t.Helper()
+	if r.Allowed {
+		t.Fatalf("allowed, want denied with %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(message(r), p) {
+			t.Fatalf("denied with %q, want it to contain %q", message(r), p)
+		}
+	}
+}
+
+func wantAllowed(t *testing.T, r *admissionv1.AdmissionResponse) {
+	t.Helper()
+	if !r.Allowed {
+		t.Fatalf("denied: %s", message(r))
+	}
+}
+
+const keyPolicy = `
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: signed
+spec:
+  images:
+  - glob: "${REG}/demo/**"
+  authorities:
+  - name: release-key
+    key:
+      data: |
+        ${KEY}
+`
+
+func TestSignedAdmittedUnsignedDenied(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	signed := e.push("demo/signed:v1", "signed")
+	unsigned := e.push("demo/unsigned:v1", "unsigned")
+	e.signer.Sign(t, signed)
+
+	wantAllowed(t, e.validatePod("apps", signed))
+	wantDenied(t, e.validatePod("apps", signed, unsigned),
+		"image "+unsigned, "(spec.containers[1].image)", "failed policy signed", "authority release-key", "no signatures found")
+
+	other := admissiontest.NewSigner(t)
+	otherSigned := e.push("demo/other:v1", "other")
+	other.Sign(t, otherSigned)
+	wantDenied(t, e.validatePod("apps", otherSigned), "authority release-key: signature check failed", "signature check failed")
+}
+
+func TestUnpinnedRefused(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	wantDenied(t, e.validatePod("apps", e.reg.Host+"/demo/app:v1"), "is not pinned to a digest")
+}
+
+func TestMutatePinsTagsOnce(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	d := e.push("demo/app:v1", "app")
+	tag := e.reg.Host + "/demo/app:v1"
+	before := e.count.manifests.Load()
+	r := e.review(admission.PathMutate, "", "v1", "pods", "Pod", "apps", pod("apps", tag, tag, d), "")
+	wantAllowed(t, r)
+	if got := e.count.manifests.Load() - before; got != 1 {
+		t.Errorf("registry requests: got %d, want 1 (the tag resolved once)", got)
+	}
+	var patch []map[string]string
+	if err := json.Unmarshal(r.Patch, &patch); err != nil {
+		t.Fatalf("patch %s: %v", r.Patch, err)
+	}
+	want := []map[string]string{
+		{"op": "replace", "path": "/spec/containers/0/image", "value": d},
+		{"op": "replace", "path": "/spec/containers/1/image", "value": d},
+	}
+	if fmt.Sprint(patch) != fmt.Sprint(want) {
+		t.Fatalf("patch: got %v, want %v", patch, want)
+	}
+
+	missing := e.review(admission.PathMutate, "", "v1", "pods", "Pod", "apps", pod("apps", e.reg.Host+"/demo/app:nope"), "")
+	wantDenied(t, missing, "demo/app:nope (spec.containers[0].image) cannot be pinned to a digest", "not found")
+}
+
+// TestEveryWorkloadKind checks that the images of every kind are found,
+// and pinned where they are.
+func TestEveryWorkloadKind(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	tag := e.reg.Host + "/demo/app:v1"
+	d := e.push("demo/app:v1", "app")
+	podSpec := map[string]any{
+		"initContainers":      []any{map[string]any{"name": "i", "image": tag}},
+		"containers":          []any{map[string]any{"name": "c", "image": tag}},
+		"ephemeralContainers": []any{map[string]any{"name": "e", "image": tag}},
+		"volumes":             []any{map[string]any{"name": "v", "image": map[string]any{"reference": tag}}},
+	}
+	template := map[string]any{"metadata": map[string]any{}, "spec": podSpec}
+	for _, tc := range []struct {
+		group, resource, kind string
+		spec                  map[string]any
+		prefix                string
+	}{
+		{"", "pods", "Pod", podSpec, "/spec"},
+		{"apps", "deployments", "Deployment", map[string]any{"template": template}, "/spec/template/spec"},
+		{"apps", "replicasets", "ReplicaSet", map[string]any{"template": template}, "/spec/template/spec"},
+		{"apps", "statefulsets", "StatefulSet", map[string]any{"template": template}, "/spec/template/spec"},
+		{"apps", "daemonsets", "DaemonSet", map[string]any{"template": template}, "/spec/template/spec"},
+		{"batch", "jobs", "Job", map[string]any{"template": template}, "/spec/template/spec"},
+		{"batch", "cronjobs", "CronJob", map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": template}}}, "/spec/jobTemplate/spec/template/spec"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			obj := map[string]any{"metadata": map[string]any{"name": "w"}, "spec": tc.spec}
+			r := e.review(admission.PathMutate, tc.group, "v1", tc.resource, tc.kind, "apps", obj, "")
+			wantAllowed(t, r)
+			var patch []map[string]string
+			if err := json.Unmarshal(r.Patch, &patch); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, op := range patch {
+				if op["value"] != d {
+					t.Errorf("%s pinned to %s, want %s", op["path"], op["value"], d)
+				}
+				got = append(got, op["path"])
+			}
+			want := []string{tc.prefix + "/initContainers/0/image", tc.prefix + "/containers/0/image", tc.prefix + "/ephemeralContainers/0/image", tc.prefix + "/volumes/0/image/reference"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("patched %v, want %v", got, want)
+			}
+			// The unsigned image is denied, wherever it is.
+			pinned := strings.ReplaceAll(mustJSON(t, obj), tag, d)
+			var pinnedObj map[string]any
+			if err := json.Unmarshal([]byte(pinned), &pinnedObj); err != nil {
+				t.Fatal(err)
+			}
+			v := e.review(admission.PathValidate, tc.group, "v1", tc.resource, tc.kind, "apps", pinnedObj, "")
+			wantDenied(t, v, strings.TrimPrefix(strings.ReplaceAll(tc.prefix, "/", "."), ".")+".initContainers[0].image", "containers[0].image", "ephemeralContainers[0].image", "volumes[0].image.reference")
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestStaticNeverTouchesRegistry(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(`
+apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: allow-base}
+spec:
+  images: [{glob: "${REG}/base/**"}]
+  authorities: [{static: {action: pass}}]
+`, `
+apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: block-legacy}
+spec:
+  images: [{glob: "${REG}/legacy/**"}]
+  authorities: [{static: {action: fail, message: "legacy images are retired"}}]
+`)
+	// The registry is not even running images at these digests.
+	digest := "@sha256:" + strings.Repeat("a", 64)
+	before := e.count.n.Load()
+	wantAllowed(t, e.validatePod("apps", e.reg.Host+"/base/os"+digest))
+	wantDenied(t, e.validatePod("apps", e.reg.Host+"/legacy/app"+digest), "failed policy block-legacy", "disallowed by static policy: legacy images are retired")
+	if got := e.count.n.Load() - before; got != 0 {
+		t.Fatalf("registry requests: got %d, want 0", got)
+	}
+}
+
+func TestNoMatchingPolicy(t *testing.T) {
+	image := "example.com/other/app@sha256:" + strings.Repeat("b", 64)
+	for _, tc := range []struct {
+		noMatch  admission.NoMatch
+		allowed  bool
+		warnings int
+	}{
+		{admission.NoMatchDeny, false, 0},
+		{admission.NoMatchWarn, true, 1},
+		{admission.NoMatchAllow, true, 0},
+	} {
+		t.Run(string(tc.noMatch), func(t *testing.T) {
+			e := newEnv(t, admission.EngineConfig{NoMatch: tc.noMatch})
+			e.policies(keyPolicy)
+			r := e.validatePod("apps", image)
+			if r.Allowed != tc.allowed || len(r.Warnings) != tc.warnings {
+				t.Fatalf("got allowed %v, warnings %q; want %v, %d", r.Allowed, r.Warnings, tc.allowed, tc.warnings)
+			}
+			if !tc.allowed {
+				wantDenied(t, r, image, "no matching policies")
+			}
+		})
+	}
+}
+
+func TestWarnMode(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(strings.Replace(keyPolicy, "spec:\n", "spec:\n  mode: warn\n", 1))
+	unsigned := e.push("demo/unsigned:v1", "unsigned")
+	r := e.validatePod("apps", unsigned)
+	wantAllowed(t, r)
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "failed policy signed") {
+		t.Fatalf("warnings %q, want one naming the failed policy", r.Warnings)
+	}
+}
+
+// TestPolicySemantics: every matching policy must pass; within a policy,
+// one authority suffices.
+func TestPolicySemantics(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	other := admissiontest.NewSigner(t)
+	e.policies(keyPolicy, strings.NewReplacer("name: signed", "name: two-keys", "name: release-key", "name: other-key",
+		"${KEY}", indent(other.PublicKeyPEM, "        ")).Replace(keyPolicy)+`
+  - name: fallback
+    key:
+      data: |
+        ${KEY}
+`)
+	img := e.push("demo/app:v1", "app")
+	e.signer.Sign(t, img)
+	// signed satisfies "signed" and, through its fallback authority,
+	// "two-keys".
+	wantAllowed(t, e.validatePod("apps", img))
+
+	e.policies(keyPolicy, strings.NewReplacer("name: signed", "name: other-only", "${KEY}", indent(other.PublicKeyPEM, "        ")).Replace(keyPolicy))
+	wantDenied(t, e.validatePod("apps", img), "failed policy other-only")
+}
+
+func TestAttestationPolicies(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	img := e.push("demo/app:v1", "app")
+	e.signer.Attest(t, img, "https://cosign.sigstore.dev/attestation/v1", []byte("foobar e2e test"))
+	policy := func(typ, data string) string {
+		return keyPolicy + `    attestations:
+    - name: custom
+      predicateType: custom
+      policy:
+        type: ` + typ + `
+        data: |
+          ` + indent(data, "          ") + "\n"
+	}
+	for _, tc := range []struct {
+		name, typ, data string
+		wantErr         string
+	}{
+		{"cue passes", "cue", `predicate: Data: "foobar e2e test"`, ""},
+		{"cue fails", "cue", `predicate: Data: "something else"`, `attestation custom failed its policy`},
+		{"rego passes", "rego", "package sigstore\nisCompliant { input.predicate.Data == \"foobar e2e test\" }", ""},
+		{"rego fails", "rego", "package sigstore\ndefault isCompliant = false", "is not compliant"},
+		{"cue error", "cue", `predicate: {`, "cue does not compile"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.policies(policy(tc.typ, tc.data))
+			r := e.validatePod("apps", img)
+			if tc.wantErr == "" {
+				wantAllowed(t, r)
+				return
+			}
+			wantDenied(t, r, "failed policy signed", tc.wantErr)
+		})
+	}
+	t.Run("missing predicate type", func(t *testing.T) {
+		e.policies(strings.Replace(policy("cue", `predicate: {}`), "predicateType: custom", "predicateType: https://slsa.dev/provenance/v1", 1))
+		wantDenied(t, e.validatePod("apps", img), "attestation custom (https://slsa.dev/provenance/v1) check failed")
+	})
+}
+
+func TestClusterImagePolicyLevelPolicy(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	img := e.push("demo/app:v1", "app")
+	e.signer.Sign(t, img)
+	level := func(data string) string {
+		return keyPolicy + `  - name: never
+    static: {action: fail}
+  policy:
+    type: cue
+    data: |
+      ` + indent(data, "      ") + "\n"
+	}
+	e.policies(level(`import "list"
+authorityMatches: "release-key": signatures: list.MinItems(1)`))
+	wantAllowed(t, e.validatePod("apps", img))
+	// As in cosign, fields the input lacks are not required (an
+	// authority that failed is absent, so this passes)...
+	e.policies(level(`authorityMatches: never: static: true`))
+	wantAllowed(t, e.validatePod("apps", img))
+	// ... but present ones must satisfy the policy.
+	e.policies(level(`import "list"
+authorityMatches: "release-key": signatures: list.MaxItems(0)`))
+	wantDenied(t, e.validatePod("apps", img), "failed policy signed", "policy signed", "MaxItems")
+}
+
+func TestVerdictCache(t *testing.T) {
+	metrics := admission.NewMetrics()
+	e := newEnv(t, admission.EngineConfig{Metrics: metrics})
+	e.policies(keyPolicy)
+	img := e.push("demo/app:v1", "app")
+	e.signer.Sign(t, img)
+	wantAllowed(t, e.validatePod("apps", img))
+	before := e.count.n.Load()
+	wantAllowed(t, e.validatePod("other", img))
+	if got := e.count.n.Load() - before; got != 0 {
+		t.Fatalf("registry requests on a cached verdict: got %d, want 0", got)
+	}
+	// A new policy generation is verified again.
+	e.policies(keyPolicy, strings.Replace(keyPolicy, "name: signed", "name: signed-too", 1))
+	wantAllowed(t, e.validatePod("apps", img))
+	if got := e.count.n.Load() - before; got == 0 {
+		t.Fatal("a changed policy set reused the old verdict for a new policy")
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`hallmark_admission_verdict_cache_total{result="hit"} 2`, `hallmark_admission_verdicts_total{verdict="allow",webhook="validate"} 3`, "hallmark_admission_request_duration_seconds_bucket"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, rec.Body.String())
+		}
+	}
+}
+
+// TestSlowRegistryFailsClosed: a registry slower than the webhook's
+// timeout is denied with the reason, before the API server gives up.
+func TestSlowRegistryFailsClosed(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	img := e.push("demo/app:v1", "app")
+	e.signer.Sign(t, img)
+	e.count.delay.Store(int64(5 * time.Second))
+	start := time.Now()
+	r := e.review(admission.PathValidate, "", "v1", "pods", "Pod", "apps", pod("apps", img), "?timeout=2s")
+	took := time.Since(start)
+	wantDenied(t, r, img)
+	if !strings.Contains(message(r), "did not answer in time") && !strings.Contains(message(r), "did not decide within") && !strings.Contains(message(r), "did not finish in time") {
+		t.Fatalf("denied with %q, want a reason about time", message(r))
+	}
+	if took > 2*time.Second {
+		t.Fatalf("answered after %s, past the API server's 2s timeout", took)
+	}
+}
+
+func TestUnreachableRegistryFailsClosed(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(strings.ReplaceAll(keyPolicy, "${REG}", "127.0.0.1:1"))
+	r := e.validatePod("apps", "127.0.0.1:1/demo/app@sha256:"+strings.Repeat("c", 64))
+	wantDenied(t, r, "failed policy signed", "registry 127.0.0.1:1")
+}
+
+func TestBrokenPolicyDenies(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	var in admission.CompileInput
+	in.Broken = append(in.Broken, admission.BrokenPolicy{Name: "typo", Globs: []string{"example.com/**"}, Err: fmt.Errorf(`unknown field "spec.authoritiez"`)})
+	e.engine.SetPolicies(admission.Compile(in))
+	wantDenied(t, e.validatePod("apps", "example.com/app@sha256:"+strings.Repeat("d", 64)), "failed policy typo", "does not parse", "spec.authoritiez")
+}
+
+func TestOwnNamespaceExempt(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{Namespace: "hallmark-system"})
+	e.policies(keyPolicy)
+	wantAllowed(t, e.validatePod("hallmark-system", e.reg.Host+"/demo/unsigned:v1"))
+}
+
+func TestPolicyWebhook(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	cipObj := func(spec string) map[string]any {
+		var m map[string]any
+		doc := `{"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"p","annotations":{}},"spec":` + spec + `}`
+		if err := json.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	send := func(obj map[string]any) *admissionv1.AdmissionResponse {
+		return e.review(admission.PathPolicies, cip.Group, "v1beta1", "clusterimagepolicies", cip.KindClusterImagePolicy, "", obj, "")
+	}
+	wantAllowed(t, send(cipObj(`{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}`)))
+	wantDenied(t, send(cipObj(`{"images":[{"glob":"**"}],"authorities":[{"keyless":{"url":"https://fulcio.example"}}]}`)), "missing field(s): spec.authorities[0].keyless.identities")
+	wantDenied(t, send(cipObj(`{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}],"extra":1}`)), `unknown field "spec.extra"`)
+	r := send(cipObj(`{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}],"policy":{"type":"cue","data":"x: {"}}`))
+	wantAllowed(t, r)
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "will be denied") {
+		t.Fatalf("warnings %q, want one saying images will be denied", r.Warnings)
+	}
+	gate := cipObj(`{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}`)
+	gate["metadata"].(map[string]any)["annotations"] = map[string]any{admission.AnnotationGateMaxAge: "7d"}
+	wantDenied(t, send(gate), "checks gate attestations, but no authority lists an attestation")
+	gate["metadata"].(map[string]any)["annotations"] = map[string]any{admission.AnnotationPrefix + "gate-max-agee": "7d"}
+	wantDenied(t, send(gate), "gate-max-agee: unknown")
+}
