@@ -560,3 +560,94 @@ func TestPolicyWebhook(t *testing.T) {
 	gate["metadata"].(map[string]any)["annotations"] = map[string]any{admission.AnnotationPrefix + "gate-max-agee": "7d"}
 	wantDenied(t, send(gate), "gate-max-agee: unknown")
 }
+
+// keylessEnv is an engine with hallmark's own stack given as a TrustRoot.
+func keylessEnv(t *testing.T) (*env, *admissiontest.Stack, *cip.TrustRoot) {
+	t.Helper()
+	e := newEnv(t, admission.EngineConfig{})
+	st := admissiontest.StartStack(t)
+	k, err := cip.SigstoreKeysFromTrustedRoot(st.TrustedRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &cip.TrustRoot{Spec: cip.TrustRootSpec{SigstoreKeys: k}}
+	tr.Name, tr.UID, tr.ResourceVersion = "hallmark", "tr-uid", "1"
+	if err := tr.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return e, st, tr
+}
+
+func (e *env) keylessPolicies(st *admissiontest.Stack, tr *cip.TrustRoot, docs ...string) {
+	e.t.Helper()
+	in := admission.CompileInput{TrustRoots: []*cip.TrustRoot{tr}}
+	for i, d := range docs {
+		d = strings.NewReplacer("${STACK}", st.Host, "${ISSUER}", st.Issuer()).Replace(d)
+		p := admissiontest.Policy(e.t, d)
+		p.UID, p.ResourceVersion = types.UID(fmt.Sprint("uid-", i)), fmt.Sprintf("%x", sha256.Sum256([]byte(d)))
+		in.Policies = append(in.Policies, p)
+	}
+	e.engine.SetPolicies(admission.Compile(in))
+}
+
+const keylessPolicy = `
+apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: keyless
+spec:
+  images: [{glob: "${STACK}/**"}]
+  authorities:
+  - name: ci
+    keyless:
+      url: http://${STACK}
+      trustRootRef: hallmark
+      identities:
+      - issuer: ${ISSUER}
+        subjectRegExp: ".*@example\\.com"
+    ctlog:
+      trustRootRef: hallmark
+`
+
+// TestKeylessWithTrustRoot verifies keyless signatures from hallmark's
+// own stack, its trust given as a TrustRoot (sigstoreKeys); identity
+// regular expressions match whole values.
+func TestKeylessWithTrustRoot(t *testing.T) {
+	e, st, tr := keylessEnv(t)
+	reg := &testkit.Registry{Host: st.Host}
+	img := reg.PushImage(t, "demo/app:v1", "app").String()
+	st.SignKeyless(t, img, "release@example.com")
+
+	e.keylessPolicies(st, tr, keylessPolicy)
+	wantAllowed(t, e.validatePod("apps", img))
+
+	// cosign and policy-controller would let "release@" match any subject
+	// containing it; hallmark anchors it.
+	e.keylessPolicies(st, tr, strings.Replace(keylessPolicy, `".*@example\\.com"`, `"release@"`, 1))
+	wantDenied(t, e.validatePod("apps", img), "failed policy keyless", "authority ci: signature check failed", "identity check failed")
+
+	e.keylessPolicies(st, tr, strings.Replace(keylessPolicy, "trustRootRef: hallmark\n      identities", "trustRootRef: missing\n      identities", 1))
+	wantDenied(t, e.validatePod("apps", img), `keyless.trustRootRef: TrustRoot "missing" not found`)
+}
+
+// TestGateRequirement: hallmark's own check, set by annotations of an
+// unchanged ClusterImagePolicy: a passing gate attestation, recent, under
+// the gate policy named.
+func TestGateRequirement(t *testing.T) {
+	e, st, tr := keylessEnv(t)
+	reg := &testkit.Registry{Host: st.Host}
+	d := reg.PushImage(t, "demo/app:v1", "app")
+	img := d.String()
+	pred, policyDigest := admissiontest.GatePredicate(t, d.DigestStr(), time.Now())
+	st.AttestKeyless(t, img, "release@example.com", admission.GatePredicateType, pred)
+	gated := func(maxAge, digest string) string {
+		return strings.Replace(keylessPolicy, "  name: keyless\n", "  name: keyless\n  annotations:\n    admission.hallmark.dev/gate-max-age: "+maxAge+"\n    admission.hallmark.dev/gate-policy-digest: "+digest+"\n", 1) +
+			"    attestations:\n    - name: gate\n      predicateType: vuln\n"
+	}
+	e.keylessPolicies(st, tr, gated("7d", policyDigest))
+	wantAllowed(t, e.validatePod("apps", img))
+
+	other := "sha256:" + strings.Repeat("0", 64)
+	e.keylessPolicies(st, tr, gated("7d", other))
+	wantDenied(t, e.validatePod("apps", img), "attestation gate", "no passing gate attestation", "the gate ran under policy "+policyDigest+", want "+other)
+}

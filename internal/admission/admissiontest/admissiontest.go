@@ -1,21 +1,27 @@
 // Package admissiontest helps the admission webhook's tests: it signs and
-// attests images with hallmark, and reads policies written as YAML.
+// attests images with hallmark (with a key, or keyless against hallmark's
+// own stack), makes gate attestations, and reads policies written as YAML.
 package admissiontest
 
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"sigs.k8s.io/yaml"
 
 	"hallmark.dev/internal/admission/cip"
+	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/server"
 	"hallmark.dev/keys"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sign"
+	"hallmark.dev/verify"
 )
 
 // Signer signs images with a key of its own.
@@ -76,4 +82,108 @@ func Policy(t testing.TB, doc string) *cip.ClusterImagePolicy {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Stack is hallmark's own Sigstore stack (CA, Rekor v2 log, timestamp
+// authority, development OIDC issuer and registry), in process.
+type Stack struct {
+	// URL is the stack's base URL; Host its host:port, the registry's.
+	URL, Host string
+	// TrustedRoot is its trusted_root.json.
+	TrustedRoot []byte
+	srv         *server.Server
+}
+
+// StartStack starts the stack until the test ends.
+func StartStack(t testing.TB) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true})
+	if err != nil {
+		cancel()
+		t.Fatalf("start the stack: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return &Stack{URL: s.URL(), Host: s.Addr().String(), TrustedRoot: s.TrustedRoot(), srv: s}
+}
+
+// Issuer is the development OIDC issuer's URL.
+func (s *Stack) Issuer() string { return s.URL + "/oidc" }
+
+// options returns signing options for a keyless signature as subject:
+// a certificate from the stack's CA, a log entry and a signed timestamp.
+func (s *Stack) options(t testing.TB, subject string) (sgsign.Keypair, sign.Options) {
+	t.Helper()
+	token, err := s.srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := root.NewSigningConfigFromJSON(s.srv.SigningConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := verify.ParseTrustedRoot(s.TrustedRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := sgsign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, opts
+}
+
+// SignKeyless signs the image as subject.
+func (s *Stack) SignKeyless(t testing.TB, image, subject string) {
+	t.Helper()
+	kp, opts := s.options(t, subject)
+	if _, err := ops.SignImage(context.Background(), store.New(store.Options{}), ops.SignImageRequest{Reference: image, Signer: kp, Options: opts}); err != nil {
+		t.Fatalf("sign %s: %v", image, err)
+	}
+}
+
+// AttestKeyless attaches an attestation signed as subject.
+func (s *Stack) AttestKeyless(t testing.TB, image, subject, predicateType string, predicate []byte) {
+	t.Helper()
+	kp, opts := s.options(t, subject)
+	_, err := ops.AttestImage(context.Background(), store.New(store.Options{}), ops.AttestImageRequest{
+		Reference: image, PredicateType: predicateType, Predicate: predicate, Signer: kp, Options: opts, Now: time.Now,
+	})
+	if err != nil {
+		t.Fatalf("attest %s: %v", image, err)
+	}
+}
+
+// GatePredicate returns a passing gate attestation predicate for the image
+// digest (sha256:…), from a clean trivy report, and the digest of the gate
+// policy it passed under.
+func GatePredicate(t testing.TB, digest string, scannedAt time.Time) (predicate []byte, policyDigest string) {
+	t.Helper()
+	report := fmt.Sprintf(`{"SchemaVersion":2,"Trivy":{"Version":"0.70.0"},"CreatedAt":%q,"ArtifactName":"app@%s","ArtifactType":"container_image","Metadata":{"RepoDigests":["app@%s"]},"Results":[]}`,
+		scannedAt.UTC().Format(time.RFC3339), digest, digest)
+	parsed, err := gate.ParseReport([]byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gate.Evaluate(parsed, gate.DefaultPolicy(), nil, digest, scannedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Passed {
+		t.Fatalf("the gate blocked a clean report")
+	}
+	p, err := res.Predicate(gate.Invocation{URI: "https://ci.example/run/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, res.PolicyDigest
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	prototrust "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"sigs.k8s.io/yaml"
 
 	"hallmark.dev/tlog"
 )
@@ -167,6 +169,30 @@ func keyDetails(pub crypto.PublicKey) (protocommon.PublicKeyDetails, error) {
 		return protocommon.PublicKeyDetails_PKIX_ED25519, nil
 	}
 	return 0, fmt.Errorf("unsupported key %T", pub)
+}
+
+// TrustRootYAML writes a TrustRoot named name holding a trusted_root.json
+// as sigstoreKeys, as YAML for kubectl apply.
+func TrustRootYAML(name string, trustedRoot []byte) ([]byte, error) {
+	k, err := SigstoreKeysFromTrustedRoot(trustedRoot)
+	if err != nil {
+		return nil, err
+	}
+	tr := TrustRoot{Spec: TrustRootSpec{SigstoreKeys: k}}
+	tr.APIVersion, tr.Kind, tr.Name = Group+"/v1alpha1", KindTrustRoot, name
+	if err := tr.Validate(); err != nil {
+		return nil, err
+	}
+	j, err := json.Marshal(struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   map[string]string `json:"metadata"`
+		Spec       TrustRootSpec     `json:"spec"`
+	}{tr.APIVersion, tr.Kind, map[string]string{"name": name}, tr.Spec})
+	if err != nil {
+		return nil, err
+	}
+	return yaml.JSONToYAML(j)
 }
 
 // SigstoreKeysFromTrustedRoot writes a trusted_root.json as a TrustRoot's
