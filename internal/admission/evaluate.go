@@ -274,7 +274,7 @@ func (e *Engine) policyVerdict(ctx context.Context, req *request, p *Policy, ima
 	case r := <-ch:
 		return r.Val.(verdict)
 	case <-ctx.Done():
-		return verdict{Reasons: []string{"verification did not finish in time: " + ctx.Err().Error()}, transient: true}
+		return verdict{Reasons: []string{fmt.Sprintf("verification did not finish in the webhook's time (is registry %s slow or unreachable?)", d.RegistryStr())}, transient: true}
 	}
 }
 

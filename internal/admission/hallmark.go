@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"hallmark.dev/internal/admission/cip"
@@ -373,6 +374,16 @@ func parseRequirements(ann map[string]string) (*requirements, error) {
 
 // provenancePredicateTypes are the SLSA provenance predicate types.
 var provenancePredicateTypes = slsa.PredicateTypes
+
+// explain adds to a registry error what the webhook pulls with, when the
+// registry refused the credentials.
+func explain(err error) string {
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+		return err.Error() + " (the webhook pulls with the workload's imagePullSecrets and those of its service account)"
+	}
+	return err.Error()
+}
 
 // isTransient reports whether an error may go away by itself: a registry
 // that did not answer, or an evaluation cut short. Verdicts from such

@@ -247,7 +247,7 @@ func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 				if e.cfg.NoMatch == NoMatchAllow && !e.anyPolicyMatches(im.image, w.res) {
 					return
 				}
-				denials[i] = fmt.Sprintf("image %s (%s) cannot be pinned to a digest: %v", im.image, im.field, o.err)
+				denials[i] = fmt.Sprintf("image %s (%s) cannot be pinned to a digest: %s", im.image, im.field, explain(o.err))
 				return
 			}
 			ops[i] = &patchOp{Op: "replace", Path: im.pointer, Value: o.ref}

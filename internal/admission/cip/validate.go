@@ -496,6 +496,9 @@ func validateKMS(kms string) error {
 // abbreviate shortens a long value for a message.
 func abbreviate(s string) string {
 	s = strings.TrimSpace(s)
+	if first, _, ok := strings.Cut(s, "\n"); ok {
+		s = strings.TrimSpace(first) + "..."
+	}
 	if len(s) > 40 {
 		return s[:37] + "..."
 	}

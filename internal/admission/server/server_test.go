@@ -33,14 +33,22 @@ func TestMain(m *testing.M) {
 }
 
 // outage makes the registry hang (until the request is cancelled) while
-// set.
-type outage struct{ on atomic.Bool }
+// on is set, and require credentials (user "puller", password "s3cret")
+// for repositories under private/ while private is set.
+type outage struct{ on, private atomic.Bool }
 
 func (o *outage) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.on.Load() {
 			<-r.Context().Done()
 			return
+		}
+		if o.private.Load() && strings.HasPrefix(r.URL.Path, "/v2/private/") {
+			if u, p, ok := r.BasicAuth(); !ok || u != "puller" || p != "s3cret" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -252,6 +260,7 @@ func wantDenied(t *testing.T, err error, parts ...string) {
 			t.Fatalf("denied with %q, want it to contain %q", err, p)
 		}
 	}
+	t.Logf("denied: %v", err)
 }
 
 func TestDeploymentPinnedAndChecked(t *testing.T) {
@@ -308,6 +317,7 @@ func TestPolicyRefusedAtApply(t *testing.T) {
 		if err == nil || !strings.Contains(stderr, tc.want) {
 			t.Errorf("kubectl apply: got %v, %q; want a refusal containing %q", err, stderr, tc.want)
 		}
+		t.Logf("kubectl apply: %s", stderr)
 	}
 }
 
@@ -345,7 +355,8 @@ func TestOutageFailsClosed(t *testing.T) {
 	start := time.Now()
 	_, err := s.createPod("b", false, fresh)
 	took := time.Since(start)
-	wantDenied(t, err, fresh, "failed policy signed-images")
+	wantDenied(t, err, fresh, "failed policy signed-images", "registry "+s.reg.Host)
+	t.Logf("the API server answered in %s", took)
 	if took > 5*time.Second {
 		t.Errorf("the API server answered after %s, past the webhook's 5s timeout", took)
 	}
@@ -404,4 +415,37 @@ func TestAttestationPolicyHolds(t *testing.T) {
 		}
 		return fmt.Errorf("got %v, want the attestation policy to deny", err)
 	})
+}
+
+// TestPullSecrets: registry credentials come from the Pod's
+// imagePullSecrets and its service account's, as the kubelet uses them.
+func TestPullSecrets(t *testing.T) {
+	s := newStack(t)
+	tag, digest := s.push("private/app:v1", "private")
+	s.signer.Sign(t, digest)
+	s.outage.private.Store(true)
+	defer s.outage.private.Store(false)
+	s.policy(strings.Replace(keyPolicy, "/demo/**", "/private/**", 1))
+	cfg := fmt.Sprintf(`{"auths":{%q:{"username":"puller","password":"s3cret"}}}`, s.reg.Host)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pull"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(cfg)}}
+	if _, err := s.c.Client.CoreV1().Secrets(s.ns).Create(t.Context(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "puller"}, ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}}}
+	if _, err := s.c.Client.CoreV1().ServiceAccounts(s.ns).Create(t.Context(), sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := func(name string, spec corev1.PodSpec) error {
+		spec.Containers = []corev1.Container{{Name: "c", Image: tag}}
+		_, err := s.c.Client.CoreV1().Pods(s.ns).Create(t.Context(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	}
+	s.eventually("the pod's pull secret is used", func() error {
+		return pod("with-secret", corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}}})
+	})
+	if err := pod("with-account", corev1.PodSpec{ServiceAccountName: "puller"}); err != nil {
+		t.Errorf("the service account's pull secret: %v", err)
+	}
+	wantDenied(t, pod("anonymous", corev1.PodSpec{}), "private/app:v1", "cannot be pinned to a digest", "access denied", "imagePullSecrets")
 }
