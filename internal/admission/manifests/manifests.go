@@ -9,6 +9,8 @@ package manifests
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,8 +107,15 @@ func Write(o Options) ([]byte, error) {
 			}
 		}
 		objs = append(objs, inClusterObjects(o, s)...)
-	} else if u, err := url.Parse(o.URL); err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("manifests: webhook URL %q: the API server calls webhooks at https://HOST[:PORT] only", o.URL)
+	} else {
+		if u, err := url.Parse(o.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("manifests: webhook URL %q: the API server calls webhooks at https://HOST[:PORT] only", o.URL)
+		}
+		if b, _ := pem.Decode(o.CABundle); b == nil || b.Type != "CERTIFICATE" {
+			return nil, errors.New("manifests: the CA bundle is not a PEM certificate")
+		} else if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return nil, fmt.Errorf("manifests: the CA bundle: %w", err)
+		}
 	}
 	objs = append(objs, webhooks(o, client)...)
 	var out bytes.Buffer

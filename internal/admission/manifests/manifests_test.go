@@ -25,6 +25,7 @@ func TestRefusals(t *testing.T) {
 		{"both", manifests.Options{Image: "x", URL: "https://h", CABundle: []byte("ca")}, "not both"},
 		{"url without ca", manifests.Options{URL: "https://h"}, "give an image"},
 		{"http url", manifests.Options{URL: "http://h:1", CABundle: []byte("ca")}, "https://HOST[:PORT] only"},
+		{"ca not pem", manifests.Options{URL: "https://h:1", CABundle: []byte("ca")}, "not a PEM certificate"},
 		{"timeout", manifests.Options{Image: "x", TimeoutSeconds: 31}, "1 to 30 seconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
