@@ -148,10 +148,7 @@ type resource struct {
 type request struct {
 	res      resource
 	keychain authn.Keychain
-	// pullSecrets is what Credentials was asked for the workload, so that
-	// an authority's signature pull secrets can be looked up the same way.
-	serviceAccount string
-	memo           sync.Map // fetchKey -> *fetchOnce
+	memo     sync.Map // fetchKey -> *fetchOnce
 }
 
 type fetchKey struct {

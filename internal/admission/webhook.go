@@ -156,7 +156,7 @@ func (e *Engine) exempt(req *admissionv1.AdmissionRequest, w *workload) bool {
 
 // newRequest prepares the verification of a workload: its credentials.
 func (e *Engine) newRequest(ctx context.Context, w *workload) (*request, error) {
-	r := &request{res: w.res, serviceAccount: w.serviceAccount}
+	r := &request{res: w.res}
 	if e.cfg.Credentials == nil {
 		r.keychain = authn.NewMultiKeychain()
 		return r, nil

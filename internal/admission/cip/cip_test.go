@@ -16,7 +16,7 @@ import (
 
 // docs splits a YAML file into its documents, with the "# ERROR:" line
 // that policy-controller's tests expect for each, if any.
-func docs(t *testing.T, path string) []doc {
+func docs(t testing.TB, path string) []doc {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

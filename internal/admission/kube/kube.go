@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +88,9 @@ func Start(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := waitForCRDs(ctx, cfg.Client, cfg.Logger); err != nil {
+		return nil, err
+	}
 	s := &Source{cfg: cfg, changed: make(chan struct{}, 1)}
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { s.notify() },
@@ -139,6 +143,34 @@ func Start(ctx context.Context, cfg Config) (*Source, error) {
 	go s.loop(ctx)
 	return s, nil
 }
+
+// waitForCRDs waits until the API server serves the policy resources:
+// a webhook started with its CRDs (kubectl apply of all the manifests at
+// once) finds them a moment later.
+func waitForCRDs(ctx context.Context, client kubernetes.Interface, logger *slog.Logger) error {
+	gv := ClusterImagePolicies.GroupVersion().String()
+	for delay, waited := 200*time.Millisecond, time.Duration(0); ; waited += delay {
+		list, err := client.Discovery().ServerResourcesForGroupVersion(gv)
+		if err == nil && slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == ClusterImagePolicies.Resource }) &&
+			slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == TrustRoots.Resource }) {
+			return nil
+		}
+		if waited >= crdWait {
+			return fmt.Errorf("kube: the API server does not serve %s clusterimagepolicies and trustroots (are the CRDs installed? hallmark admission manifests prints them): %v", gv, err)
+		}
+		if waited == 0 {
+			logger.Warn("waiting for the policy CRDs", "groupVersion", gv)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// crdWait bounds how long Start waits for the CRDs.
+const crdWait = 30 * time.Second
 
 // Ready reports whether the policies were read and compiled once.
 func (s *Source) Ready() bool { return s.ready.Load() }
