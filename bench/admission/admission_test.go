@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 	if cluster != nil {
 		_ = cluster.Stop()
 	}
+	stopPC()
 	os.Exit(code)
 }
 
