@@ -71,7 +71,6 @@ type Source struct {
 	accounts  corelisters.ServiceAccountLister
 	changed   chan struct{}
 	ready     atomic.Bool
-	compiles  atomic.Int64
 }
 
 var _ admission.Credentials = (*Source)(nil)
@@ -175,9 +174,6 @@ const crdWait = 30 * time.Second
 // Ready reports whether the policies were read and compiled once.
 func (s *Source) Ready() bool { return s.ready.Load() }
 
-// Compiles returns how many times the policies were compiled.
-func (s *Source) Compiles() int64 { return s.compiles.Load() }
-
 func (s *Source) notify() {
 	select {
 	case s.changed <- struct{}{}:
@@ -262,7 +258,6 @@ func (s *Source) compile() {
 	}
 	p := admission.Compile(in)
 	s.cfg.Engine.SetPolicies(p)
-	s.compiles.Add(1)
 	s.cfg.Logger.Info("policies compiled", "policies", p.Len())
 }
 
