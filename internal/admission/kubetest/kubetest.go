@@ -24,11 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Binaries are the programs a control plane needs, by file name.
@@ -131,6 +133,9 @@ func Start() (*Cluster, error) {
 	if len(missing) > 0 {
 		return nil, &MissingBinariesError{Dir: bin, Missing: missing}
 	}
+	// envtest logs through controller-runtime's logger; its messages are
+	// in the errors it returns.
+	ctrllog.SetLogger(logr.Discard())
 	dir, err := os.MkdirTemp("", "kubetest-")
 	if err != nil {
 		return nil, err
