@@ -470,10 +470,18 @@ func addSignedTimestamps(s *Signer, entity sgverify.SignedEntity, tm root.Truste
 	return nil
 }
 
+// emptyCause is what sigstore-go's threshold errors print when they wrap
+// an empty list of causes (errors.Join of none is nil).
+const emptyCause = "; error: %!w(<nil>)"
+
 // classify names the check a sigstore-go verification error comes from,
 // and trims its wrapping.
 func classify(err error) (Step, error) {
 	msg := err.Error()
+	if strings.Contains(msg, emptyCause) {
+		msg = strings.ReplaceAll(msg, emptyCause, "")
+		err = errors.New(msg)
+	}
 	switch {
 	case strings.Contains(msg, "failed to verify log inclusion"):
 		return StepLog, err
