@@ -3,7 +3,9 @@ package verify_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +368,21 @@ func FuzzReadStreamedBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBundleSourceOverLimit: a bundle source whose size is over the
+// bundle limit is refused by its size, without being opened.
+func TestBundleSourceOverLimit(t *testing.T) {
+	src := verify.BundleSource{Source: "big", Size: 200 << 20, Open: func() (io.ReadCloser, error) {
+		t.Error("the bundle was opened")
+		return io.NopCloser(strings.NewReader("")), nil
+	}}
+	_, err := verify.AttestationsFrom(digestA, nil, []verify.BundleSource{src}, verify.AttestationPolicy{Authority: newFixture(t).keys, PredicateType: "p"})
+	var nv *verify.NoValidSignatureError
+	if !errors.As(err, &nv) || len(nv.Rejected) != 1 {
+		t.Fatalf("got %v, want one rejection", err)
+	}
+	if got, want := nv.Rejected[0].Error(), "big: bundle check failed: bundle is 209715200 bytes, over the 67108864 byte limit"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

@@ -63,6 +63,9 @@ func readSource(src BundleSource, read func(io.Reader, int64) (*bundle.Bundle, [
 	if src.Open == nil {
 		return nil, nil, errors.New("bundle could not be read")
 	}
+	if src.Size > oci.MaxBundleSize {
+		return nil, nil, fmt.Errorf("bundle is %d bytes, over the %d byte limit", src.Size, oci.MaxBundleSize)
+	}
 	rc, err := src.Open()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read bundle: %w", err)
