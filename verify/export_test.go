@@ -34,7 +34,7 @@ func VerifyStatementInMemory(digest string, bundleJSON []byte, a Authority) Outc
 	if err != nil {
 		return Outcome{Step: StepBundle, Err: err}
 	}
-	return outcome(verifyParsedStatement(digest, "b", b, a))
+	return outcome(verifyParsedStatement(digestTarget(digest), "b", b, a))
 }
 
 // VerifyStatementStreamed is the path of a bundle read as a stream (of
@@ -49,7 +49,7 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 	if size {
 		src.Size = int64(len(bundleJSON))
 	}
-	o := outcome(verifyStatementSource(digest, src, a))
+	o := outcome(verifyStatementSource(digestTarget(digest), src, a))
 	o.Prehashed = prehashed
 	return o
 }

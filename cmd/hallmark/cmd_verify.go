@@ -96,9 +96,9 @@ func verifyBlobCmd(e *env) *cobra.Command {
 		bundle string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|sha256:<hex>",
+		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|DIGEST",
 		Short: "Verify a file (or its digest) against a Sigstore bundle",
-		Args:  exactArgs(1, "FILE or sha256:<hex>"),
+		Args:  exactArgs(1, "FILE or DIGEST (sha256:<hex>, sha512:<hex>, …)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireBundle(bundle); err != nil {
 				return err

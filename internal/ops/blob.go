@@ -2,8 +2,8 @@ package ops
 
 import (
 	"fmt"
-	"os"
 
+	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/oci"
 	"hallmark.dev/verify"
 )
@@ -27,9 +27,9 @@ func VerifyBlob(bundlePath string, a Artifact, p verify.BlobPolicy) (*verify.Blo
 	}
 	va := verify.Artifact{Digest: a.Digest}
 	if a.Path != "" {
-		f, err := os.Open(a.Path)
+		f, err := buildenv.OpenArtifact(a.Path)
 		if err != nil {
-			return nil, fmt.Errorf("read blob: %w", err)
+			return nil, err
 		}
 		defer f.Close()
 		va = verify.Artifact{Content: f}
