@@ -45,7 +45,7 @@ func TestMatchReader(t *testing.T) {
 		{"upper-case hex", []attest.Subject{subj("sha512:" + strings.ToUpper(h(s512[:])))}, []string{"sha512"}, "sha512:" + h(s512[:]), true},
 		{"another subject's sha256, this one's sha512", []attest.Subject{subj("sha256:" + other[:64]), subj("sha512:" + h(s512[:]))}, []string{"sha256", "sha512"}, "sha512:" + h(s512[:]), true},
 		{"none of them", []attest.Subject{subj("sha512:" + other)}, []string{"sha512"}, "sha512:" + h(s512[:]), false},
-		{"no acceptable algorithm", []attest.Subject{subj("md5:" + other[:32], "gitCommit:" + other[:40])}, []string{"sha256"}, "sha256:" + h(s256[:]), false},
+		{"no acceptable algorithm", []attest.Subject{subj("md5:"+other[:32], "gitCommit:"+other[:40])}, []string{"sha256"}, "sha256:" + h(s256[:]), false},
 		{"no subjects", nil, []string{"sha256"}, "sha256:" + h(s256[:]), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
