@@ -30,7 +30,7 @@ import (
 
 // signRaw signs any payload in a DSSE envelope (sign.Statement refuses
 // payloads that are not strict statements).
-func signRaw(t *testing.T, k sgsign.Keypair, payloadType string, payload []byte, opts sign.Options) []byte {
+func signRaw(t testing.TB, k sgsign.Keypair, payloadType string, payload []byte, opts sign.Options) []byte {
 	t.Helper()
 	bo := opts.BundleOptions
 	bo.Context = context.Background()
