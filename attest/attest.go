@@ -262,7 +262,7 @@ func SplitDigest(digest string) (alg, hexDigest string, err error) {
 	return alg, strings.ToLower(hexDigest), nil
 }
 
-var digestLengths = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128, "sha1": 40, "gitCommit": 40}
+var digestLengths = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128, "sha3_256": 64, "sha3_384": 96, "sha1": 40, "gitCommit": 40}
 
 func checkDigest(alg, hexDigest string) error {
 	n, ok := digestLengths[alg]

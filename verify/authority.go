@@ -265,14 +265,13 @@ type Keyless struct {
 	root          root.TrustedMaterial
 	identities    []sgverify.CertificateIdentity
 	described     []string
-	verifier      *sgverify.Verifier
 	timestampOnly bool
-	// fastVerifier is verifier over the cache's trusted material: the
-	// fast path (see keylessCache) runs parts of it.
-	fastVerifier *sgverify.Verifier
-	cache        *keylessCache
-	requireTlog  bool
-	requireSCTs  bool
+	// cache is shared by the copies TimestampOnly makes.
+	cache *keylessCache
+	// full and cached verify a signature (see keylessVerifier); cached
+	// is nil when only the full verification runs.
+	full   keylessVerifier
+	cached keylessVerifier
 }
 
 // NewKeyless returns the keyless authority. It refuses to be built without
@@ -294,31 +293,26 @@ func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
 		k.described = append(k.described, id.String())
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1), sgverify.WithoutStatementPredicate()}
-	if len(tr.RekorLogs()) > 0 {
+	requireTlog, requireSCTs := len(tr.RekorLogs()) > 0, len(tr.CTLogs()) > 0
+	if requireTlog {
 		opts = append(opts, sgverify.WithTransparencyLog(1))
-		k.requireTlog = true
 	}
-	if len(tr.CTLogs()) > 0 {
+	if requireSCTs {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
-		k.requireSCTs = true
 	}
 	k.cache = newKeylessCache(tr)
-	if err := k.setVerifiers(opts); err != nil {
+	if err := k.setVerifiers(opts, requireTlog, requireSCTs); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption) error {
-	v, err := sgverify.NewVerifier(k.root, opts...)
+func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption, requireTlog, requireSCTs bool) error {
+	full, cached, err := newKeylessVerifiers(k.root, k.cache, k.identities, opts, requireTlog, requireSCTs)
 	if err != nil {
 		return err
 	}
-	fv, err := sgverify.NewVerifier(k.cache.material, opts...)
-	if err != nil {
-		return err
-	}
-	k.verifier, k.fastVerifier = v, fv
+	k.full, k.cached = full, cached
 	return nil
 }
 
@@ -333,58 +327,21 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 		return nil, ErrNoTimestampAuthority
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1), sgverify.WithoutStatementPredicate()}
-	if len(k.root.CTLogs()) > 0 {
+	requireSCTs := len(k.root.CTLogs()) > 0
+	if requireSCTs {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
 	c := *k
-	c.timestampOnly, c.requireTlog = true, false
-	if err := c.setVerifiers(opts); err != nil {
+	c.timestampOnly = true
+	if err := c.setVerifiers(opts, false, requireSCTs); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
 func (k *Keyless) check(s signed) (Signer, Step, error) {
-	var (
-		h   crypto.Hash
-		pub crypto.PublicKey
-	)
-	if vc, err := s.entity.VerificationContent(); err == nil && vc.Certificate() != nil {
-		pub = vc.Certificate().PublicKey
-		h = certificateHash(pub)
-	}
-	entity, art, post := s.variant(h, pub)
-	var (
-		res *sgverify.VerificationResult
-		err = errFallback
-	)
-	if !testNoFast {
-		res, err = k.fast(entity, art, post)
-	}
-	if testHookFast != nil {
-		testHookFast(err)
-	}
-	if err == nil {
-		return k.signer(res, entity), "", nil
-	}
-	// The plain verification gives the verdict when the fast one fails.
-	if post == nil {
-		policy := []sgverify.PolicyOption{}
-		for _, ci := range k.identities {
-			policy = append(policy, sgverify.WithCertificateIdentity(ci))
-		}
-		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), policy...))
-	} else {
-		// sigstore-go checks the identity after the signature and the
-		// statement; so does this, after post (checkIdentity).
-		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), sgverify.WithoutIdentitiesUnsafe()))
-		if err == nil {
-			err = post()
-		}
-		if err == nil {
-			err = k.checkIdentity(res)
-		}
-	}
+	entity, art, post := keylessVariant(s)
+	res, err := k.verifySigned(entity, art, post)
 	if err != nil {
 		step, err := classify(err)
 		if step == StepIdentity {
@@ -394,13 +351,6 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 	}
 	return k.signer(res, entity), "", nil
 }
-
-// Test hooks: testHookFast is told how each fast verification ended;
-// testNoFast turns the fast path off.
-var (
-	testHookFast func(error)
-	testNoFast   bool
-)
 
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
 	signer := signerFrom(res)
@@ -412,17 +362,6 @@ func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.Signe
 		}
 	}
 	return signer
-}
-
-// checkIdentity is sigstore-go's identity check of a verified result.
-func (k *Keyless) checkIdentity(res *sgverify.VerificationResult) error {
-	if res.Signature == nil || res.Signature.Certificate == nil {
-		return errors.New("can't verify certificate identities: entity was not signed with a certificate")
-	}
-	if _, err := sgverify.CertificateIdentities(k.identities).Verify(*res.Signature.Certificate); err != nil {
-		return fmt.Errorf("failed to verify certificate identity: %w", err)
-	}
-	return nil
 }
 
 func signerFrom(res *sgverify.VerificationResult) Signer {
@@ -470,10 +409,18 @@ func addSignedTimestamps(s *Signer, entity sgverify.SignedEntity, tm root.Truste
 	return nil
 }
 
+// emptyCause is what sigstore-go's threshold errors print when they wrap
+// an empty list of causes (errors.Join of none is nil).
+const emptyCause = "; error: %!w(<nil>)"
+
 // classify names the check a sigstore-go verification error comes from,
 // and trims its wrapping.
 func classify(err error) (Step, error) {
 	msg := err.Error()
+	if strings.Contains(msg, emptyCause) {
+		msg = strings.ReplaceAll(msg, emptyCause, "")
+		err = errors.New(msg)
+	}
 	switch {
 	case strings.Contains(msg, "failed to verify log inclusion"):
 		return StepLog, err

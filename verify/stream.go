@@ -42,7 +42,7 @@ func bytesSource(source string, b []byte) BundleSource {
 
 // verifyStatementSource is verifyStatementBundle for a bundle read as a
 // stream.
-func verifyStatementSource(digest string, src BundleSource, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyStatementSource(t target, src BundleSource, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: src.Source, Step: step, Err: err}
 	}
@@ -54,14 +54,17 @@ func verifyStatementSource(digest string, src BundleSource, authority Authority)
 		return fail(StepBundle, err)
 	}
 	if payload == nil {
-		return verifyParsedStatement(digest, src.Source, b, authority)
+		return verifyParsedStatement(t, src.Source, b, authority)
 	}
-	return verifyStreamedStatement(digest, src.Source, b, payload, authority)
+	return verifyStreamedStatement(t, src.Source, b, payload, authority)
 }
 
 func readSource(src BundleSource, read func(io.Reader, int64) (*bundle.Bundle, []byte, error)) (*bundle.Bundle, []byte, error) {
 	if src.Open == nil {
 		return nil, nil, errors.New("bundle could not be read")
+	}
+	if src.Size > oci.MaxBundleSize {
+		return nil, nil, fmt.Errorf("bundle is %d bytes, over the %d byte limit", src.Size, oci.MaxBundleSize)
 	}
 	rc, err := src.Open()
 	if err != nil {

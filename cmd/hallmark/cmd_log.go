@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/logclient"
+	"hallmark.dev/internal/ops"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -97,9 +98,9 @@ func logCmd(e *env) *cobra.Command {
 			fromLog := false
 			switch {
 			case bundle != "":
-				b, err := os.ReadFile(bundle)
+				b, err := ops.ReadBundleFile(bundle)
 				if err != nil {
-					return fmt.Errorf("read bundle: %w", err)
+					return err
 				}
 				parsed, err := verify.ParseBundle(b)
 				if err != nil {

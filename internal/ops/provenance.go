@@ -338,18 +338,31 @@ func hashArtifact(path string) (slsa.Artifact, error) {
 	}}, nil
 }
 
+// readLimited reads a file of at most limit bytes. A regular file's size
+// is checked before anything is read; any file is read no further than
+// the limit (it may grow, or be a pipe).
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
+	var buf bytes.Buffer
+	if fi.Mode().IsRegular() {
+		if fi.Size() > limit {
+			return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit", path, fi.Size(), limit)
+		}
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%s is over the %d byte limit", path, limit)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
