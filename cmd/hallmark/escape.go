@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"reflect"
+	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -51,28 +51,28 @@ func escapeControl(s string, keepLines bool) string {
 	return b.String()
 }
 
-// escapeArgs returns printf arguments with each text escaped: strings (of
-// any named string type), byte slices, errors and Stringers. multiline
-// keeps its line breaks; numbers and other values are left to fmt.
+// escapeArgs wraps printf arguments so that each is formatted as fmt
+// would (same verb, width and flags) and then escaped; a multiline keeps
+// its line breaks.
 func escapeArgs(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
-		switch v := a.(type) {
-		case multiline:
-			out[i] = escapeControl(string(v), true)
-		case []byte:
-			out[i] = escapeControl(string(v), false)
-		case error:
-			out[i] = escapeControl(v.Error(), false)
-		case fmt.Stringer:
-			out[i] = escapeControl(v.String(), false)
-		default:
-			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
-				out[i] = escapeControl(rv.String(), false)
-			} else {
-				out[i] = a
-			}
+		if m, ok := a.(multiline); ok {
+			out[i] = escapedArg{string(m), true}
+		} else {
+			out[i] = escapedArg{a, false}
 		}
 	}
 	return out
+}
+
+// escapedArg formats its value with the verb it is printed with, then
+// escapes the result.
+type escapedArg struct {
+	v         any
+	keepLines bool
+}
+
+func (e escapedArg) Format(f fmt.State, verb rune) {
+	io.WriteString(f, escapeControl(fmt.Sprintf(fmt.FormatString(f, verb), e.v), e.keepLines))
 }

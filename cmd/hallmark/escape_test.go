@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 )
@@ -164,4 +166,28 @@ func TestUntrustedTextIsEscaped(t *testing.T) {
 			t.Errorf("output holds control characters: stdout %q, stderr %q", stdout, stderr)
 		}
 	})
+}
+
+// TestEscapedArgsKeepVerbs: escaping does not change how fmt formats a
+// value that needs none.
+func TestEscapedArgsKeepVerbs(t *testing.T) {
+	tests := []struct {
+		format string
+		arg    any
+	}{
+		{"%d", 42},
+		{"%5.1f", 3.14159},
+		{"%-8s|", "ab"},
+		{"%q", "a\x1bb"},
+		{"%v", 90 * time.Second},
+		{"%s", (*bytes.Buffer)(nil)},
+		{"%x", []byte{1, 2}},
+		{"%v", []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		want := fmt.Sprintf(tt.format, tt.arg)
+		if got := fmt.Sprintf(tt.format, escapeArgs([]any{tt.arg})...); got != want {
+			t.Errorf("%s of %#v: got %q, want %q", tt.format, tt.arg, got, want)
+		}
+	}
 }
