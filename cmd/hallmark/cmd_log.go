@@ -68,7 +68,7 @@ func logCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.printf("Verified checkpoint of %s: size %d, root %s\n\n%s", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash), raw)
+			e.printf("Verified checkpoint of %s: size %d, root %s\n\n%s", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash), multiline(raw))
 			return nil
 		},
 	}

@@ -101,7 +101,7 @@ func (e *env) printProvenance(res *ops.VerifyProvenanceResult, statement bool) {
 	say := e.printf
 	if statement {
 		say = func(format string, args ...any) { e.info("%s", strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")) }
-		e.printf("%s\n", p.Payload)
+		e.printf("%s\n", multiline(p.Payload))
 	}
 	say("Verified SLSA provenance for %s\n", res.Subject)
 	say("  provenance: %s, %s\n", p.Source, describeSigner(p.Signer))

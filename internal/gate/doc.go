@@ -7,12 +7,12 @@
 //   - trivy's JSON report, schema version 2 (trivy image --format json):
 //     Results[].Class/Type/Target/Vulnerabilities[] with VulnerabilityID,
 //     PkgName, PkgPath, PkgIdentifier.PURL, InstalledVersion, FixedVersion,
-//     Status and Severity; the image in ArtifactName and
-//     Metadata.RepoDigests.
+//     Status and Severity; the scanned image in ArtifactName, which must
+//     name it by digest (Metadata.RepoDigests may name other images).
 //   - grype's JSON document (grype -o json): matches[].vulnerability{id,
 //     severity, fix{state, versions}} and matches[].artifact{name, version,
-//     type, purl, locations}; the image in source.target{manifestDigest,
-//     repoDigests}.
+//     type, purl, locations}; the scanned image in
+//     source.target.manifestDigest (or the digest of its userInput).
 //
 // A [Policy] pins which findings block: severities, package classes (OS
 // packages, language packages) and whether only findings with a fix

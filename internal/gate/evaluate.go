@@ -9,7 +9,8 @@ import (
 )
 
 // ErrWrongImage is returned (wrapped) when a report is not about the image
-// being gated: it names another digest, or none.
+// being gated: the image it scanned has another digest, or is not named by
+// digest.
 var ErrWrongImage = errors.New("the report is not for this image")
 
 // Blocked is a finding that blocks the image.
@@ -61,8 +62,9 @@ type Result struct {
 // live exceptions are applied. ex may be nil (no exceptions).
 //
 // A finding blocks when the policy blocks it (severity, package class and
-// fix status) and no unexpired exception matches it. A report that names
-// no digest, or only other digests, is an error wrapping ErrWrongImage.
+// fix status) and no unexpired exception matches it. A report whose
+// scanned image ([Report.Digest]) is not digest, or is not named by digest,
+// is an error wrapping ErrWrongImage.
 func Evaluate(r *Report, p Policy, ex *Exceptions, digest string, now time.Time) (*Result, error) {
 	if !ValidDigest(digest) {
 		return nil, fmt.Errorf("gate: %q is not an image digest (sha256:…)", digest)
@@ -70,11 +72,11 @@ func Evaluate(r *Report, p Policy, ex *Exceptions, digest string, now time.Time)
 	if len(p.Severities) == 0 || len(p.PackageClasses) == 0 {
 		return nil, errors.New("gate: the policy blocks no severity or no package class")
 	}
-	if len(r.Digests) == 0 {
+	if r.Digest == "" {
 		return nil, fmt.Errorf("gate: %w: the %s report for %q names no image digest; scan the image by digest", ErrWrongImage, r.Format, r.Artifact)
 	}
-	if !slices.Contains(r.Digests, digest) {
-		return nil, fmt.Errorf("gate: %w: the %s report is for %s, not %s", ErrWrongImage, r.Format, strings.Join(r.Digests, ", "), digest)
+	if r.Digest != digest {
+		return nil, fmt.Errorf("gate: %w: the %s report is for %s, not %s", ErrWrongImage, r.Format, r.Digest, digest)
 	}
 	if ex == nil {
 		ex = &Exceptions{}

@@ -96,10 +96,13 @@ type Report struct {
 	Scanner Scanner `json:"scanner"`
 	// Artifact is the name the scanner gave the scanned image.
 	Artifact string `json:"artifact"`
-	// Digests are the manifest digests (sha256:…) the report says it
-	// scanned: from repo digests, the artifact name and grype's manifest
-	// digest.
-	Digests []string `json:"digests"`
+	// Digest is the manifest digest (sha256:…) of the image the scanner
+	// scanned: the digest of trivy's ArtifactName, grype's
+	// source.target.manifestDigest (or, without one, the digest of its
+	// userInput). It is "" when the report does not name the scanned image
+	// by digest (a scan by tag or of an archive): the repo digests a report
+	// also lists may name other images and never stand in for it.
+	Digest string `json:"digest,omitempty"`
 	// CreatedAt is when the scan ran, as the report says ("" if not).
 	CreatedAt string    `json:"createdAt,omitempty"`
 	Findings  []Finding `json:"findings"`

@@ -65,18 +65,16 @@ func FuzzParseReport(f *testing.F) {
 				t.Fatalf("fixable finding with status %q and fixed version %q", fd.Status, fd.FixedVersion)
 			}
 		}
-		for _, d := range r.Digests {
-			if !ValidDigest(d) {
-				t.Fatalf("invalid digest %q", d)
-			}
+		if r.Digest != "" && !ValidDigest(r.Digest) {
+			t.Fatalf("invalid digest %q", r.Digest)
 		}
-		if len(r.Digests) == 0 {
+		if r.Digest == "" {
 			if _, err := Evaluate(r, widest, nil, digestA, now); err == nil {
 				t.Fatal("a report naming no digest was gated")
 			}
 			return
 		}
-		res, err := Evaluate(r, widest, nil, r.Digests[0], now)
+		res, err := Evaluate(r, widest, nil, r.Digest, now)
 		if err != nil {
 			t.Fatal(err)
 		}

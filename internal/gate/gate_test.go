@@ -68,8 +68,8 @@ func TestParseTrivy(t *testing.T) {
 	if r.Format != "trivy" || r.Scanner.Version != "0.70.0" {
 		t.Errorf("got format %q version %q, want trivy 0.70.0", r.Format, r.Scanner.Version)
 	}
-	if diff := cmp.Diff([]string{digestA}, r.Digests); diff != "" {
-		t.Errorf("digests (-want +got):\n%s", diff)
+	if r.Digest != digestA {
+		t.Errorf("got digest %s, want %s", r.Digest, digestA)
 	}
 	want := Finding{
 		ID: "CVE-2099-1004", Package: "requests", InstalledVersion: "2.25.0", FixedVersion: "2.31.0",
@@ -99,8 +99,8 @@ func TestParseGrype(t *testing.T) {
 	if r.Format != "grype" || r.Scanner.Version != "0.116.0" || r.Scanner.DBVersion != "v6.1.4@2099-01-01T00:00:00Z" {
 		t.Errorf("got %+v", r.Scanner)
 	}
-	if diff := cmp.Diff([]string{digestA}, r.Digests); diff != "" {
-		t.Errorf("digests (-want +got):\n%s", diff)
+	if r.Digest != digestA {
+		t.Errorf("got digest %s, want %s", r.Digest, digestA)
 	}
 	got := ids(r.Findings, func(f Finding) string {
 		return f.ID + " " + string(f.Severity) + " " + string(f.Class) + " " + map[bool]string{true: "fixable", false: "unfixed"}[f.Fixable]
@@ -173,17 +173,79 @@ func TestParseReportErrors(t *testing.T) {
 	}
 }
 
+// grypeImageJSON is a grype document with no matches whose source.target
+// is target.
+func grypeImageJSON(target string) string {
+	return `{"matches": [], "descriptor": {"name": "grype", "version": "0.116.0"}, "source": {"type": "image", "target": ` + target + `}}`
+}
+
+// TestWrongImage gates reports against the digest they must have scanned:
+// the scanned artifact (trivy's ArtifactName, grype's manifestDigest) is
+// what counts; repo digests the report also lists never stand in for it.
 func TestWrongImage(t *testing.T) {
+	trivyFor := func(artifact string, repoDigests ...string) string {
+		q := make([]string, len(repoDigests))
+		for i, d := range repoDigests {
+			q[i] = `"` + d + `"`
+		}
+		return strings.NewReplacer(
+			`"ArtifactName": "registry.example/gate/sample@`+digestA+`"`, `"ArtifactName": "`+artifact+`"`,
+			`"RepoDigests": ["registry.example/gate/sample@`+digestA+`"]`, `"RepoDigests": [`+strings.Join(q, ", ")+`]`,
+		).Replace(trivyJSON)
+	}
+	const repo = "registry.example/gate/sample"
+	tests := []struct {
+		name   string
+		report string
+		digest string
+		want   []string // substrings of the error; none: the gate evaluates
+	}{
+		{"trivy, this digest", trivyJSON, digestA, nil},
+		{"trivy, another digest", trivyJSON, digestB, []string{"is for " + digestA + ", not " + digestB}},
+		{"trivy, another image listing this digest in RepoDigests",
+			trivyFor("registry.example/gate/other@"+digestB, repo+"@"+digestA, "registry.example/gate/other@"+digestB), digestA,
+			[]string{"is for " + digestB + ", not " + digestA}},
+		{"trivy, this image listing another digest in RepoDigests",
+			trivyFor(repo+"@"+digestA, repo+"@"+digestA, "registry.example/gate/other@"+digestB), digestA, nil},
+		{"trivy, scanned by tag", trivyFor(repo+":latest", repo+"@"+digestA), digestA,
+			[]string{`the trivy report for "` + repo + `:latest" names no image digest; scan the image by digest`}},
+		{"trivy, scanned from an archive", trivyFor("sample.tar"), digestA,
+			[]string{`the trivy report for "sample.tar" names no image digest; scan the image by digest`}},
+		{"grype, this digest", grypeImageJSON(`{"userInput": "` + repo + `@` + digestA + `", "manifestDigest": "` + digestA + `"}`), digestA, nil},
+		{"grype, by tag", grypeImageJSON(`{"userInput": "` + repo + `:latest", "manifestDigest": "` + digestA + `"}`), digestA, nil},
+		{"grype, another manifest listing this digest in repoDigests",
+			grypeImageJSON(`{"userInput": "` + repo + `:latest", "manifestDigest": "` + digestB + `", "repoDigests": ["` + repo + `@` + digestA + `"]}`), digestA,
+			[]string{"is for " + digestB + ", not " + digestA}},
+		{"grype, asked for this digest but scanned another manifest",
+			grypeImageJSON(`{"userInput": "` + repo + `@` + digestA + `", "manifestDigest": "` + digestB + `"}`), digestA,
+			[]string{"is for " + digestB + ", not " + digestA}},
+		{"grype, no manifest digest", grypeImageJSON(`{"userInput": "` + repo + `@` + digestA + `"}`), digestA, nil},
+		{"grype, no digest at all", grypeImageJSON(`{"userInput": "` + repo + `:latest", "repoDigests": ["` + repo + `@` + digestA + `"]}`), digestA,
+			[]string{`the grype report for "` + repo + `:latest" names no image digest`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseReport([]byte(tt.report))
+			if err == nil {
+				_, err = Evaluate(r, DefaultPolicy(), nil, tt.digest, time.Now())
+			}
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want the gate to evaluate", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrWrongImage) {
+				t.Fatalf("got %v, want ErrWrongImage", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
 	r := mustParse(t, trivyJSON)
-	if _, err := Evaluate(r, DefaultPolicy(), nil, digestB, time.Now()); !errors.Is(err, ErrWrongImage) || !strings.Contains(err.Error(), "is for "+digestA+", not "+digestB) {
-		t.Errorf("another digest: got %v, want ErrWrongImage naming both", err)
-	}
-	noDigest := strings.NewReplacer(`"RepoDigests": ["registry.example/gate/sample@`+digestA+`"]`, `"RepoDigests": []`,
-		`"ArtifactName": "registry.example/gate/sample@`+digestA+`"`, `"ArtifactName": "sample.tar"`).Replace(trivyJSON)
-	r = mustParse(t, noDigest)
-	if _, err := Evaluate(r, DefaultPolicy(), nil, digestA, time.Now()); !errors.Is(err, ErrWrongImage) || !strings.Contains(err.Error(), "names no image digest") {
-		t.Errorf("no digest: got %v, want ErrWrongImage", err)
-	}
 	if _, err := Evaluate(r, DefaultPolicy(), nil, "latest", time.Now()); err == nil || errors.Is(err, ErrWrongImage) {
 		t.Errorf("not a digest: got %v", err)
 	}

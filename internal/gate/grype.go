@@ -125,20 +125,20 @@ func parseGrype(data []byte) (*Report, error) {
 		}
 		r.Scanner.DBURI = st.From
 	}
+	for _, rd := range img.RepoDigests {
+		if refDigest(rd) == "" {
+			return nil, fmt.Errorf("source.target.repoDigests: %q is not REPOSITORY@DIGEST", rd)
+		}
+	}
+	// The manifest grype scanned; a digest in userInput may name an index
+	// of which grype scanned one platform's manifest.
+	r.Digest = refDigest(img.UserInput)
 	if img.ManifestDigest != "" {
 		if !ValidDigest(img.ManifestDigest) {
 			return nil, fmt.Errorf("source.target.manifestDigest %q is not a digest", img.ManifestDigest)
 		}
-		r.Digests = addDigest(r.Digests, img.ManifestDigest)
+		r.Digest = img.ManifestDigest
 	}
-	for _, rd := range img.RepoDigests {
-		d := refDigest(rd)
-		if d == "" {
-			return nil, fmt.Errorf("source.target.repoDigests: %q is not REPOSITORY@DIGEST", rd)
-		}
-		r.Digests = addDigest(r.Digests, d)
-	}
-	r.Digests = addDigest(r.Digests, refDigest(img.UserInput))
 	for i, m := range doc.Matches {
 		v, a := m.Vulnerability, m.Artifact
 		where := fmt.Sprintf("matches[%d]", i)

@@ -66,18 +66,6 @@ func refDigest(ref string) string {
 	return ""
 }
 
-func addDigest(ds []string, d string) []string {
-	if d == "" {
-		return ds
-	}
-	for _, x := range ds {
-		if x == d {
-			return ds
-		}
-	}
-	return append(ds, d)
-}
-
 // cleanPath makes a path relative, as trivy writes them, so that one
 // exception pattern matches both scanners' paths.
 func cleanPath(p string) string { return strings.TrimLeft(p, "/") }

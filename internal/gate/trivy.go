@@ -65,13 +65,11 @@ func parseTrivy(data []byte) (*Report, error) {
 		Findings:  []Finding{},
 	}
 	for _, rd := range tr.Metadata.RepoDigests {
-		d := refDigest(rd)
-		if d == "" {
+		if refDigest(rd) == "" {
 			return nil, fmt.Errorf("Metadata.RepoDigests: %q is not REPOSITORY@DIGEST", rd)
 		}
-		r.Digests = addDigest(r.Digests, d)
 	}
-	r.Digests = addDigest(r.Digests, refDigest(tr.ArtifactName))
+	r.Digest = refDigest(tr.ArtifactName)
 	for i, res := range tr.Results {
 		if len(res.Vulnerabilities) == 0 {
 			continue
