@@ -40,7 +40,8 @@ type scanner struct {
 	divertNext bool // the string at s.pos is the diverted one
 	diverting  bool
 
-	path Path
+	// path is where the scan is; keys are sub-slices as in keys below.
+	path []step
 	// keys[d] holds the keys of the object open at depth d, as written
 	// when they have no escape and unescaped otherwise (in a stream,
 	// always copies); index[d] indexes them once there are many.
@@ -186,7 +187,30 @@ func (s *scanner) syntax(format string, args ...any) error {
 }
 
 func (s *scanner) fail(kind error, detail string) error {
-	return &Error{Err: kind, Path: clonePath(s.path), Where: s.rules.name(s.path), Offset: s.offset(), Detail: detail}
+	p := s.publicPath()
+	return &Error{Err: kind, Path: p, Where: s.rules.name(p), Offset: s.offset(), Detail: detail}
+}
+
+// step is a Step whose key is a sub-slice of the document or a copy; an
+// index step has a nil key.
+type step struct {
+	key   []byte
+	index int
+}
+
+func (s *scanner) publicPath() Path {
+	if len(s.path) == 0 {
+		return nil
+	}
+	p := make(Path, len(s.path))
+	for i, st := range s.path {
+		if st.key == nil {
+			p[i] = Step{Index: st.index, IsIndex: true}
+		} else {
+			p[i] = Step{Key: string(st.key)}
+		}
+	}
+	return p
 }
 
 // end is the error for input that ends inside a value: a read or output
@@ -199,7 +223,8 @@ func (s *scanner) end(in string) error {
 }
 
 func (s *scanner) keyError(kind error, key, prev string, at int64) *Error {
-	e := &Error{Err: kind, Path: clonePath(s.path), Where: s.rules.name(s.path), Key: key, Offset: at}
+	p := s.publicPath()
+	e := &Error{Err: kind, Path: p, Where: s.rules.name(p), Key: key, Offset: at}
 	switch kind {
 	case ErrDuplicateKey:
 		e.Prev = prev
@@ -209,19 +234,17 @@ func (s *scanner) keyError(kind error, key, prev string, at int64) *Error {
 	return e
 }
 
-func clonePath(p Path) Path {
-	if len(p) == 0 {
-		return nil
-	}
-	return append(Path(nil), p...)
-}
-
 func (s *scanner) skipSpace() {
-	for s.more() {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
+	for {
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case ' ', '\t', '\n', '\r':
+				s.pos++
+			default:
+				return
+			}
+		}
+		if !s.fill() {
 			return
 		}
 	}
@@ -231,7 +254,8 @@ func (s *scanner) skipSpace() {
 // under the field rules f.
 func (s *scanner) value(depth int, f *fieldNode) error {
 	if depth > s.maxDepth {
-		return &Error{Err: ErrTooDeep, Path: clonePath(s.path), Where: s.rules.name(s.path), Depth: s.maxDepth, Offset: s.offset()}
+		p := s.publicPath()
+		return &Error{Err: ErrTooDeep, Path: p, Where: s.rules.name(p), Depth: s.maxDepth, Offset: s.offset()}
 	}
 	if !s.more() {
 		return s.end("")
@@ -308,7 +332,10 @@ func (s *scanner) object(depth int, f *fieldNode) error {
 		s.pos++
 		s.skipSpace()
 		start := s.offset()
-		s.path = append(s.path, Step{Key: string(key)})
+		if key == nil {
+			key = []byte{} // a key step has a non-nil key
+		}
+		s.path = append(s.path, step{key: key})
 		err = s.value(depth+1, f.child(string(key)))
 		s.path = s.path[:len(s.path)-1]
 		if err != nil {
@@ -413,7 +440,7 @@ func (s *scanner) array(depth int, f *fieldNode) error {
 	}
 	for i := 0; ; i++ {
 		s.skipSpace()
-		s.path = append(s.path, Step{Index: i, IsIndex: true})
+		s.path = append(s.path, step{index: i})
 		err := s.value(depth+1, f.element())
 		s.path = s.path[:len(s.path)-1]
 		if err != nil {
@@ -645,9 +672,13 @@ func (s *scanner) number() error {
 
 func (s *scanner) digits() int {
 	n := 0
-	for s.more() && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
-		s.pos++
-		n++
+	for {
+		for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+			s.pos++
+			n++
+		}
+		if s.pos < len(s.data) || !s.fill() {
+			return n
+		}
 	}
-	return n
 }

@@ -37,8 +37,9 @@ func (s *scanner) atDivert() bool {
 	if len(s.path) != len(s.divert) {
 		return false
 	}
-	for i, step := range s.path {
-		if step != s.divert[i] {
+	for i, st := range s.path {
+		d := s.divert[i]
+		if d.IsIndex != (st.key == nil) || (d.IsIndex && d.Index != st.index) || (!d.IsIndex && d.Key != string(st.key)) {
 			return false
 		}
 	}
