@@ -70,7 +70,8 @@ func (r *Rules) maxDepth() int {
 	return r.MaxDepth
 }
 
-func (r *Rules) name(p Path) string {
+// Where names the object or value at p as errors name it.
+func (r *Rules) Where(p Path) string {
 	if r.Name != nil {
 		return r.Name(p)
 	}

@@ -188,7 +188,7 @@ func (s *scanner) syntax(format string, args ...any) error {
 
 func (s *scanner) fail(kind error, detail string) error {
 	p := s.publicPath()
-	return &Error{Err: kind, Path: p, Where: s.rules.name(p), Offset: s.offset(), Detail: detail}
+	return &Error{Err: kind, Path: p, Where: s.rules.Where(p), Offset: s.offset(), Detail: detail}
 }
 
 // step is a Step whose key is a sub-slice of the document or a copy; an
@@ -224,7 +224,7 @@ func (s *scanner) end(in string) error {
 
 func (s *scanner) keyError(kind error, key, prev string, at int64) *Error {
 	p := s.publicPath()
-	e := &Error{Err: kind, Path: p, Where: s.rules.name(p), Key: key, Offset: at}
+	e := &Error{Err: kind, Path: p, Where: s.rules.Where(p), Key: key, Offset: at}
 	switch kind {
 	case ErrDuplicateKey:
 		e.Prev = prev
@@ -255,7 +255,7 @@ func (s *scanner) skipSpace() {
 func (s *scanner) value(depth int, f *fieldNode) error {
 	if depth > s.maxDepth {
 		p := s.publicPath()
-		return &Error{Err: ErrTooDeep, Path: p, Where: s.rules.name(p), Depth: s.maxDepth, Offset: s.offset()}
+		return &Error{Err: ErrTooDeep, Path: p, Where: s.rules.Where(p), Depth: s.maxDepth, Offset: s.offset()}
 	}
 	if !s.more() {
 		return s.end("")
