@@ -18,11 +18,12 @@
 // statements. Protobuf's JSON parser, which Sigstore verifiers run over
 // statements and bundles, rejects everything the I-JSON profile rejects.
 //
-// [Check], [Unmarshal] and [Spans] read a document held in memory, in one
-// pass that copies no value. A [Stream] reads one from an [io.Reader] under
-// the same rules, holding one chunk, the keys of the open objects and the
-// key being read, and can hand one large string value to a callback in
-// pieces instead of keeping it.
+// [Check] and [Spans] read a document held in memory in one pass that
+// copies no value; [Unmarshal] checks it so, then decodes it with
+// encoding/json. A [Stream] reads one from an [io.Reader] under the same
+// rules, holding one chunk, the keys of the open objects and the key being
+// read, and can hand one large string value to a callback in pieces
+// instead of keeping it.
 package jsonstrict
 
 import (
