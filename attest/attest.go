@@ -21,9 +21,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const (
@@ -53,11 +54,6 @@ type Subject struct {
 	MediaType        string            `json:"mediaType,omitempty"`
 	Annotations      map[string]any    `json:"annotations,omitempty"`
 }
-
-var (
-	statementKeys = map[string]bool{"_type": true, "subject": true, "predicateType": true, "predicate": true}
-	subjectKeys   = map[string]bool{"name": true, "uri": true, "digest": true, "content": true, "downloadLocation": true, "mediaType": true, "annotations": true}
-)
 
 // Statement is an in-toto Statement. Predicate is kept as raw JSON.
 type Statement struct {
@@ -117,7 +113,7 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	if len(payload) > MaxPayloadSize {
 		return nil, fmt.Errorf("attest: statement is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
 	}
-	top, err := scanDocument(payload)
+	top, err := jsonstrict.Spans(payload, statementRules)
 	if err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
@@ -126,20 +122,20 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	if hasPred {
 		// in-toto: the predicate is an object (protobuf's Struct, which
 		// also takes null for absent).
-		if c := payload[pred.start]; c != '{' && c != 'n' {
+		if c := payload[pred.Start]; c != '{' && c != 'n' {
 			return nil, errors.New("attest: statement: predicate is not a JSON object")
 		}
-		doc = make([]byte, 0, len(payload)-(pred.end-pred.start)+2)
-		doc = append(doc, payload[:pred.start]...)
+		doc = make([]byte, 0, len(payload)-(pred.End-pred.Start)+2)
+		doc = append(doc, payload[:pred.Start]...)
 		doc = append(doc, "{}"...)
-		doc = append(doc, payload[pred.end:]...)
+		doc = append(doc, payload[pred.End:]...)
 	}
 	st, err := parseStatementDoc(doc)
 	if err != nil {
 		return nil, err
 	}
 	if hasPred {
-		st.Predicate = payload[pred.start:pred.end:pred.end]
+		st.Predicate = payload[pred.Start:pred.End:pred.End]
 	}
 	if err := checkSubjectEncoding(doc, st); err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
@@ -147,25 +143,11 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	return st, nil
 }
 
-// parseStatementDoc decodes a statement whose text scanDocument accepted.
+// parseStatementDoc decodes a statement and checks its fields.
 func parseStatementDoc(payload []byte) (*Statement, error) {
-	if err := checkNoDuplicateKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: statement: %w", err)
-	}
-	if err := checkStatementKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: statement: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
 	var st Statement
-	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("attest: statement is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("attest: statement has trailing data")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("attest: statement has trailing data")
+	if err := jsonstrict.Unmarshal(payload, &st, statementRules); err != nil {
+		return nil, decodeError("statement", err)
 	}
 	switch st.Type {
 	case StatementTypeV1, StatementTypeV01:

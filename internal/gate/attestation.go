@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // MaxClockSkew is how far in the future a verified signing time or a
@@ -227,37 +229,33 @@ type attestedResult struct {
 	scanFinishedOn time.Time
 }
 
-// The fields of the gate's predicate, at the levels that are read. Keys
-// are matched exactly: encoding/json would match "Passed" or "PASSED" to
-// the passed field.
-var (
-	predicateKeys  = keySet("invocation", "scanner", "metadata")
-	invocationKeys = keySet("parameters", "uri", "event_id", "builder.id")
-	parameterKeys  = keySet("image", "policy", "policyDigest", "exceptionsDigest", "exceptionsUsed")
-	scannerKeys    = keySet("uri", "version", "db", "result")
-	resultKeys     = keySet("passed", "image", "artifact", "scanner", "scannedAt", "evaluatedAt", "policy",
-		"policyDigest", "exceptionsDigest", "findings", "blocking", "excepted", "expiring", "unused")
-	metadataKeys = keySet("scanStartedOn", "scanFinishedOn")
-)
-
-func keySet(keys ...string) map[string]bool {
-	m := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		m[k] = true
-	}
-	return m
+// predicateRules are the rules of the gate's predicate: the report rules,
+// and the fields at the levels that are read, matched exactly
+// (encoding/json would match "Passed" or "PASSED" to the passed field).
+var predicateRules = jsonstrict.Rules{
+	MaxDepth: reportRules.MaxDepth,
+	FoldKeys: true,
+	Fields: jsonstrict.Fields{
+		"":                      {"invocation", "scanner", "metadata"},
+		"invocation":            {"parameters", "uri", "event_id", "builder.id"},
+		"invocation.parameters": {"image", "policy", "policyDigest", "exceptionsDigest", "exceptionsUsed"},
+		"scanner":               {"uri", "version", "db", "result"},
+		"scanner.result":        jsonstrict.FieldsOf(Result{})[""],
+		"metadata":              {"scanStartedOn", "scanFinishedOn"},
+	},
+	Name: func(p jsonstrict.Path) string {
+		if len(p) == 0 {
+			return "the predicate"
+		}
+		return p.String()
+	},
 }
 
-// object reads a JSON object whose keys must all be in allowed.
-func object(data json.RawMessage, where string, allowed map[string]bool) (map[string]json.RawMessage, error) {
+// object reads a JSON object (its keys checked by predicateRules).
+func object(data json.RawMessage, where string) (map[string]json.RawMessage, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
 		return nil, fmt.Errorf("%s is not a JSON object", where)
-	}
-	for k := range obj {
-		if !allowed[k] {
-			return nil, fmt.Errorf("unknown field %q in %s", k, where)
-		}
 	}
 	return obj, nil
 }
@@ -277,10 +275,10 @@ func field(obj map[string]json.RawMessage, where, key string, v any) error {
 // parseAttestedResult reads a gate predicate strictly.
 func parseAttestedResult(data json.RawMessage) (*attestedResult, error) {
 	wrap := func(err error) error { return fmt.Errorf("not a hallmark gate predicate: %w", err) }
-	if err := checkJSON(data); err != nil {
+	if err := checkJSON(data, predicateRules); err != nil {
 		return nil, wrap(err)
 	}
-	top, err := object(data, "the predicate", predicateKeys)
+	top, err := object(data, "the predicate")
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -290,7 +288,7 @@ func parseAttestedResult(data json.RawMessage) (*attestedResult, error) {
 	if !ok {
 		return nil, wrap(errors.New("scanner is missing"))
 	}
-	scanner, err := object(scannerRaw, "scanner", scannerKeys)
+	scanner, err := object(scannerRaw, "scanner")
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -298,7 +296,7 @@ func parseAttestedResult(data json.RawMessage) (*attestedResult, error) {
 	if !ok || string(resultRaw) == "null" {
 		return nil, wrap(errors.New("scanner.result (the gate result) is missing"))
 	}
-	result, err := object(resultRaw, "scanner.result", resultKeys)
+	result, err := object(resultRaw, "scanner.result")
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -333,12 +331,12 @@ func parseAttestedResult(data json.RawMessage) (*attestedResult, error) {
 
 	// The inputs the gate recorded must agree with its result.
 	if invRaw, ok := top["invocation"]; ok {
-		inv, err := object(invRaw, "invocation", invocationKeys)
+		inv, err := object(invRaw, "invocation")
 		if err != nil {
 			return nil, wrap(err)
 		}
 		if paramsRaw, ok := inv["parameters"]; ok {
-			params, err := object(paramsRaw, "invocation.parameters", parameterKeys)
+			params, err := object(paramsRaw, "invocation.parameters")
 			if err != nil {
 				return nil, wrap(err)
 			}
@@ -361,7 +359,7 @@ func parseAttestedResult(data json.RawMessage) (*attestedResult, error) {
 	if !ok {
 		return nil, wrap(errors.New("metadata is missing"))
 	}
-	meta, err := object(metaRaw, "metadata", metadataKeys)
+	meta, err := object(metaRaw, "metadata")
 	if err != nil {
 		return nil, wrap(err)
 	}

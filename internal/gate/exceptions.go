@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Exception is one entry of a .trivyignore.yaml file: a documented,
@@ -89,10 +91,23 @@ type Exceptions struct {
 
 var dateRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
+// exceptionsRules are the fields of an exceptions file: its sections, and
+// in each section's entries (purls only for vulnerabilities).
+var exceptionsRules = jsonstrict.Rules{
+	Fields: jsonstrict.Fields{
+		"":                    {"vulnerabilities", "misconfigurations", "secrets", "licenses"},
+		"vulnerabilities[]":   {"id", "paths", "purls", "statement", "expired_at"},
+		"misconfigurations[]": {"id", "paths", "statement", "expired_at"},
+		"secrets[]":           {"id", "paths", "statement", "expired_at"},
+		"licenses[]":          {"id", "paths", "statement", "expired_at"},
+	},
+	Name: named("exceptions file"),
+}
+
 // ParseExceptions reads a .trivyignore.yaml file. An empty file has no
 // exceptions. Errors name the entry (section, index, id and line).
 func ParseExceptions(data []byte) (*Exceptions, error) {
-	root, err := parseYAML(data)
+	root, err := parseYAML(data, exceptionsRules)
 	if err != nil {
 		return nil, fmt.Errorf("exceptions: %w", err)
 	}
@@ -101,7 +116,7 @@ func ParseExceptions(data []byte) (*Exceptions, error) {
 	if root == nil {
 		return ex, nil
 	}
-	sections, err := yamlMapping(root, "exceptions file", "vulnerabilities", "misconfigurations", "secrets", "licenses")
+	sections, err := yamlMapping(root, "exceptions file")
 	if err != nil {
 		return nil, fmt.Errorf("exceptions: %w", err)
 	}
@@ -127,11 +142,7 @@ func ParseExceptions(data []byte) (*Exceptions, error) {
 
 func parseException(section string, index int, n *yaml.Node) (Exception, error) {
 	e := Exception{Section: section, Index: index, Line: n.Line}
-	allowed := []string{"id", "paths", "purls", "statement", "expired_at"}
-	if section != "vulnerabilities" {
-		allowed = []string{"id", "paths", "statement", "expired_at"}
-	}
-	fields, err := yamlMapping(n, "entry", allowed...)
+	fields, err := yamlMapping(n, "entry")
 	if err != nil {
 		return e, err
 	}

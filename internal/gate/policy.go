@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Policy says which findings block an image. Its YAML form (a gate policy
@@ -47,17 +49,23 @@ func DefaultPolicy() Policy {
 // maxWarningDays bounds expiryWarningDays to something a person means.
 const maxWarningDays = 3660
 
+// policyRules are the fields of a gate policy file.
+var policyRules = jsonstrict.Rules{
+	Fields: jsonstrict.Fields{"": {"severities", "packageClasses", "fixableOnly", "expiryWarningDays"}},
+	Name:   named("gate policy"),
+}
+
 // ParsePolicy reads a gate policy file (see [Policy]).
 func ParsePolicy(data []byte) (Policy, error) {
 	p := DefaultPolicy()
-	root, err := parseYAML(data)
+	root, err := parseYAML(data, policyRules)
 	if err != nil {
 		return Policy{}, fmt.Errorf("gate policy: %w", err)
 	}
 	if root == nil {
 		return Policy{}, errors.New("gate policy: the file is empty")
 	}
-	fields, err := yamlMapping(root, "gate policy", "severities", "packageClasses", "fixableOnly", "expiryWarningDays")
+	fields, err := yamlMapping(root, "gate policy")
 	if err != nil {
 		return Policy{}, fmt.Errorf("gate policy: %w", err)
 	}

@@ -22,7 +22,7 @@ const TrivySchemaVersion = 2
 // trivy result class that holds no packages: anything it cannot read
 // exactly is an error, never a finding dropped.
 func ParseReport(data []byte) (*Report, error) {
-	if err := checkJSON(data); err != nil {
+	if err := checkJSON(data, reportRules); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	var probe map[string]json.RawMessage

@@ -1,59 +1,31 @@
 package gate
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"hallmark.dev/internal/jsonstrict"
+	"hallmark.dev/internal/jsonstrict/yamlstrict"
 )
 
 // parseYAML reads at most one YAML document into a node tree (nil for
-// none) and refuses
-// what a small configuration file has no use for and an attacker could use
-// to make one file mean two things: anchors, aliases, merge keys, custom
-// tags and repeated keys (checked by the walkers below).
-func parseYAML(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil // no document: the caller decides
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("more than one YAML document")
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, errors.New("not a YAML document")
-	}
-	if err := checkPlainYAML(doc.Content[0]); err != nil {
-		return nil, err
-	}
-	return doc.Content[0], nil
+// none), under the rules of yamlstrict and r: no anchors, aliases, merge
+// keys, custom tags or repeated keys, and only the fields r allows, so
+// that no file can mean two things.
+func parseYAML(data []byte, r jsonstrict.Rules) (*yaml.Node, error) {
+	return yamlstrict.Parse(data, r)
 }
 
-func checkPlainYAML(n *yaml.Node) error {
-	if n.Kind == yaml.AliasNode || n.Anchor != "" {
-		return fmt.Errorf("line %d: anchors and aliases are not allowed", n.Line)
-	}
-	switch n.Tag {
-	case "", "!!str", "!!int", "!!bool", "!!seq", "!!map", "!!null", "!!timestamp", "!!float":
-	case "!!merge":
-		return fmt.Errorf("line %d: merge keys are not allowed", n.Line)
-	default:
-		return fmt.Errorf("line %d: tag %s is not allowed", n.Line, n.Tag)
-	}
-	for _, c := range n.Content {
-		if err := checkPlainYAML(c); err != nil {
-			return err
+// named returns a Rules.Name that calls the top level what.
+func named(what string) func(jsonstrict.Path) string {
+	return func(p jsonstrict.Path) string {
+		if len(p) == 0 {
+			return what
 		}
+		return p.String()
 	}
-	return nil
 }
 
 // yamlField is one key of a mapping, with its value node.
@@ -63,30 +35,15 @@ type yamlField struct {
 	value *yaml.Node
 }
 
-// yamlMapping returns the fields of a mapping node, refusing repeated keys
-// and keys not in allowed.
-func yamlMapping(n *yaml.Node, what string, allowed ...string) ([]yamlField, error) {
+// yamlMapping returns the fields of a mapping node (whose keys parseYAML
+// checked).
+func yamlMapping(n *yaml.Node, what string) ([]yamlField, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: %s must be a mapping", n.Line, what)
 	}
-	seen := map[string]int{}
 	var fields []yamlField
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "") {
-			return nil, fmt.Errorf("line %d: %s: keys must be strings", k.Line, what)
-		}
-		if prev, ok := seen[k.Value]; ok {
-			return nil, fmt.Errorf("line %d: %s: key %q repeats the one on line %d", k.Line, what, k.Value, prev)
-		}
-		seen[k.Value] = k.Line
-		known := false
-		for _, a := range allowed {
-			known = known || a == k.Value
-		}
-		if !known {
-			return nil, fmt.Errorf("line %d: %s: unknown field %q (known: %v)", k.Line, what, k.Value, allowed)
-		}
 		fields = append(fields, yamlField{key: k.Value, line: k.Line, value: n.Content[i+1]})
 	}
 	return fields, nil

@@ -1,13 +1,11 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Verifier verifies ID tokens from an allow-list of issuers.
@@ -252,14 +252,9 @@ func unverifiedIssuer(raw string) (string, error) {
 type claims map[string]any
 
 func decodeClaims(payload []byte) (claims, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
 	var c claims
-	if err := dec.Decode(&c); err != nil {
+	if err := jsonstrict.Unmarshal(payload, &c, jsonstrict.Rules{UseNumber: true}); err != nil {
 		return nil, fmt.Errorf("claims: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("claims: trailing data")
 	}
 	if c == nil {
 		return nil, errors.New("claims: not an object")

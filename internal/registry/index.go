@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"hallmark.dev/internal/jsonstrict"
 	"hallmark.dev/internal/keyfile"
 )
 
@@ -40,6 +40,10 @@ type descriptor struct {
 type referrerIndex struct {
 	root string
 }
+
+// recordRules are the rules of a record as put writes it: the fields of
+// descriptor, each once, spelled exactly.
+var recordRules = jsonstrict.Rules{Fields: jsonstrict.FieldsOf(descriptor{})}
 
 // recordSuffix ends every record's file name; temporary files start with a
 // dot and never end with it.
@@ -137,9 +141,7 @@ func (x *referrerIndex) list(repo string, subject digest.Digest) ([]descriptor, 
 			return nil, fmt.Errorf("registry: listing referrers of %s: %w", subject, err)
 		}
 		var d descriptor
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&d); err != nil {
+		if err := jsonstrict.Unmarshal(b, &d, recordRules); err != nil {
 			return nil, fmt.Errorf("registry: referrer record %s: %w", filepath.Join(dir, name), err)
 		}
 		if err := d.Digest.Validate(); err != nil || digestFileName(d.Digest)+recordSuffix != name {

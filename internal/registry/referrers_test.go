@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const (
@@ -115,6 +120,48 @@ func TestParseReferrer(t *testing.T) {
 	}
 }
 
+// TestRecordStrict: a referrer record the index did not write as it
+// writes records (a key repeated, or in another case) is refused.
+func TestRecordStrict(t *testing.T) {
+	subject := digest.FromString("subject")
+	d := descriptor{MediaType: mediaTypeImageManifest, Digest: digest.FromString("referrer"), Size: 8}
+	for _, tt := range []struct{ name, edit, want string }{
+		{"as written", "", ""},
+		{"repeated key", `{"size":9,`, `duplicate JSON key "size"`},
+		{"key in another case", `{"Size":9,`, `unknown field "Size"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err := openReferrerIndex(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := x.put("repo", subject, d); err != nil {
+				t.Fatal(err)
+			}
+			if tt.edit != "" {
+				name := filepath.Join(x.subjectDir("repo", subject), digestFileName(d.Digest)+recordSuffix)
+				b, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(name, bytes.Replace(b, []byte("{"), []byte(tt.edit), 1), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := x.list("repo", subject)
+			if tt.want == "" {
+				if err != nil || len(got) != 1 || got[0].Digest != d.Digest {
+					t.Fatalf("list: %v, %v, want the record", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("list: %v, %v, want an error with %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
 // FuzzParseReferrer checks that whatever a client pushes, a referrer the
 // registry would record names a valid subject, describes exactly the pushed
 // bytes, and survives the index's record encoding unchanged.
@@ -150,9 +197,7 @@ func FuzzParseReferrer(f *testing.F) {
 			t.Fatalf("encoding record: %v", err)
 		}
 		var got descriptor
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&got); err != nil {
+		if err := jsonstrict.Unmarshal(b, &got, recordRules); err != nil {
 			t.Fatalf("decoding record %s: %v", b, err)
 		}
 		if diff := cmp.Diff(ref.desc, got); diff != "" {
