@@ -92,8 +92,10 @@ func WithMaxSkew(d time.Duration) Option {
 
 // NewVerifier returns a verifier trusting issuers. Nothing is fetched yet:
 // each issuer's discovery document is fetched at its first token, and its
-// keys when a token names a key not yet cached. ctx supplies values (not
-// cancellation) to those background key fetches.
+// keys when a token names a key not yet cached, at most once per
+// KeyRefreshInterval per issuer (a token that needs a fetch sooner is
+// refused with ErrUnavailable). ctx supplies values (not cancellation) to
+// those background key fetches.
 func NewVerifier(ctx context.Context, issuers []Issuer, opts ...Option) (*Verifier, error) {
 	if len(issuers) == 0 {
 		return nil, errors.New("identity: no issuers")
