@@ -39,6 +39,7 @@ import (
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
+	"hallmark.dev/oci/store"
 )
 
 // Config configures a server.
@@ -55,7 +56,9 @@ type Config struct {
 	// tokens, and the log's checkpoint origin (its host).
 	PublicURL string `yaml:"publicURL"`
 	// DevOIDC runs the built-in OIDC issuer at <PublicURL>/oidc, which mints
-	// tokens for any subject: for local use and tests only.
+	// tokens for any subject: for local use and tests only. It is refused
+	// unless both Addr and PublicURL are on loopback (127.0.0.0/8, ::1 or
+	// localhost), and beside Issuers.
 	DevOIDC bool `yaml:"devOIDC"`
 	// Issuers are the OIDC issuers whose tokens the CA accepts (GitHub
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
@@ -84,6 +87,10 @@ type Server struct {
 
 // New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
 // serves them; Close releases them if Serve is never called.
+//
+// A configuration New refuses (a development issuer off loopback or beside
+// real issuers, a public URL that is not one) is refused before anything
+// is written to cfg.DataDir, so a corrected start on it finds it as it was.
 func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
@@ -94,12 +101,25 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.DevOIDC {
+		// The dev issuer mints tokens for anyone who asks: a CA that trusts
+		// it issues certificates for any email. Keep it to a machine of its
+		// own.
+		if host, _, err := net.SplitHostPort(l.Addr().String()); err != nil || !store.IsLoopback(host) {
+			l.Close()
+			return nil, fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", l.Addr())
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
 	srv := &Server{cfg: cfg, listener: l}
 	s = srv
@@ -116,6 +136,31 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkConfig refuses, before anything is listened on or written, a
+// configuration that cannot serve safely.
+func checkConfig(cfg Config) error {
+	var public *url.URL
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("server: public URL %q: want an http or https URL with a host and no user info, query or fragment", cfg.PublicURL)
+		}
+		public = u
+	}
+	if !cfg.DevOIDC {
+		return nil
+	}
+	if len(cfg.Issuers) > 0 {
+		return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
+	}
+	// Whatever the listen address, a public URL off loopback means a
+	// proxy brings other machines to the issuer.
+	if public != nil && !store.IsLoopback(public.Hostname()) {
+		return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on loopback, and the public URL %q is not on loopback", cfg.PublicURL)
+	}
+	return nil
 }
 
 func (s *Server) dir(name string) string { return filepath.Join(s.cfg.DataDir, name) }
@@ -153,15 +198,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	issuers := append([]identity.Issuer(nil), cfg.Issuers...)
 	if cfg.DevOIDC {
-		// The dev issuer mints tokens for anyone who asks: a CA that trusts
-		// it issues certificates for any email. Keep it to a machine of its
-		// own, and out of a CA that real issuers rely on.
-		if host, _, err := net.SplitHostPort(s.listener.Addr().String()); err != nil || !net.ParseIP(host).IsLoopback() {
-			return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", s.listener.Addr())
-		}
-		if len(cfg.Issuers) > 0 {
-			return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
-		}
+		// New has checked that the issuer is on loopback, alone.
 		s.issuer, err = oidc.NewIssuer(oidc.IssuerConfig{Dir: s.dir("oidc"), URL: cfg.PublicURL + trust.OIDCPath})
 		if err != nil {
 			return fmt.Errorf("server: dev OIDC issuer: %w", err)
