@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"hallmark.dev/internal/ca"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/keyfile"
@@ -66,6 +68,30 @@ type Config struct {
 	Issuers []identity.Issuer `yaml:"issuers"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
+
+	// Connection limits, which keep clients that hold connections open from
+	// exhausting the server. Zero means the default.
+
+	// ReadHeaderTimeout bounds the reading of a request's headers. Default
+	// DefaultReadHeaderTimeout (30s).
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// IdleTimeout closes a kept-alive connection that has waited this long
+	// for its next request. Default DefaultIdleTimeout (2m).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// MinDataRate, in bytes per second, is the slowest a request body may
+	// arrive and a response may be taken, on average from the start of the
+	// transfer, once DataRateGrace has passed; a slower one is cut and its
+	// connection closed. There is no overall time limit: a blob upload that
+	// keeps the rate completes however long it takes. Default
+	// DefaultMinDataRate (1 KiB/s).
+	MinDataRate int64 `yaml:"minDataRate"`
+	// DataRateGrace is the time a transfer has before MinDataRate applies.
+	// Default DefaultDataRateGrace (10s).
+	DataRateGrace time.Duration `yaml:"dataRateGrace"`
+	// MaxConnections bounds the connections served at once; further ones
+	// wait, unaccepted, until one closes. Default DefaultMaxConnections
+	// (512).
+	MaxConnections int `yaml:"maxConnections"`
 }
 
 // DefaultAddr is where `hallmark serve` listens by default.
@@ -104,6 +130,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
+	cfg = withLimitDefaults(cfg)
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
@@ -141,6 +168,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 // checkConfig refuses, before anything is listened on or written, a
 // configuration that cannot serve safely.
 func checkConfig(cfg Config) error {
+	if err := checkLimits(cfg); err != nil {
+		return err
+	}
 	var public *url.URL
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -312,19 +342,21 @@ func (s *Server) SigningConfig() []byte { return bytes.Clone(s.signingConfig) }
 func (s *Server) DevIssuer() *oidc.Issuer { return s.issuer }
 
 // Serve serves until ctx is done, then shuts down gracefully and closes
-// the services.
+// the services. It enforces the connection limits of Config.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Close()
+	p := pace{rate: s.cfg.MinDataRate, grace: s.cfg.DataRateGrace}
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		Handler:           p.paced(s.handler, s.cfg.Logger),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
 	s.http = hs
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(s.listener) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(s.listener, s.cfg.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
