@@ -125,8 +125,8 @@ func FuzzParseReferrer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		ref, err := parseReferrer(contentType, body)
 		if err != nil {
-			if ref != nil || !errors.Is(err, errInvalidSubject) {
-				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject", ref, err)
+			if ref != nil || !errors.Is(err, errInvalidSubject) && !errors.Is(err, errAnnotationsTooLarge) {
+				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject or errAnnotationsTooLarge", ref, err)
 			}
 			return
 		}
@@ -141,6 +141,9 @@ func FuzzParseReferrer(f *testing.F) {
 		}
 		if got, want := ref.desc.Size, int64(len(body)); got != want {
 			t.Errorf("size: got %d, want %d", got, want)
+		}
+		if n := annotationsSize(ref.desc.Annotations); n > MaxReferrerAnnotationsSize {
+			t.Errorf("recorded annotations of %d bytes, over the %d cap", n, MaxReferrerAnnotationsSize)
 		}
 		if mt := ref.desc.MediaType; mt != mediaTypeImageManifest && mt != mediaTypeImageIndex {
 			t.Errorf("media type: got %q, want an OCI manifest or index", mt)
