@@ -148,15 +148,15 @@ func TestRecordStrict(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := x.list("repo", subject)
+			got, ok, err := x.get("repo", subject, d.Digest)
 			if tt.want == "" {
-				if err != nil || len(got) != 1 || got[0].Digest != d.Digest {
-					t.Fatalf("list: %v, %v, want the record", got, err)
+				if err != nil || !ok || got.Digest != d.Digest {
+					t.Fatalf("get: %v, %v, %v, want the record", got, ok, err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("list: %v, %v, want an error with %q", got, err, tt.want)
+				t.Fatalf("get: %v, %v, %v, want an error with %q", got, ok, err, tt.want)
 			}
 		})
 	}
@@ -172,8 +172,8 @@ func FuzzParseReferrer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		ref, err := parseReferrer(contentType, body)
 		if err != nil {
-			if ref != nil || !errors.Is(err, errInvalidSubject) {
-				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject", ref, err)
+			if ref != nil || !errors.Is(err, errInvalidSubject) && !errors.Is(err, errAnnotationsTooLarge) {
+				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject or errAnnotationsTooLarge", ref, err)
 			}
 			return
 		}
@@ -188,6 +188,9 @@ func FuzzParseReferrer(f *testing.F) {
 		}
 		if got, want := ref.desc.Size, int64(len(body)); got != want {
 			t.Errorf("size: got %d, want %d", got, want)
+		}
+		if n := annotationsSize(ref.desc.Annotations); n > MaxReferrerAnnotationsSize {
+			t.Errorf("recorded annotations of %d bytes, over the %d cap", n, MaxReferrerAnnotationsSize)
 		}
 		if mt := ref.desc.MediaType; mt != mediaTypeImageManifest && mt != mediaTypeImageIndex {
 			t.Errorf("media type: got %q, want an OCI manifest or index", mt)
