@@ -39,6 +39,7 @@ func TestDependencies(t *testing.T) {
 		"hallmark.dev/policy",
 		"hallmark.dev/sbom",
 		"hallmark.dev/slsa",
+		"hallmark.dev/gate",
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/scan"
 )

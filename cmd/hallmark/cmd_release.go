@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/buildenv"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 )
 

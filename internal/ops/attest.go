@@ -14,7 +14,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/policy"

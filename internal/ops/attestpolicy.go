@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"time"
 
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/scan"
 	"hallmark.dev/oci/store"
 )

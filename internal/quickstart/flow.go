@@ -16,7 +16,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/buildenv"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
