@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"hallmark.dev/policy"
 )
 
 // MaxClockSkew is how far in the future a verified signing time or a
@@ -21,7 +23,7 @@ var ErrNoTrustedTime = errors.New("no verified signing time: the age of a key si
 
 // AttestationRequirements are what a verified gate attestation (a cosign
 // vulnerability predicate written by [Result.Predicate]) must show to let
-// an image through. Who signed it is the verifier's authority; these are
+// an image through; [NewCheck] makes them a verification policy. Who signed it is the verifier's authority; these are
 // about what it says and when. The zero value is invalid: MaxAge is
 // required.
 type AttestationRequirements struct {
@@ -45,7 +47,8 @@ func (req AttestationRequirements) Validate() error {
 	return nil
 }
 
-// The names of the checks [CheckAttestation] makes, in order.
+// The names of the findings the attestation check makes about each gate
+// attestation, in order.
 const (
 	CheckPredicate  = "predicate"
 	CheckPassed     = "result"
@@ -55,38 +58,7 @@ const (
 	CheckPolicy     = "policy digest"
 )
 
-// AttestationCheck is the outcome of one check on a gate attestation.
-type AttestationCheck struct {
-	Name   string `json:"name"`
-	Passed bool   `json:"passed"`
-	Detail string `json:"detail"`
-}
-
-// AttestationError is returned when a gate attestation fails checks; it
-// names each.
-type AttestationError struct {
-	Failed []AttestationCheck
-}
-
-func (e *AttestationError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, f := range e.Failed {
-		parts[i] = f.Name + ": " + f.Detail
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Has reports whether the named check failed.
-func (e *AttestationError) Has(name string) bool {
-	for _, f := range e.Failed {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// CheckAttestation checks a verified gate attestation's predicate against
+// checkAttestation checks a verified gate attestation's predicate against
 // the requirements: the predicate is the gate's (read strictly: no
 // repeated keys, exact field names, no unknown fields where it is read);
 // the gate passed; it is about digest, the verified image; it was signed
@@ -101,29 +73,22 @@ func (e *AttestationError) Has(name string) bool {
 // says when the statement was signed (an old scan result can be signed
 // again), the scan time is what the signer claims about the scan.
 //
-// It returns every check made and, when one failed, an
-// *[AttestationError] naming each; invalid requirements or digest are
-// other errors. A predicate that is not the gate's fails the predicate
-// check and no other is made.
-func CheckAttestation(predicate json.RawMessage, digest string, signedAt, now time.Time, req AttestationRequirements) ([]AttestationCheck, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	if !ValidDigest(digest) {
-		return nil, fmt.Errorf("gate: %q is not an image digest (sha256:…)", digest)
-	}
-	var checks []AttestationCheck
+// It returns a finding per check made (their Attestation unset) and the
+// predicate read, nil when it is not the gate's: then the predicate
+// finding fails and no other check is made.
+func checkAttestation(predicate json.RawMessage, digest string, signedAt, now time.Time, req AttestationRequirements) ([]policy.Finding, *attestedResult) {
+	var checks []policy.Finding
 	add := func(name, detail string, err error) {
 		if err != nil {
-			checks = append(checks, AttestationCheck{Name: name, Detail: err.Error()})
+			checks = append(checks, policy.Finding{Name: name, Detail: err.Error()})
 			return
 		}
-		checks = append(checks, AttestationCheck{Name: name, Passed: true, Detail: detail})
+		checks = append(checks, policy.Finding{Name: name, Passed: true, Detail: detail})
 	}
 	p, err := parseAttestedResult(predicate)
 	if err != nil {
 		add(CheckPredicate, "", err)
-		return checks, &AttestationError{Failed: checks}
+		return checks, nil
 	}
 	add(CheckPredicate, PredicateType, nil)
 
@@ -152,16 +117,7 @@ func CheckAttestation(predicate json.RawMessage, digest string, signedAt, now ti
 			add(CheckPolicy, "", fmt.Errorf("the gate ran under policy %s, want %s", p.policyDigest, req.PolicyDigest))
 		}
 	}
-	var failed []AttestationCheck
-	for _, c := range checks {
-		if !c.Passed {
-			failed = append(failed, c)
-		}
-	}
-	if len(failed) > 0 {
-		return checks, &AttestationError{Failed: failed}
-	}
-	return checks, nil
+	return checks, p
 }
 
 // checkTime checks that t is at most maxAge before now and not more than
@@ -218,7 +174,7 @@ func ParseMaxAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// attestedResult is what CheckAttestation reads from a gate predicate.
+// attestedResult is what checkAttestation reads from a gate predicate.
 type attestedResult struct {
 	passed         bool
 	blocking       int
@@ -227,26 +183,17 @@ type attestedResult struct {
 	scanFinishedOn time.Time
 }
 
-// The fields of the gate's predicate, at the levels that are read. Keys
-// are matched exactly: encoding/json would match "Passed" or "PASSED" to
-// the passed field.
+// The fields of the gate's predicate, at the levels that are read: those
+// of the types [Result.Predicate] writes. Keys are matched exactly:
+// encoding/json would match "Passed" or "PASSED" to the passed field.
 var (
-	predicateKeys  = keySet("invocation", "scanner", "metadata")
-	invocationKeys = keySet("parameters", "uri", "event_id", "builder.id")
-	parameterKeys  = keySet("image", "policy", "policyDigest", "exceptionsDigest", "exceptionsUsed")
-	scannerKeys    = keySet("uri", "version", "db", "result")
-	resultKeys     = keySet("passed", "image", "artifact", "scanner", "scannedAt", "evaluatedAt", "policy",
-		"policyDigest", "exceptionsDigest", "findings", "blocking", "excepted", "expiring", "unused")
-	metadataKeys = keySet("scanStartedOn", "scanFinishedOn")
+	predicateKeys  = jsonKeys(vulnPredicate{})
+	invocationKeys = jsonKeys(vulnInvocation{})
+	parameterKeys  = jsonKeys(predicateParameters{})
+	scannerKeys    = jsonKeys(vulnScanner{})
+	resultKeys     = jsonKeys(Result{})
+	metadataKeys   = jsonKeys(vulnMetadata{})
 )
-
-func keySet(keys ...string) map[string]bool {
-	m := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		m[k] = true
-	}
-	return m
-}
 
 // object reads a JSON object whose keys must all be in allowed.
 func object(data json.RawMessage, where string, allowed map[string]bool) (map[string]json.RawMessage, error) {

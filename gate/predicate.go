@@ -3,12 +3,16 @@ package gate
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
+
+	"hallmark.dev/attest"
 )
 
 // PredicateType is cosign's vulnerability scan predicate type, the
 // predicate [Result.Predicate] writes.
-const PredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+const PredicateType = attest.PredicateVuln
 
 // Invocation describes the run that made a result, for the predicate's
 // invocation field; all fields are optional.
@@ -26,27 +30,47 @@ type Invocation struct {
 
 // vulnPredicate is cosign's CosignVulnPredicate
 // (pkg/cosign/attestation.CosignVulnPredicate) with hallmark's gate result
-// as scanner.result.
+// as scanner.result. It is the predicate's one schema: [Result.Predicate]
+// writes it, and the attestation check reads it, allowing at each level
+// it reads only the fields these types name (see jsonKeys).
 type vulnPredicate struct {
-	Invocation struct {
-		Parameters predicateParameters `json:"parameters"`
-		URI        string              `json:"uri"`
-		EventID    string              `json:"event_id"`
-		BuilderID  string              `json:"builder.id"`
-	} `json:"invocation"`
-	Scanner struct {
+	Invocation vulnInvocation `json:"invocation"`
+	Scanner    vulnScanner    `json:"scanner"`
+	Metadata   vulnMetadata   `json:"metadata"`
+}
+
+type vulnInvocation struct {
+	Parameters predicateParameters `json:"parameters"`
+	URI        string              `json:"uri"`
+	EventID    string              `json:"event_id"`
+	BuilderID  string              `json:"builder.id"`
+}
+
+type vulnScanner struct {
+	URI     string `json:"uri"`
+	Version string `json:"version"`
+	DB      struct {
 		URI     string `json:"uri"`
 		Version string `json:"version"`
-		DB      struct {
-			URI     string `json:"uri"`
-			Version string `json:"version"`
-		} `json:"db"`
-		Result *Result `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  string `json:"scanStartedOn"`
-		ScanFinishedOn string `json:"scanFinishedOn"`
-	} `json:"metadata"`
+	} `json:"db"`
+	Result *Result `json:"result"`
+}
+
+type vulnMetadata struct {
+	ScanStartedOn  string `json:"scanStartedOn"`
+	ScanFinishedOn string `json:"scanFinishedOn"`
+}
+
+// jsonKeys returns the JSON names of a struct's fields: the keys an object
+// of that type may have.
+func jsonKeys(v any) map[string]bool {
+	typ := reflect.TypeOf(v)
+	keys := make(map[string]bool, typ.NumField())
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	return keys
 }
 
 // predicateParameters are the gate's inputs, so that a verifier can check

@@ -60,6 +60,23 @@ type VerifiedTime struct {
 	Time time.Time `json:"time"`
 }
 
+// EarliestVerifiedTime is the earliest verified time the signature is
+// known to have existed at (a signed timestamp or a log integration time),
+// the zero time when there is none. Later times prove nothing more: anyone
+// may have an existing signature timestamped again.
+func (s Signer) EarliestVerifiedTime() time.Time {
+	var t time.Time
+	for _, ts := range s.Timestamps {
+		if ts.Type != "timestamp-authority" && ts.Type != "transparency-log" {
+			continue
+		}
+		if t.IsZero() || ts.Time.Before(t) {
+			t = ts.Time
+		}
+	}
+	return t
+}
+
 // Keys is a set of trusted public keys, optionally with a trusted root whose
 // transparency logs the signatures must be in.
 type Keys struct {

@@ -10,6 +10,7 @@ import (
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"
 	"hallmark.dev/slsa"
@@ -107,7 +108,7 @@ Two policies are built in:
 			if err != nil {
 				return err
 			}
-			var prov *slsa.Requirements
+			var prov, gateCheck policy.Check
 			if pf.given() {
 				if !slices.Contains(slsa.PredicateTypes, pt) {
 					return withHint(fmt.Errorf("--source-uri, --source-tag, --builder-id and the other provenance flags check SLSA provenance, not %s", pt),
@@ -117,9 +118,10 @@ Two policies are built in:
 				if err != nil {
 					return err
 				}
-				prov = &req
+				if prov, err = slsa.NewCheck(req, slsa.Every); err != nil {
+					return err
+				}
 			}
-			var gateReq *gate.AttestationRequirements
 			if gateMaxAge != "" || gatePolicy != "" {
 				if pt != gate.PredicateType {
 					return withHint(fmt.Errorf("--gate-max-age and --gate-policy-digest check gate attestations (%s), not %s", gate.PredicateType, pt),
@@ -132,8 +134,7 @@ Two policies are built in:
 				if err != nil {
 					return err
 				}
-				gateReq = &gate.AttestationRequirements{MaxAge: age, PolicyDigest: gatePolicy}
-				if err := gateReq.Validate(); err != nil {
+				if gateCheck, err = gate.NewCheck(gate.AttestationRequirements{MaxAge: age, PolicyDigest: gatePolicy}); err != nil {
 					return err
 				}
 			}
@@ -141,18 +142,23 @@ Two policies are built in:
 			if err != nil {
 				return err
 			}
-			var ps []policy.Policy
+			var checks []policy.Check
 			for _, path := range policies {
-				p, err := policy.Load(path)
+				p, err := setup.LoadPolicy(path)
 				if err != nil {
 					return err
 				}
-				ps = append(ps, p)
+				checks = append(checks, p)
+			}
+			for _, c := range []policy.Check{prov, gateCheck} {
+				if c != nil {
+					checks = append(checks, c)
+				}
 			}
 			res, err := ops.VerifyAttestations(cmd.Context(), rf.client(), ops.VerifyAttestationsRequest{
 				Reference: args[0], Repository: e.repository(repository),
-				Policy:   verify.AttestationPolicy{Authority: authority, PredicateType: pt},
-				Policies: ps, Provenance: prov, Gate: gateReq,
+				Policy: verify.AttestationPolicy{Authority: authority, PredicateType: pt},
+				Checks: checks,
 			})
 			r := ops.NewReport(res, pt, err)
 			if r.Subject == "" {
@@ -165,8 +171,7 @@ Two policies are built in:
 			} else {
 				e.report(r)
 			}
-			var ge *ops.GatePolicyError
-			if errors.As(err, &ge) && ge.NoTrustedTime() {
+			if errors.Is(err, gate.ErrNoTrustedTime) {
 				return withHint(err, "a key signature's age needs a trusted time: verify with --trusted-root of a server whose timestamp authority timestamped the attestation (sign with --server, or a signing config with a timestamp authority)")
 			}
 			if err != nil {

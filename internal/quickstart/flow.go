@@ -216,9 +216,12 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
+	gateCheck, err := gate.NewCheck(gate.AttestationRequirements{MaxAge: 7 * 24 * time.Hour, PolicyDigest: policy.Digest()})
+	if err != nil {
+		return err
+	}
 	gres, err := ops.VerifyAttestations(ctx, client, ops.VerifyAttestationsRequest{Reference: image,
-		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Policies: []hpolicy.Policy{gatePolicy},
-		Gate: &gate.AttestationRequirements{MaxAge: 7 * 24 * time.Hour, PolicyDigest: policy.Digest()}})
+		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Checks: []hpolicy.Check{gatePolicy, gateCheck}})
 	if err != nil {
 		return fmt.Errorf("quickstart: verify the gate attestation: %w", err)
 	}
