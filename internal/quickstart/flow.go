@@ -15,8 +15,8 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/gate"
+	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
@@ -60,29 +60,28 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	parsed, err := gate.ParseReport(reportJSON)
+	policy := gate.DefaultPolicy()
+	exceptionsYAML := exceptions(now.AddDate(0, 0, 30))
+	sbomJSON, err := cycloneDX(d.Context().Name(), d.DigestStr(), 400)
 	if err != nil {
 		return err
 	}
-	policy := gate.DefaultPolicy()
-	gateWith := func(ex *gate.Exceptions) func(context.Context, string) ([]byte, error) {
-		return func(_ context.Context, img string) ([]byte, error) {
-			dd, err := name.NewDigest(img)
-			if err != nil {
-				return nil, err
-			}
-			res, err := gate.Evaluate(parsed, policy, ex, dd.DigestStr(), time.Now())
-			if err != nil {
-				return nil, err
-			}
-			if !res.Passed {
-				var ids []string
-				for _, b := range res.Blocking {
-					ids = append(ids, fmt.Sprintf("%s in %s %s (fixed in %s, %s)", b.ID, b.Package, b.InstalledVersion, b.FixedVersion, b.Severity))
-				}
-				return nil, fmt.Errorf("%d blocking finding(s): %s", len(res.Blocking), strings.Join(ids, "; "))
-			}
-			return res.Predicate(gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"})
+	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
+	if err != nil {
+		return err
+	}
+	prov, err := b.Predicate()
+	if err != nil {
+		return err
+	}
+	// The inputs, as files: the release reads the report and the
+	// exceptions from them, and the commands printed at the end name them.
+	for name, data := range map[string][]byte{
+		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
+		"gate-passed.cue": []byte(gatePolicyCUE + "\n"), "provenance.json": prov,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("quickstart: %w", err)
 		}
 	}
 
@@ -116,23 +115,13 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	sbomJSON, err := cycloneDX(d.Context().Name(), d.DigestStr(), 400)
-	if err != nil {
-		return err
-	}
-	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
-	if err != nil {
-		return err
-	}
-	prov, err := b.Predicate()
-	if err != nil {
-		return err
-	}
 	const logLimit = 16 << 10
-	release := func(ex *gate.Exceptions) (*ops.ReleaseResult, error) {
+	release := func(exceptionsPath string) (*ops.ReleaseResult, error) {
 		return ops.Release(ctx, client, ops.ReleaseRequest{
-			Reference: imageRef, Gate: gateWith(ex), SBOM: sbomJSON, Provenance: prov,
-			Signer: kp, Options: opts, TimestampOnly: &tsOnly, LogLimit: logLimit,
+			Reference: imageRef, SBOM: sbomJSON, Provenance: prov,
+			Gate:       ops.GateRequest{ReportPath: filepath.Join(dir, "trivy.json"), ExceptionsPath: exceptionsPath},
+			Invocation: gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"},
+			Signer:     kp, Options: opts, TimestampOnly: &tsOnly, LogLimit: logLimit,
 		})
 	}
 	userServer := "http://" + userHost
@@ -150,9 +139,17 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Detail:  filepath.Join(dir, "trivy.json"),
 		Command: fmt.Sprintf("trivy image --scanners vuln --format json --output trivy.json %s   # or let release --scan run it", userRef(image)),
 	})
-	_, refused := release(nil)
+	blocked, refused := release("")
 	if refused == nil {
 		return errors.New("quickstart: the gate let a fixable HIGH through")
+	}
+	refusal := refused.Error()
+	if blocked != nil && blocked.Gate != nil && !blocked.Gate.Passed {
+		var ids []string
+		for _, b := range blocked.Gate.Blocking {
+			ids = append(ids, fmt.Sprintf("%s in %s %s (fixed in %s, %s)", b.ID, b.Package, b.InstalledVersion, b.FixedVersion, b.Severity))
+		}
+		refusal = fmt.Sprintf("gate: %d blocking finding(s): %s; nothing was signed", len(ids), strings.Join(ids, "; "))
 	}
 	id, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, Subject: subject})
 	if err != nil {
@@ -163,26 +160,12 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	}
 	report(Step{
 		Title:    "release refused by the CVE gate (fixable HIGH in an OS package): nothing signed",
-		Detail:   refused.Error() + "\n(the unfixed CRITICAL and the Python HIGH do not block under seed 000's policy: fixable, OS packages, HIGH+CRITICAL)",
+		Detail:   refusal + "\n(the unfixed CRITICAL and the Python HIGH do not block under seed 000's policy: fixable, OS packages, HIGH+CRITICAL)",
 		Command:  releaseCmd + fmt.Sprintf(" %s   # exits 1", userRef(imageRef)),
 		Rejected: true,
 	})
 
-	exceptionsYAML := exceptions(now.AddDate(0, 0, 30))
-	ex, err := gate.ParseExceptions(exceptionsYAML)
-	if err != nil {
-		return err
-	}
-	// The inputs, as files, for the commands printed at the end.
-	for name, data := range map[string][]byte{
-		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
-		"gate-passed.cue": []byte(gatePolicyCUE + "\n"), "provenance.json": prov,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("quickstart: %w", err)
-		}
-	}
-	res, err := release(ex)
+	res, err := release(filepath.Join(dir, ".trivyignore.yaml"))
 	if err != nil {
 		return fmt.Errorf("quickstart: release: %w", err)
 	}
