@@ -246,15 +246,22 @@ func (id Identity) String() string {
 	return sub + " from " + iss
 }
 
+// An identity names its subject and its issuer each exactly or by a
+// regular expression, not both and not neither.
+var (
+	ErrSubjectChoice = errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+	ErrIssuerChoice  = errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
+)
+
 // anchor makes a user's regular expression match whole values only.
 func anchor(re string) string { return `^(?:` + re + `)$` }
 
 func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
-	if (id.Issuer == "") == (id.IssuerRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
-	}
 	if (id.Subject == "") == (id.SubjectRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+		return sgverify.CertificateIdentity{}, ErrSubjectChoice
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return sgverify.CertificateIdentity{}, ErrIssuerChoice
 	}
 	var subRe, issRe string
 	if id.SubjectRegexp != "" {

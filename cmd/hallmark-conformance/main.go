@@ -6,7 +6,8 @@
 //	    [--trusted-root FILE] FILE_OR_DIGEST
 //
 // It exits 0 when the bundle verifies and 1, with the reason on stderr,
-// when it does not. It only parses arguments and calls hallmark.dev/verify.
+// when it does not. It only parses arguments and calls hallmark.dev/verify
+// (its authority built as the CLI builds it, internal/setup).
 package main
 
 import (
@@ -18,7 +19,7 @@ import (
 	"strings"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/keys"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/verify"
 )
 
@@ -50,35 +51,13 @@ func run(args []string) error {
 	if *rootPath == "" {
 		return errors.New("--trusted-root is required: hallmark never fetches trust material implicitly")
 	}
-	data, err := os.ReadFile(*rootPath)
+	who := setup.Authority{KeyPath: *keyPath, TrustedRootPath: *rootPath}
+	if *keyPath == "" {
+		who.Identity = verify.Identity{Issuer: *issuer, Subject: *identity}
+	}
+	authority, err := setup.NewAuthority(who)
 	if err != nil {
 		return err
-	}
-	tr, err := verify.ParseTrustedRoot(data)
-	if err != nil {
-		return err
-	}
-	var authority verify.Authority
-	if *keyPath != "" {
-		pemBytes, err := os.ReadFile(*keyPath)
-		if err != nil {
-			return err
-		}
-		pub, err := keys.ParsePublicKey(pemBytes)
-		if err != nil {
-			return err
-		}
-		ks, err := verify.NewKeys(pub)
-		if err != nil {
-			return err
-		}
-		authority = ks.WithTrustedRoot(tr)
-	} else {
-		k, err := verify.NewKeyless(tr, verify.Identity{Issuer: *issuer, Subject: *identity})
-		if err != nil {
-			return err
-		}
-		authority = k
 	}
 	b, err := os.ReadFile(*bundlePath)
 	if err != nil {

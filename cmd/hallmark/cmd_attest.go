@@ -38,13 +38,13 @@ func attestCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
 			if err != nil {
 				return err
 			}
 			res, err := ops.AttestImage(cmd.Context(), rf.client(), ops.AttestImageRequest{
 				Reference: args[0], PredicateType: pt, Predicate: content,
-				Repository: e.repository(repository), Signer: k, Options: opts,
+				Repository: e.repository(repository), Signer: s.Keypair, Options: s.Options,
 			})
 			if errors.Is(err, sbom.ErrOtherSubject) {
 				return withHint(err, "generate the SBOM from the image you attest (syft %s, trivy image --format cyclonedx %s)", args[0], args[0])

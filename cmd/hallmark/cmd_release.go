@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,16 +70,11 @@ re-checks the exceptions and attaches a fresh set.`,
 					return fmt.Errorf("read provenance: %w", err)
 				}
 			}
-			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
+			if err != nil {
 				return err
 			}
-			if sf.services != nil && sf.timestamp {
-				opts, err := sf.services.TimestampOnlyOptions(time.Now())
-				if err != nil {
-					return err
-				}
-				req.TimestampOnly = &opts
-			}
+			req.Signer, req.Options, req.TimestampOnly = s.Keypair, s.Options, s.TimestampOnly
 			req.Gate, req.ScanImage = gf.request(ops.GateRequest{ReportPath: report}), scanImage
 			req.Events = func(ev ops.Event) {
 				if ev.Kind != ops.EventGated {

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
@@ -102,16 +101,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	services := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}
-	opts, err := services.Options(now)
-	if err != nil {
-		return err
-	}
-	tsOnly, err := services.TimestampOnlyOptions(now)
-	if err != nil {
-		return err
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
+	signer, err := sign.New(sign.Config{IDToken: token, SigningConfig: sc, TrustedRoot: tr, Now: func() time.Time { return now }})
 	if err != nil {
 		return err
 	}
@@ -121,7 +111,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 			Reference: imageRef, SBOM: sbomJSON, Provenance: prov,
 			Gate:       ops.GateRequest{ReportPath: filepath.Join(dir, "trivy.json"), ExceptionsPath: exceptionsPath},
 			Invocation: gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"},
-			Signer:     kp, Options: opts, TimestampOnly: &tsOnly, LogLimit: logLimit,
+			Signer:     signer.Keypair, Options: signer.Options, TimestampOnly: signer.TimestampOnly, LogLimit: logLimit,
 		})
 	}
 	userServer := "http://" + userHost
@@ -151,7 +141,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		}
 		refusal = fmt.Sprintf("gate: %d blocking finding(s): %s; nothing was signed", len(ids), strings.Join(ids, "; "))
 	}
-	id, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, Subject: subject})
+	id, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, Subject: subject}}, TrustedRoot: tr})
 	if err != nil {
 		return err
 	}
@@ -224,7 +214,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Detail:  fmt.Sprintf("%d provenance statement verified; builder %s", len(pres.Verified), b.BuilderID),
 		Command: fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag %s %s %s", sampleRepo, sampleTag, verifyFlags, userRef(image)),
 	})
-	tsID, err := id.TimestampOnly()
+	tsID, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, Subject: subject}}, TrustedRoot: tr, InsecureIgnoreTlogUnsafe: true})
 	if err != nil {
 		return err
 	}
@@ -264,7 +254,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Command:  fmt.Sprintf("hallmark verify %s %s   # exits 1", verifyFlags, userRef(other)),
 		Rejected: true,
 	})
-	wide, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, SubjectRegexp: "release-bot"})
+	wide, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, SubjectRegexp: "release-bot"}}, TrustedRoot: tr})
 	if err != nil {
 		return err
 	}
