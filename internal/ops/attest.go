@@ -59,6 +59,9 @@ func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (
 	if req.Signer == nil {
 		return nil, errors.New("no signing key")
 	}
+	if err := attest.CheckAttestationType(req.PredicateType); err != nil {
+		return nil, err
+	}
 	now := time.Now
 	if req.Now != nil {
 		now = req.Now

@@ -83,6 +83,9 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 		}
 		subjects = append(subjects, s)
 	}
+	if err := attest.CheckAttestationType(req.PredicateType); err != nil {
+		return nil, err
+	}
 	var st []byte
 	switch {
 	case len(req.Statement) > 0 && len(req.Predicate) > 0:
@@ -97,6 +100,9 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 			if _, ok := parsed.SubjectFor(d); !ok {
 				return nil, fmt.Errorf("artifact %s (%s) is not a subject of the statement", artifactName(req.Artifacts[i], s), d)
 			}
+		}
+		if err := attest.CheckAttestationType(parsed.PredicateType); err != nil {
+			return nil, err
 		}
 		st = req.Statement
 		subjects = parsed.Subject

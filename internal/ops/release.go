@@ -170,6 +170,9 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	}
 	var plan []planned
 	add := func(kind, predicateType string, predicate []byte) error {
+		if err := attest.CheckAttestationType(predicateType); err != nil {
+			return fmt.Errorf("%s: %w; nothing was signed", kind, err)
+		}
 		pred, err := attest.Predicate(predicateType, predicate, now())
 		if err != nil {
 			return fmt.Errorf("%s: %w; nothing was signed", kind, err)
