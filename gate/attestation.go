@@ -56,6 +56,9 @@ const (
 	CheckSignedTime = "signed time"
 	CheckScanTime   = "scan time"
 	CheckPolicy     = "policy digest"
+	// CheckNewest says whether the attestation is the newest gate result
+	// within the window, the one that decides.
+	CheckNewest = "newest"
 )
 
 // checkAttestation checks a verified gate attestation's predicate against

@@ -84,6 +84,29 @@ func TestCheck(t *testing.T) {
 			verifiedGate(t, "new", false, fresh, tsa(fresh)),
 		}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), new; it failed result: the gate blocked the image (1 blocking finding(s))",
 			failed: map[string][]string{"old": {CheckSignedTime, CheckScanTime}, "new": {CheckPassed}}},
+		// The newest gate result within the window decides: an older pass
+		// does not outweigh a newer block of the same digest.
+		{name: "an older pass and a newer block", req: week, atts: []verify.VerifiedAttestation{
+			verifiedGate(t, "monday", true, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-3*24*time.Hour))),
+			verifiedGate(t, "today", false, fresh, tsa(fresh)),
+		}, err: "no passing gate attestation newer than 7d for " + checkImage + ": newest is from 2026-11-22T11:00:00Z (1h0m0s ago), today; it failed result: the gate blocked the image (1 blocking finding(s))",
+			failed: map[string][]string{"monday": {CheckNewest}, "today": {CheckPassed}}},
+		{name: "an older block and a newer pass", req: week, atts: []verify.VerifiedAttestation{
+			verifiedGate(t, "today", true, fresh, tsa(fresh)),
+			verifiedGate(t, "monday", false, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-3*24*time.Hour))),
+		}, failed: map[string][]string{"monday": {CheckPassed, CheckNewest}}},
+		// A key signature can be timestamped again at any time: a fresh
+		// timestamp on an old passing result does not make it the newest;
+		// its signed scan time orders it.
+		{name: "an old pass stamped again, and a newer block", req: week, atts: []verify.VerifiedAttestation{
+			verifiedGate(t, "restamped", true, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-time.Minute))),
+			verifiedGate(t, "today", false, fresh, tsa(fresh)),
+		}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), today; it failed result: the gate blocked the image",
+			failed: map[string][]string{"restamped": {CheckNewest}, "today": {CheckPassed}}},
+		// and its scan time must be inside the window.
+		{name: "an old scan stamped again", req: week, atts: []verify.VerifiedAttestation{
+			verifiedGate(t, "restamped", true, old, tsa(attNow.Add(-time.Minute))),
+		}, err: "it failed scan time: scan finished at 2026-11-12T12:00:00Z, 10d ago: older than 7d", failed: map[string][]string{"restamped": {CheckScanTime}}},
 		{name: "the earliest verified time counts", req: week, atts: []verify.VerifiedAttestation{
 			verifiedGate(t, "a", true, fresh, tsa(fresh), verify.VerifiedTime{Type: "transparency-log", Time: old}),
 		}, err: "signed at 2026-11-12T12:00:00Z, 10d ago: older than 7d", failed: map[string][]string{"a": {CheckSignedTime}}},

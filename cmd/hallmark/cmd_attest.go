@@ -94,11 +94,12 @@ Two policies are built in:
   - with --source-uri (and --source-tag, --builder-id, … as verify-provenance), every
     verified SLSA provenance statement (--type slsaprovenance1 or slsaprovenance02) must
     meet slsa-verifier's checks for the image;
-  - with --gate-max-age, at least one verified gate attestation (--type vuln, as hallmark
-    release and hallmark gate attach) must say the gate passed for the image, have a
-    verified signing time (a signed timestamp or log entry) and a scan finish time no
-    older than the maximum age, and with --gate-policy-digest have run under that gate
-    policy. Older gate attestations are reported but do not fail the verification.`,
+  - with --gate-max-age, of the verified gate attestations (--type vuln, as hallmark
+    release and hallmark gate attach) for the image with a verified signing time (a
+    signed timestamp or log entry) and a scan finish time no older than the maximum age,
+    and with --gate-policy-digest run under that gate policy, the newest (by its signed
+    scan finish time) must say the gate passed: an older pass does not outweigh a newer
+    block. Attestations outside the window are reported but do not decide.`,
 		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -187,7 +188,7 @@ Two policies are built in:
 	cmd.Flags().StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "a CUE (.cue) or Rego (.rego) policy every verified statement must satisfy (repeatable)")
 	pf.bind(cmd, "required with the other provenance flags, which check every verified SLSA provenance statement")
-	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: require a verified gate attestation that passed, signed and scanned at most this long ago (7d, 36h)")
+	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: the newest verified gate attestation signed and scanned at most this long ago (7d, 36h) must say the gate passed")
 	cmd.Flags().StringVar(&gatePolicy, "gate-policy-digest", "", "with --gate-max-age: the gate policy (sha256:…) it must have passed under")
 	return cmd
 }
