@@ -51,6 +51,9 @@ type Signer struct {
 	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
 	// LogEntries is the number of verified transparency log entries.
 	LogEntries int `json:"logEntries,omitempty"`
+	// LogSkipped says the transparency log was not checked because the
+	// verifier waived it (AuthorityConfig.InsecureIgnoreTlogUnsafe).
+	LogSkipped bool `json:"logSkipped,omitempty"`
 }
 
 // VerifiedTime is one verified time.
@@ -130,8 +133,9 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 }
 
 // WithTrustedRoot returns a copy of the key set that also requires each
-// signature to be in one of the root's transparency logs (when it lists
-// any). Timestamps are not required for key signatures: a key has no
+// signature to be in one of the root's transparency logs: under a root that
+// lists none, signatures are refused ([ErrNoTransparencyLog]) unless the
+// log is waived ([Keys.TimestampOnly]). Timestamps are not required for key signatures: a key has no
 // validity period to place the signature in. Those a signature carries that
 // verify under the root's timestamp authorities are reported in
 // [Signer.Timestamps], so that the signature's age can be known.
@@ -158,6 +162,9 @@ func (ks *Keys) TimestampOnly() (*Keys, error) {
 func (ks *Keys) check(s signed) (Signer, Step, error) {
 	if ks == nil || len(ks.keys) == 0 {
 		return Signer{}, StepSignature, ErrNoKeys
+	}
+	if ks.root != nil && !ks.timestampOnly && len(ks.root.RekorLogs()) == 0 {
+		return Signer{}, StepLog, ErrNoTransparencyLog
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithoutStatementPredicate()}
 	switch {
@@ -197,6 +204,7 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 			}
 			signer := signerFrom(res)
 			signer.KeyFingerprint = k.fingerprint
+			signer.LogSkipped = ks.timestampOnly
 			if ks.root != nil && !ks.timestampOnly {
 				// The timestamps were not required, so the verifier did
 				// not check them; those that verify under the root's
@@ -283,8 +291,10 @@ func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
 // authorities to one of the expected identities. A signature must carry a
 // trusted time (a signed timestamp or a log integration time) inside the
 // certificate's validity, must be in one of the root's transparency logs
-// when it lists any, and its certificate must carry an SCT from the root's
-// CT logs when it lists any.
+// (under a root that lists none, signatures are refused with
+// [ErrNoTransparencyLog] unless the log is waived, [Keyless.TimestampOnly]),
+// and its certificate must carry an SCT from the root's CT logs when it
+// lists any.
 type Keyless struct {
 	root          root.TrustedMaterial
 	identities    []sgverify.CertificateIdentity
@@ -369,6 +379,9 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 }
 
 func (k *Keyless) check(s signed) (Signer, Step, error) {
+	if !k.timestampOnly && !k.requireTlog {
+		return Signer{}, StepLog, ErrNoTransparencyLog
+	}
 	var (
 		h   crypto.Hash
 		pub crypto.PublicKey
@@ -428,6 +441,7 @@ var (
 
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
 	signer := signerFrom(res)
+	signer.LogSkipped = k.timestampOnly
 	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
 		// entries the verifier required and checked.

@@ -21,6 +21,10 @@ var (
 	// while the log entry is: the log entry then gives the time, and the
 	// requirement would not apply.
 	ErrSignedTimestampsWithTlog = errors.New("signed timestamps are required in place of the log entry: without waiving the log entry, it is required and gives the time")
+	// ErrNoTransparencyLog means a trusted root that lists no
+	// transparency log was given without waiving the log entry: no
+	// signature's log entry could be verified under it (decision D14).
+	ErrNoTransparencyLog = errors.New("the trusted root lists no transparency log, so no signature's log entry can be verified")
 )
 
 // AuthorityConfig says who may have signed, for [NewAuthority]: trusted
@@ -53,7 +57,9 @@ type AuthorityConfig struct {
 // contradictions: keys and identities together ([ErrKeysAndIdentities]),
 // neither ([ErrNoAuthority]), identities without a trusted root
 // ([ErrKeylessNoRoot]), an identity both exact and a regular expression,
-// and signed timestamps required where they would not apply. The CLI,
+// signed timestamps required where they would not apply, and a trusted
+// root that lists no transparency log while the log entry is required
+// ([ErrNoTransparencyLog]). The CLI,
 // quickstart and admission build their verifiers with it.
 func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 	keyless := len(cfg.Identities) > 0
@@ -76,6 +82,9 @@ func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 			if cfg.RequireSignedTimestamps {
 				return nil, ErrSignedTimestampsWithTlog
 			}
+			if len(cfg.TrustedRoot.RekorLogs()) == 0 {
+				return nil, ErrNoTransparencyLog
+			}
 			return ks, nil
 		}
 		tk, err := ks.TimestampOnly()
@@ -94,6 +103,9 @@ func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 		}
 		if cfg.RequireSignedTimestamps && !cfg.InsecureIgnoreTlogUnsafe {
 			return nil, ErrSignedTimestampsWithTlog
+		}
+		if !cfg.InsecureIgnoreTlogUnsafe && len(cfg.TrustedRoot.RekorLogs()) == 0 {
+			return nil, ErrNoTransparencyLog
 		}
 		k, err := NewKeyless(cfg.TrustedRoot, cfg.Identities...)
 		if err != nil {

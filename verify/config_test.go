@@ -1,14 +1,17 @@
 package verify_test
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"hallmark.dev/keys"
+	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
 
@@ -75,5 +78,97 @@ func TestNewAuthority(t *testing.T) {
 				t.Fatalf("got %v, %v; want %v", a, err, tc.want)
 			}
 		})
+	}
+}
+
+// A trusted root that lists no transparency log cannot vouch for a log
+// entry: a bundle without one must not verify unless the verifier waived
+// the log (D14, as cosign and sigstore-java), keyed and keyless alike; and
+// when it was waived the signer says the log was not checked.
+func TestNoTransparencyLog(t *testing.T) {
+	st := startStack(t)
+	noLog := st.rootWithout(t, "tlogs")
+	data := []byte("a release")
+	id := verify.Identity{Issuer: st.issuer, Subject: "dev@example.com"}
+
+	kp, opts := st.keyless(t, "dev@example.com", false, true)
+	keyless, err := sign.Blob(t.Context(), kp, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := genKey(t, keys.ECDSAP256)
+	ks, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kopts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed, err := sign.Blob(t.Context(), ks, data, kopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := verify.NewKeys(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := verify.NewKeyless(noLog, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := func(a verify.Authority, b []byte) (*verify.BlobResult, error) {
+		return verify.Blob("b.sigstore.json", b, verify.Artifact{Content: bytes.NewReader(data)}, verify.BlobPolicy{Authority: a})
+	}
+	for _, tc := range []struct {
+		name   string
+		a      verify.Authority
+		bundle []byte
+	}{
+		{"keyless", k, keyless},
+		{"keyed", trusted.WithTrustedRoot(noLog), keyed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := blob(tc.a, tc.bundle)
+			var se *verify.SignatureError
+			if !errors.As(err, &se) || se.Step != verify.StepLog || !errors.Is(err, verify.ErrNoTransparencyLog) {
+				t.Fatalf("got %v, want a log step failure with ErrNoTransparencyLog", err)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name   string
+		cfg    verify.AuthorityConfig
+		bundle []byte
+	}{
+		{"keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: noLog}, keyless},
+		{"keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{s.Public()}, TrustedRoot: noLog}, keyed},
+	} {
+		t.Run(tc.name+" config", func(t *testing.T) {
+			if a, err := verify.NewAuthority(tc.cfg); !errors.Is(err, verify.ErrNoTransparencyLog) || a != nil {
+				t.Fatalf("got %v, %v; want ErrNoTransparencyLog", a, err)
+			}
+			tc.cfg.InsecureIgnoreTlogUnsafe = true
+			a, err := verify.NewAuthority(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := blob(a, tc.bundle)
+			if err != nil {
+				t.Fatalf("with the log waived: %v", err)
+			}
+			if !res.Signer.LogSkipped || res.Signer.LogEntries != 0 {
+				t.Errorf("signer %+v, want the log skipped by request", res.Signer)
+			}
+		})
+	}
+	// Under a root with a log, a waived log is reported skipped too.
+	a, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, InsecureIgnoreTlogUnsafe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := blob(a, keyless); err != nil || !res.Signer.LogSkipped {
+		t.Errorf("got %+v, %v; want verified with the log skipped", res, err)
 	}
 }

@@ -75,6 +75,8 @@ func authorityError(err error) error {
 		return withHint(errors.New("--use-signed-timestamps needs a trusted root that lists the timestamp authority"), "pass --trusted-root trusted_root.json")
 	case errors.Is(err, verify.ErrSignedTimestampsWithTlog):
 		return errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry is required and gives the time")
+	case errors.Is(err, verify.ErrNoTransparencyLog):
+		return withHint(err, "pass --insecure-ignore-tlog to accept signatures without a log entry, each with a signed timestamp from the trusted root's timestamp authority")
 	}
 	return err
 }
@@ -95,6 +97,9 @@ func describeSigner(s verify.Signer) string {
 		if t.Type == "timestamp-authority" {
 			parts = append(parts, "timestamped "+t.Time.Format("2006-01-02T15:04:05Z"))
 		}
+	}
+	if s.LogSkipped {
+		parts = append(parts, "log not checked (--insecure-ignore-tlog)")
 	}
 	return strings.Join(parts, ", ")
 }
