@@ -268,7 +268,7 @@ func attachStatement(ctx context.Context, c *store.Client, sigRepo name.Reposito
 	}
 	b, err := sign.Statement(ctx, req.Signer, st, opts)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("sign: %w", err)
+		return name.Digest{}, err // sign's errors say "sign: "
 	}
 	return c.AttachBundle(ctx, sigRepo, desc, b, predicateType)
 }

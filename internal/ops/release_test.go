@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
@@ -227,6 +229,22 @@ func TestRelease(t *testing.T) {
 			if _, err := ops.VerifyAttestations(ctx, c, ops.VerifyAttestationsRequest{Reference: ref, Policy: verify.AttestationPolicy{Authority: authority, PredicateType: pt}}); err != nil {
 				t.Errorf("%s: %v", pt, err)
 			}
+		}
+	})
+	t.Run("an attestation that cannot be signed is named once", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/unstamped:v1", "unstamped")
+		req := base(d)
+		// Every attestation is over the log limit, and the timestamp
+		// authority for those does not answer.
+		tsa := sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: "http://127.0.0.1:1/timestamp", Timeout: time.Second})
+		req.TimestampOnly = &sign.Options{BundleOptions: sgsign.BundleOptions{TimestampAuthorities: []*sgsign.TimestampAuthority{tsa}}}
+		req.LogLimit = 1
+		res, err := ops.Release(ctx, c, req)
+		if !errors.Is(err, ops.ErrReleaseIncomplete) || len(res.NotAttached) != 3 {
+			t.Fatalf("got %v, %+v; want the attestations not attached", err, res)
+		}
+		if strings.Contains(err.Error(), "sign: sign:") || !strings.Contains(err.Error(), "gate (sign: ") {
+			t.Errorf("error %q: want each attestation's signing error once, prefixed sign: once", err)
 		}
 	})
 	t.Run("an attestation push fails, then a re-run completes", func(t *testing.T) {
