@@ -40,6 +40,21 @@ const (
 	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 )
 
+// ErrImageSignatureType is returned (wrapped) for an attestation whose
+// predicate type is [CosignSignPredicateType]: attached as a referrer, it
+// would verify as an image signature carrying annotations its author
+// chose.
+var ErrImageSignatureType = errors.New("is the image signature's predicate type: an attestation of it would verify as an image signature; sign images with hallmark sign")
+
+// CheckAttestationType refuses the image signature's predicate type for an
+// attestation ([ErrImageSignatureType]).
+func CheckAttestationType(predicateType string) error {
+	if predicateType == CosignSignPredicateType {
+		return fmt.Errorf("attest: %s %w", predicateType, ErrImageSignatureType)
+	}
+	return nil
+}
+
 // MaxPayloadSize bounds the statements and payloads this package parses.
 const MaxPayloadSize = 128 << 20
 

@@ -51,6 +51,9 @@ type Signer struct {
 	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
 	// LogEntries is the number of verified transparency log entries.
 	LogEntries int `json:"logEntries,omitempty"`
+	// LogSkipped says the transparency log was not checked because the
+	// verifier waived it (AuthorityConfig.InsecureIgnoreTlogUnsafe).
+	LogSkipped bool `json:"logSkipped,omitempty"`
 }
 
 // VerifiedTime is one verified time.
@@ -58,6 +61,23 @@ type VerifiedTime struct {
 	Type string    `json:"type"` // "timestamp-authority" or "transparency-log"
 	URI  string    `json:"uri,omitempty"`
 	Time time.Time `json:"time"`
+}
+
+// EarliestVerifiedTime is the earliest verified time the signature is
+// known to have existed at (a signed timestamp or a log integration time),
+// the zero time when there is none. Later times prove nothing more: anyone
+// may have an existing signature timestamped again.
+func (s Signer) EarliestVerifiedTime() time.Time {
+	var t time.Time
+	for _, ts := range s.Timestamps {
+		if ts.Type != "timestamp-authority" && ts.Type != "transparency-log" {
+			continue
+		}
+		if t.IsZero() || ts.Time.Before(t) {
+			t = ts.Time
+		}
+	}
+	return t
 }
 
 // Keys is a set of trusted public keys, optionally with a trusted root whose
@@ -113,8 +133,9 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 }
 
 // WithTrustedRoot returns a copy of the key set that also requires each
-// signature to be in one of the root's transparency logs (when it lists
-// any). Timestamps are not required for key signatures: a key has no
+// signature to be in one of the root's transparency logs: under a root that
+// lists none, signatures are refused ([ErrNoTransparencyLog]) unless the
+// log is waived ([Keys.TimestampOnly]). Timestamps are not required for key signatures: a key has no
 // validity period to place the signature in. Those a signature carries that
 // verify under the root's timestamp authorities are reported in
 // [Signer.Timestamps], so that the signature's age can be known.
@@ -141,6 +162,9 @@ func (ks *Keys) TimestampOnly() (*Keys, error) {
 func (ks *Keys) check(s signed) (Signer, Step, error) {
 	if ks == nil || len(ks.keys) == 0 {
 		return Signer{}, StepSignature, ErrNoKeys
+	}
+	if ks.root != nil && !ks.timestampOnly && len(ks.root.RekorLogs()) == 0 {
+		return Signer{}, StepLog, ErrNoTransparencyLog
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithoutStatementPredicate()}
 	switch {
@@ -180,6 +204,7 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 			}
 			signer := signerFrom(res)
 			signer.KeyFingerprint = k.fingerprint
+			signer.LogSkipped = ks.timestampOnly
 			if ks.root != nil && !ks.timestampOnly {
 				// The timestamps were not required, so the verifier did
 				// not check them; those that verify under the root's
@@ -229,15 +254,22 @@ func (id Identity) String() string {
 	return sub + " from " + iss
 }
 
+// An identity names its subject and its issuer each exactly or by a
+// regular expression, not both and not neither.
+var (
+	ErrSubjectChoice = errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+	ErrIssuerChoice  = errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
+)
+
 // anchor makes a user's regular expression match whole values only.
 func anchor(re string) string { return `^(?:` + re + `)$` }
 
 func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
-	if (id.Issuer == "") == (id.IssuerRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
-	}
 	if (id.Subject == "") == (id.SubjectRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+		return sgverify.CertificateIdentity{}, ErrSubjectChoice
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return sgverify.CertificateIdentity{}, ErrIssuerChoice
 	}
 	var subRe, issRe string
 	if id.SubjectRegexp != "" {
@@ -259,8 +291,10 @@ func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
 // authorities to one of the expected identities. A signature must carry a
 // trusted time (a signed timestamp or a log integration time) inside the
 // certificate's validity, must be in one of the root's transparency logs
-// when it lists any, and its certificate must carry an SCT from the root's
-// CT logs when it lists any.
+// (under a root that lists none, signatures are refused with
+// [ErrNoTransparencyLog] unless the log is waived, [Keyless.TimestampOnly]),
+// and its certificate must carry an SCT from the root's CT logs when it
+// lists any.
 type Keyless struct {
 	root          root.TrustedMaterial
 	identities    []sgverify.CertificateIdentity
@@ -340,6 +374,9 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 }
 
 func (k *Keyless) check(s signed) (Signer, Step, error) {
+	if !k.timestampOnly && len(k.root.RekorLogs()) == 0 {
+		return Signer{}, StepLog, ErrNoTransparencyLog
+	}
 	entity, art, post := keylessVariant(s)
 	res, err := k.verifySigned(entity, art, post)
 	if err != nil {
@@ -354,6 +391,7 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
 	signer := signerFrom(res)
+	signer.LogSkipped = k.timestampOnly
 	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
 		// entries the verifier required and checked.

@@ -8,7 +8,8 @@
 // It exits 0 when the bundle verifies and 1, with the reason on stderr,
 // when it does not. A call it cannot act on (a bad flag, a file it cannot
 // read) exits 2, so that a runner can tell a rejection from a mistake of its
-// own. It only parses arguments and calls hallmark.dev/verify.
+// own. It only parses arguments and calls hallmark.dev/verify (its authority
+// built as the CLI builds it, internal/setup).
 package main
 
 import (
@@ -16,11 +17,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"strings"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/keys"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/verify"
 )
 
@@ -64,35 +66,16 @@ func run(args []string) error {
 	if *rootPath == "" {
 		return invocationError{errors.New("--trusted-root is required: hallmark never fetches trust material implicitly")}
 	}
-	data, err := os.ReadFile(*rootPath)
-	if err != nil {
+	who := setup.Authority{KeyPath: *keyPath, TrustedRootPath: *rootPath}
+	if *keyPath == "" {
+		who.Identity = verify.Identity{Issuer: *issuer, Subject: *identity}
+	}
+	authority, err := setup.NewAuthority(who)
+	if errors.As(err, new(*iofs.PathError)) {
 		return invocationError{err}
 	}
-	tr, err := verify.ParseTrustedRoot(data)
 	if err != nil {
 		return err
-	}
-	var authority verify.Authority
-	if *keyPath != "" {
-		pemBytes, err := os.ReadFile(*keyPath)
-		if err != nil {
-			return invocationError{err}
-		}
-		pub, err := keys.ParsePublicKey(pemBytes)
-		if err != nil {
-			return err
-		}
-		ks, err := verify.NewKeys(pub)
-		if err != nil {
-			return err
-		}
-		authority = ks.WithTrustedRoot(tr)
-	} else {
-		k, err := verify.NewKeyless(tr, verify.Identity{Issuer: *issuer, Subject: *identity})
-		if err != nil {
-			return err
-		}
-		authority = k
 	}
 	b, err := os.ReadFile(*bundlePath)
 	if err != nil {

@@ -107,9 +107,11 @@ digests.`,
 					return err
 				}
 			}
-			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
+			if err != nil {
 				return err
 			}
+			req.Signer, req.Options = s.Keypair, s.Options
 			res, err := ops.AttestBlob(cmd.Context(), req)
 			if err != nil {
 				return err

@@ -94,12 +94,18 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 				return nil, err
 			}
 		}
+		if err := attest.CheckAttestationType(parsed.PredicateType); err != nil {
+			return nil, err
+		}
 		st = req.Statement
 		subjects = parsed.Subject
 		req.PredicateType = parsed.PredicateType
 	case len(req.Predicate) > 0:
 		if len(req.Artifacts) == 0 {
 			return nil, errors.New("no artifacts to attest about")
+		}
+		if err := attest.CheckAttestationType(req.PredicateType); err != nil {
+			return nil, err
 		}
 		for _, a := range req.Artifacts {
 			s, err := a.Resolve()

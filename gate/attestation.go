@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hallmark.dev/internal/jsonstrict"
+	"hallmark.dev/policy"
 )
 
 // MaxClockSkew is how far in the future a verified signing time or a
@@ -23,7 +24,7 @@ var ErrNoTrustedTime = errors.New("no verified signing time: the age of a key si
 
 // AttestationRequirements are what a verified gate attestation (a cosign
 // vulnerability predicate written by [Result.Predicate]) must show to let
-// an image through. Who signed it is the verifier's authority; these are
+// an image through; [NewCheck] makes them a verification policy. Who signed it is the verifier's authority; these are
 // about what it says and when. The zero value is invalid: MaxAge is
 // required.
 type AttestationRequirements struct {
@@ -47,7 +48,8 @@ func (req AttestationRequirements) Validate() error {
 	return nil
 }
 
-// The names of the checks [CheckAttestation] makes, in order.
+// The names of the findings the attestation check makes about each gate
+// attestation, in order.
 const (
 	CheckPredicate  = "predicate"
 	CheckPassed     = "result"
@@ -55,40 +57,12 @@ const (
 	CheckSignedTime = "signed time"
 	CheckScanTime   = "scan time"
 	CheckPolicy     = "policy digest"
+	// CheckNewest says whether the attestation is the newest gate result
+	// within the window, the one that decides.
+	CheckNewest = "newest"
 )
 
-// AttestationCheck is the outcome of one check on a gate attestation.
-type AttestationCheck struct {
-	Name   string `json:"name"`
-	Passed bool   `json:"passed"`
-	Detail string `json:"detail"`
-}
-
-// AttestationError is returned when a gate attestation fails checks; it
-// names each.
-type AttestationError struct {
-	Failed []AttestationCheck
-}
-
-func (e *AttestationError) Error() string {
-	parts := make([]string, len(e.Failed))
-	for i, f := range e.Failed {
-		parts[i] = f.Name + ": " + f.Detail
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Has reports whether the named check failed.
-func (e *AttestationError) Has(name string) bool {
-	for _, f := range e.Failed {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// CheckAttestation checks a verified gate attestation's predicate against
+// checkAttestation checks a verified gate attestation's predicate against
 // the requirements: the predicate is the gate's (read strictly: no
 // repeated keys, exact field names, no unknown fields where it is read);
 // the gate passed; it is about digest, the verified image; it was signed
@@ -103,29 +77,22 @@ func (e *AttestationError) Has(name string) bool {
 // says when the statement was signed (an old scan result can be signed
 // again), the scan time is what the signer claims about the scan.
 //
-// It returns every check made and, when one failed, an
-// *[AttestationError] naming each; invalid requirements or digest are
-// other errors. A predicate that is not the gate's fails the predicate
-// check and no other is made.
-func CheckAttestation(predicate json.RawMessage, digest string, signedAt, now time.Time, req AttestationRequirements) ([]AttestationCheck, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	if !ValidDigest(digest) {
-		return nil, fmt.Errorf("gate: %q is not an image digest (sha256:…)", digest)
-	}
-	var checks []AttestationCheck
+// It returns a finding per check made (their Attestation unset) and the
+// predicate read, nil when it is not the gate's: then the predicate
+// finding fails and no other check is made.
+func checkAttestation(predicate json.RawMessage, digest string, signedAt, now time.Time, req AttestationRequirements) ([]policy.Finding, *attestedResult) {
+	var checks []policy.Finding
 	add := func(name, detail string, err error) {
 		if err != nil {
-			checks = append(checks, AttestationCheck{Name: name, Detail: err.Error()})
+			checks = append(checks, policy.Finding{Name: name, Detail: err.Error()})
 			return
 		}
-		checks = append(checks, AttestationCheck{Name: name, Passed: true, Detail: detail})
+		checks = append(checks, policy.Finding{Name: name, Passed: true, Detail: detail})
 	}
 	p, err := parseAttestedResult(predicate)
 	if err != nil {
 		add(CheckPredicate, "", err)
-		return checks, &AttestationError{Failed: checks}
+		return checks, nil
 	}
 	add(CheckPredicate, PredicateType, nil)
 
@@ -154,16 +121,7 @@ func CheckAttestation(predicate json.RawMessage, digest string, signedAt, now ti
 			add(CheckPolicy, "", fmt.Errorf("the gate ran under policy %s, want %s", p.policyDigest, req.PolicyDigest))
 		}
 	}
-	var failed []AttestationCheck
-	for _, c := range checks {
-		if !c.Passed {
-			failed = append(failed, c)
-		}
-	}
-	if len(failed) > 0 {
-		return checks, &AttestationError{Failed: failed}
-	}
-	return checks, nil
+	return checks, p
 }
 
 // checkTime checks that t is at most maxAge before now and not more than
@@ -220,7 +178,7 @@ func ParseMaxAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// attestedResult is what CheckAttestation reads from a gate predicate.
+// attestedResult is what checkAttestation reads from a gate predicate.
 type attestedResult struct {
 	passed         bool
 	blocking       int
@@ -230,19 +188,13 @@ type attestedResult struct {
 }
 
 // predicateRules are the rules of the gate's predicate: the report rules,
-// and the fields at the levels that are read, matched exactly
-// (encoding/json would match "Passed" or "PASSED" to the passed field).
+// and the fields of the types [Result.Predicate] writes (the predicate's
+// one schema), matched exactly (encoding/json would match "Passed" or
+// "PASSED" to the passed field).
 var predicateRules = jsonstrict.Rules{
 	MaxDepth: reportRules.MaxDepth,
 	FoldKeys: true,
-	Fields: jsonstrict.Fields{
-		"":                      {"invocation", "scanner", "metadata"},
-		"invocation":            {"parameters", "uri", "event_id", "builder.id"},
-		"invocation.parameters": {"image", "policy", "policyDigest", "exceptionsDigest", "exceptionsUsed"},
-		"scanner":               {"uri", "version", "db", "result"},
-		"scanner.result":        jsonstrict.FieldsOf(Result{})[""],
-		"metadata":              {"scanStartedOn", "scanFinishedOn"},
-	},
+	Fields:   jsonstrict.FieldsOf(vulnPredicate{}),
 	Name: func(p jsonstrict.Path) string {
 		if len(p) == 0 {
 			return "the predicate"

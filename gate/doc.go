@@ -27,11 +27,12 @@
 // [Result]. [Result.Predicate] turns a result into cosign's vulnerability
 // attestation predicate (https://cosign.sigstore.dev/attestation/vuln/v1).
 //
-// [CheckAttestation] is the other side: a verification policy over a
-// verified gate attestation (the gate passed, for this digest, signed and
-// scanned within [AttestationRequirements.MaxAge], optionally under a
-// given gate policy), for verify-attestation and admission alike. Who must
-// have signed it is the verifier's authority, not this package's concern.
+// [NewCheck] is the other side: a verification policy ([hallmark.dev/policy]
+// Check) over the verified gate attestations of an image (the gate passed,
+// for this digest, signed and scanned within
+// [AttestationRequirements.MaxAge], optionally under a given gate policy),
+// for verify-attestation and admission alike. Who must have signed them is
+// the verifier's authority, not this package's concern.
 //
 // The package does no I/O: running a scanner belongs to the caller.
 package gate

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"hallmark.dev/attest"
 )
 
 // PredicateType is cosign's vulnerability scan predicate type, the
 // predicate [Result.Predicate] writes.
-const PredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+const PredicateType = attest.PredicateVuln
 
 // Invocation describes the run that made a result, for the predicate's
 // invocation field; all fields are optional.
@@ -26,27 +28,35 @@ type Invocation struct {
 
 // vulnPredicate is cosign's CosignVulnPredicate
 // (pkg/cosign/attestation.CosignVulnPredicate) with hallmark's gate result
-// as scanner.result.
+// as scanner.result. It is the predicate's one schema: [Result.Predicate]
+// writes it, and the attestation check reads it, allowing at each level
+// it reads only the fields these types name (predicateRules).
 type vulnPredicate struct {
-	Invocation struct {
-		Parameters predicateParameters `json:"parameters"`
-		URI        string              `json:"uri"`
-		EventID    string              `json:"event_id"`
-		BuilderID  string              `json:"builder.id"`
-	} `json:"invocation"`
-	Scanner struct {
+	Invocation vulnInvocation `json:"invocation"`
+	Scanner    vulnScanner    `json:"scanner"`
+	Metadata   vulnMetadata   `json:"metadata"`
+}
+
+type vulnInvocation struct {
+	Parameters predicateParameters `json:"parameters"`
+	URI        string              `json:"uri"`
+	EventID    string              `json:"event_id"`
+	BuilderID  string              `json:"builder.id"`
+}
+
+type vulnScanner struct {
+	URI     string `json:"uri"`
+	Version string `json:"version"`
+	DB      struct {
 		URI     string `json:"uri"`
 		Version string `json:"version"`
-		DB      struct {
-			URI     string `json:"uri"`
-			Version string `json:"version"`
-		} `json:"db"`
-		Result *Result `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  string `json:"scanStartedOn"`
-		ScanFinishedOn string `json:"scanFinishedOn"`
-	} `json:"metadata"`
+	} `json:"db"`
+	Result *Result `json:"result"`
+}
+
+type vulnMetadata struct {
+	ScanStartedOn  string `json:"scanStartedOn"`
+	ScanFinishedOn string `json:"scanFinishedOn"`
 }
 
 // predicateParameters are the gate's inputs, so that a verifier can check

@@ -1,14 +1,17 @@
 package gate
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"hallmark.dev/policy"
 )
 
 var attNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -144,54 +147,71 @@ func TestCheckAttestation(t *testing.T) {
 			if digest == "" {
 				digest = digestA
 			}
-			checks, err := CheckAttestation(tc.predicate, digest, tc.signedAt, attNow, tc.req)
-			var failed []string
+			checks, read := checkAttestation(tc.predicate, digest, tc.signedAt, attNow, tc.req)
+			var failed []policy.Finding
+			var names []string
 			for _, c := range checks {
 				if !c.Passed {
-					failed = append(failed, c.Name)
+					failed = append(failed, c)
+					names = append(names, c.Name)
 				}
 			}
-			if diff := cmp.Diff(tc.failed, failed); diff != "" {
+			if diff := cmp.Diff(tc.failed, names); diff != "" {
 				t.Fatalf("failed checks (-want +got):\n%s\nchecks: %+v", diff, checks)
 			}
+			if (read == nil) != slices.Contains(tc.failed, CheckPredicate) {
+				t.Errorf("read the predicate: %v, want %v", read != nil, !slices.Contains(tc.failed, CheckPredicate))
+			}
 			if tc.failed == nil {
-				if err != nil {
-					t.Fatalf("got error %v, want none", err)
-				}
 				if len(checks) < 5 {
 					t.Errorf("got %d checks, want every check: %+v", len(checks), checks)
 				}
 				return
 			}
-			var ae *AttestationError
-			if !errors.As(err, &ae) {
-				t.Fatalf("got error %v, want an *AttestationError", err)
-			}
-			if !ae.Has(tc.failed[0]) || !strings.Contains(ae.Failed[0].Detail, tc.detail) {
-				t.Errorf("got %q, want check %q failing with %q", err, tc.failed[0], tc.detail)
+			if !strings.Contains(failed[0].Detail, tc.detail) {
+				t.Errorf("got %q, want check %q failing with %q", failed[0].Detail, tc.failed[0], tc.detail)
 			}
 		})
 	}
 }
 
-func TestCheckAttestationInvalid(t *testing.T) {
-	p := gatePredicate(t, cleanTrivyJSON, attNow)
+// The check refuses requirements it cannot judge by, and an input that is
+// not one image.
+func TestNewCheckInvalid(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		digest string
-		req    AttestationRequirements
-		want   string
+		name string
+		req  AttestationRequirements
+		want string
 	}{
-		{"no max age", digestA, AttestationRequirements{}, "maximum age greater than zero"},
-		{"negative max age", digestA, AttestationRequirements{MaxAge: -time.Hour}, "maximum age greater than zero"},
-		{"policy digest not a digest", digestA, AttestationRequirements{MaxAge: time.Hour, PolicyDigest: "abc"}, `policy digest "abc"`},
-		{"policy digest sha512", digestA, AttestationRequirements{MaxAge: time.Hour, PolicyDigest: "sha512:" + strings.Repeat("a", 128)}, "is not sha256"},
-		{"no digest", "", AttestationRequirements{MaxAge: time.Hour}, "is not an image digest"},
+		{"no max age", AttestationRequirements{}, "maximum age greater than zero"},
+		{"negative max age", AttestationRequirements{MaxAge: -time.Hour}, "maximum age greater than zero"},
+		{"policy digest not a digest", AttestationRequirements{MaxAge: time.Hour, PolicyDigest: "abc"}, `policy digest "abc"`},
+		{"policy digest sha512", AttestationRequirements{MaxAge: time.Hour, PolicyDigest: "sha512:" + strings.Repeat("a", 128)}, "is not sha256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checks, err := CheckAttestation(p, tc.digest, attNow, attNow, tc.req)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || checks != nil {
-				t.Errorf("got %v, %v; want no checks and an error with %q", checks, err, tc.want)
+			c, err := NewCheck(tc.req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || c != nil {
+				t.Errorf("got %v, %v; want no check and an error with %q", c, err, tc.want)
+			}
+		})
+	}
+	c, err := NewCheck(AttestationRequirements{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		subjects []policy.Subject
+		want     string
+	}{
+		{"no subject", nil, "about one image, not 0 subjects"},
+		{"two subjects", []policy.Subject{{Name: "a", Digests: []string{digestA}}, {Name: "b", Digests: []string{digestB}}}, "about one image, not 2 subjects"},
+		{"no digest", []policy.Subject{{Name: "app:latest"}}, "app:latest has no image digest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Evaluate(context.Background(), policy.Input{Subjects: tc.subjects, Time: attNow})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error with %q", err, tc.want)
 			}
 		})
 	}
@@ -244,7 +264,7 @@ func TestFormatAge(t *testing.T) {
 	}
 }
 
-// FuzzCheckAttestation checks that a predicate CheckAttestation accepts
+// FuzzCheckAttestation checks that a predicate checkAttestation accepts
 // says the same to encoding/json (which matches keys case-insensitively
 // and lets the last of repeated keys win): the gate passed, for the
 // digest, with a scan inside the window.
@@ -268,12 +288,14 @@ func FuzzCheckAttestation(f *testing.F) {
 	f.Add(cosignTrivy)
 	req := AttestationRequirements{MaxAge: 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checks, err := CheckAttestation(data, digestA, attNow.Add(-time.Minute), attNow, req)
-		if err != nil {
-			return
-		}
+		checks, _ := checkAttestation(data, digestA, attNow.Add(-time.Minute), attNow, req)
 		if len(checks) == 0 {
-			t.Fatal("accepted with no checks")
+			t.Fatal("no checks made")
+		}
+		for _, c := range checks {
+			if !c.Passed {
+				return
+			}
 		}
 		var p vulnPredicate
 		if err := json.Unmarshal(data, &p); err != nil {

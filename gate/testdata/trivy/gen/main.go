@@ -43,7 +43,7 @@ import (
 )
 
 var (
-	dir   = flag.String("dir", "", "the vectors directory (internal/gate/testdata/trivy)")
+	dir   = flag.String("dir", "", "the vectors directory (gate/testdata/trivy)")
 	trivy = flag.String("trivy", "trivy", "the trivy binary")
 )
 
@@ -53,7 +53,7 @@ var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 func main() {
 	flag.Parse()
 	if *dir == "" {
-		log.Fatal("usage: gen -dir internal/gate/testdata/trivy [-trivy PATH]")
+		log.Fatal("usage: gen -dir gate/testdata/trivy [-trivy PATH]")
 	}
 	cache, err := os.MkdirTemp("", "gate-vectors-")
 	check(err)
