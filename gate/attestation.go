@@ -188,13 +188,20 @@ type attestedResult struct {
 }
 
 // predicateRules are the rules of the gate's predicate: the report rules,
-// and the fields of the types [Result.Predicate] writes (the predicate's
-// one schema), matched exactly (encoding/json would match "Passed" or
+// and, at the levels that are read, the fields of the types
+// [Result.Predicate] writes (the predicate's one schema), matched exactly (encoding/json would match "Passed" or
 // "PASSED" to the passed field).
 var predicateRules = jsonstrict.Rules{
 	MaxDepth: reportRules.MaxDepth,
 	FoldKeys: true,
-	Fields:   jsonstrict.FieldsOf(vulnPredicate{}),
+	Fields: jsonstrict.Fields{
+		"":                      jsonstrict.FieldsOf(vulnPredicate{})[""],
+		"invocation":            jsonstrict.FieldsOf(vulnInvocation{})[""],
+		"invocation.parameters": jsonstrict.FieldsOf(predicateParameters{})[""],
+		"scanner":               jsonstrict.FieldsOf(vulnScanner{})[""],
+		"scanner.result":        jsonstrict.FieldsOf(Result{})[""],
+		"metadata":              jsonstrict.FieldsOf(vulnMetadata{})[""],
+	},
 	Name: func(p jsonstrict.Path) string {
 		if len(p) == 0 {
 			return "the predicate"

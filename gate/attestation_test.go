@@ -319,3 +319,37 @@ func mustParseF(f *testing.F, data string) *Report {
 	}
 	return r
 }
+
+// TestPredicateWithExceptionsReads: a predicate the gate wrote for an image
+// that passed under an exception (exceptionsUsed carries each entry with its
+// expired_at date) is read back by the attestation check.
+func TestPredicateWithExceptionsReads(t *testing.T) {
+	ex := mustExceptions(t, `
+vulnerabilities:
+  - id: CVE-2099-1001
+    statement: not reachable
+    expired_at: 2099-03-01
+`)
+	finished := attNow.Add(-2 * time.Hour)
+	res, err := Evaluate(mustParse(t, trivyJSON), DefaultPolicy(), ex, digestA, finished)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Passed || len(res.ExceptionsUsed()) != 1 {
+		t.Fatalf("setup: passed %v with %d exceptions used, want a pass under one exception", res.Passed, len(res.ExceptionsUsed()))
+	}
+	p, err := res.Predicate(Invocation{ScanStartedOn: finished.Add(-time.Minute), ScanFinishedOn: finished})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(p), `"expired_at":"2099-03-01"`) {
+		t.Fatalf("setup: the predicate does not carry the exception's expiry: %s", p)
+	}
+	got, err := parseAttestedResult(p)
+	if err != nil {
+		t.Fatalf("reading the gate's own predicate: %v", err)
+	}
+	if !got.passed || got.image != digestA {
+		t.Errorf("got passed %v for %s, want passed for %s", got.passed, got.image, digestA)
+	}
+}
