@@ -36,6 +36,7 @@ import (
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
@@ -61,6 +62,8 @@ type Config struct {
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
 	// added when DevOIDC is set.
 	Issuers []identity.Issuer `yaml:"issuers"`
+	// SigningPolicy says who writes signing policies (see signingpolicy.go).
+	SigningPolicy policystore.Config `yaml:"signingPolicy"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -220,6 +223,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	if err := s.writeTrust(); err != nil {
+		return err
+	}
+	if err := s.mountSigningPolicy(mux); err != nil {
 		return err
 	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {

@@ -140,3 +140,19 @@ func SignStatement(t testing.TB, kp sgsign.Keypair, opts sign.Options, statement
 	}
 	return b
 }
+
+// SignWithKey signs an in-toto statement with key, logged and
+// timestamped by the stack, and returns the bundle.
+func (s *Stack) SignWithKey(t testing.TB, key crypto.Signer, statement []byte) []byte {
+	t.Helper()
+	kp, opts := s.KeyOptions(t, key)
+	return SignStatement(t, kp, opts, statement)
+}
+
+// SignKeyless signs an in-toto statement keylessly as subject, logged
+// and timestamped by the stack, and returns the bundle.
+func (s *Stack) SignKeyless(t testing.TB, subject string, statement []byte) []byte {
+	t.Helper()
+	kp, opts := s.KeylessOptions(t, subject)
+	return SignStatement(t, kp, opts, statement)
+}
