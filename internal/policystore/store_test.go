@@ -46,7 +46,9 @@ func newKey(t *testing.T, dir, name string) (crypto.Signer, string) {
 
 // policyDoc is a policy under which two of alice, bob and carol approve.
 func policyDoc(st *testkit.Stack, alicePEM, bobPEM, extra string) []byte {
-	ind := func(s string) string { return "        " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n        ") }
+	ind := func(s string) string {
+		return "        " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n        ")
+	}
 	return []byte("principals:\n" +
 		"  alice:\n    keys:\n      - |\n" + ind(alicePEM) + "\n" +
 		"  bob:\n    keys:\n      - |\n" + ind(bobPEM) + "\n" +
