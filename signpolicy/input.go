@@ -124,14 +124,21 @@ func CheckDigest(d string) error {
 	return nil
 }
 
-// value returns the input as Rego sees it: decoded JSON.
-func (in Input) value() (any, error) {
+// MarshalJSON writes the input as Rego sees it: approvals and scans are
+// lists, empty rather than null.
+func (in Input) MarshalJSON() ([]byte, error) {
+	type plain Input
 	if in.Approvals == nil {
 		in.Approvals = []string{}
 	}
 	if in.Scans == nil {
 		in.Scans = []ScanFact{}
 	}
+	return json.Marshal(plain(in))
+}
+
+// value returns the input as Rego sees it: decoded JSON.
+func (in Input) value() (any, error) {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, err

@@ -109,8 +109,8 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name, doc, err string
 	}{
-		{"unknown field", one("  a:\n    keys: ['" + sshA + "']\n    key: x\n"), "field key not found"},
-		{"unknown top-level field", one("  a:\n    keys: ['"+sshA+"']\n") + "version: 2\n", "field version not found"},
+		{"unknown field", one("  a:\n    keys: ['" + sshA + "']\n    key: x\n"), `line 4: unknown field "key"`},
+		{"unknown top-level field", one("  a:\n    keys: ['"+sshA+"']\n") + "version: 2\n", `unknown field "version"`},
 		{"no principals", allowAll, "no principals"},
 		{"principal without keys", one("  a: {}\n"), "principal a has no keys and no identities"},
 		{"bad name", one("  'a b':\n    keys: ['" + sshA + "']\n"), `principal "a b": a name is`},

@@ -149,3 +149,13 @@ func parseKey(text string) (Key, error) {
 	}
 	return k, nil
 }
+
+// ParseIdentity reads an identity written ISSUER=SUBJECT (the issuer is
+// cut at the first '=').
+func ParseIdentity(spec string) (Identity, error) {
+	iss, sub, ok := strings.Cut(spec, "=")
+	if !ok || iss == "" || sub == "" {
+		return Identity{}, fmt.Errorf("identity %q: want ISSUER=SUBJECT, for example https://token.actions.githubusercontent.com=https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", spec)
+	}
+	return Identity{Issuer: iss, Subject: sub}, nil
+}

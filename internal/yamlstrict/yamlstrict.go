@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -30,9 +32,29 @@ func Decode(data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
-		return err
+		return plainError(err)
 	}
 	return nil
+}
+
+// unknownField is yaml.v3's message for a key no field has.
+var unknownField = regexp.MustCompile(`^line (\d+): field (.+) not found in type .+$`)
+
+// plainError rewrites yaml.v3's decoding errors without Go type names:
+// "line 3: unknown field "nmae"", one per line.
+func plainError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	lines := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("line %s: unknown field %q", m[1], m[2])
+		}
+		lines = append(lines, e)
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // Parse reads the one YAML document in data into a node tree and checks

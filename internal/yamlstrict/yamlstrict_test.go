@@ -17,8 +17,8 @@ func TestDecode(t *testing.T) {
 		name, in, err string
 	}{
 		{"ok", "name: a\nitems: [x, y]\nmap: {k: v}\n", ""},
-		{"unknown field", "name: a\nnmae: b\n", `field nmae not found`},
-		{"case differs", "Name: a\n", `field Name not found`},
+		{"unknown field", "name: a\nnmae: b\n", `line 2: unknown field "nmae"`},
+		{"case differs", "Name: a\n", `line 1: unknown field "Name"`},
 		{"repeated key", "name: a\nname: b\n", `line 2: key "name" repeats the one on line 1`},
 		{"repeated map key", "map:\n  k: v\n  k: w\n", `line 3: key "k" repeats`},
 		{"anchor", "name: &x a\nitems: [*x]\n", "anchors and aliases are not allowed"},
