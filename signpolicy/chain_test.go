@@ -378,3 +378,51 @@ func raws(bs ...[]byte) []json.RawMessage {
 	}
 	return out
 }
+
+func TestScans(t *testing.T) {
+	f := newFixture(t)
+	pol, err := signpolicy.Parse(f.policy(t, `{"alice", "bob", "carol"}`, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.Repeat("5", 40)
+	scan := func(subject map[string]string, predicateType string) []byte {
+		st, err := json.Marshal(map[string]any{
+			"_type":         "https://in-toto.io/Statement/v1",
+			"subject":       []map[string]any{{"name": repo, "digest": subject}},
+			"predicateType": predicateType,
+			"predicate":     map[string]any{"scanner": map[string]any{"result": map[string]any{"passed": true}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	vuln := "https://cosign.sigstore.dev/attestation/vuln/v1"
+	image := "sha256:" + strings.Repeat("6", 64)
+	var ofCommit, ofImage, ofOther, byMallory, otherType []byte
+	parallel(
+		func() { ofCommit = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": commit}, vuln)) },
+		func() { ofImage = f.st.SignWithKey(t, f.bob, scan(map[string]string{"sha256": strings.Repeat("6", 64)}, vuln)) },
+		func() { ofOther = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": strings.Repeat("7", 40)}, vuln)) },
+		func() { byMallory = f.st.SignWithKey(t, f.mallory, scan(map[string]string{"gitCommit": commit}, vuln)) },
+		func() { otherType = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": commit}, "https://slsa.dev/provenance/v1")) },
+	)
+	facts, evidence, err := pol.Scans(f.st.TrustedRoot, []string{"gitCommit:" + commit, image}, [][]byte{ofCommit, ofImage, ofOther, byMallory, otherType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range facts {
+		got = append(got, s.Scanner+" "+s.Subject)
+	}
+	if want := []string{"alice gitCommit:" + commit, "bob " + image}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("scans %v, want %v", got, want)
+	}
+	wantDetail := []string{"scan by alice about gitCommit:", "scan by bob about sha256:", "signed by alice, but about none of", "unnamed signer", "predicate type"}
+	for i, w := range wantDetail {
+		if !strings.Contains(evidence[i].Detail, w) {
+			t.Errorf("scan %d: got %q, want %q", i+1, evidence[i].Detail, w)
+		}
+	}
+}
