@@ -403,10 +403,16 @@ func TestScans(t *testing.T) {
 	var ofCommit, ofImage, ofOther, byMallory, otherType []byte
 	parallel(
 		func() { ofCommit = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": commit}, vuln)) },
-		func() { ofImage = f.st.SignWithKey(t, f.bob, scan(map[string]string{"sha256": strings.Repeat("6", 64)}, vuln)) },
-		func() { ofOther = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": strings.Repeat("7", 40)}, vuln)) },
+		func() {
+			ofImage = f.st.SignWithKey(t, f.bob, scan(map[string]string{"sha256": strings.Repeat("6", 64)}, vuln))
+		},
+		func() {
+			ofOther = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": strings.Repeat("7", 40)}, vuln))
+		},
 		func() { byMallory = f.st.SignWithKey(t, f.mallory, scan(map[string]string{"gitCommit": commit}, vuln)) },
-		func() { otherType = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": commit}, "https://slsa.dev/provenance/v1")) },
+		func() {
+			otherType = f.st.SignWithKey(t, f.alice, scan(map[string]string{"gitCommit": commit}, "https://slsa.dev/provenance/v1"))
+		},
 	)
 	facts, evidence, err := pol.Scans(f.st.TrustedRoot, []string{"gitCommit:" + commit, image}, [][]byte{ofCommit, ofImage, ofOther, byMallory, otherType})
 	if err != nil {
