@@ -159,6 +159,9 @@ func (s *Store) postApproval(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrTooMany):
 		fail(w, http.StatusTooManyRequests, err)
 		return
+	case errors.Is(err, ErrNoPolicy):
+		fail(w, http.StatusConflict, err)
+		return
 	case err != nil:
 		fail(w, http.StatusBadRequest, err)
 		return

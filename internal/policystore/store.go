@@ -22,6 +22,7 @@
 //	GET  approvals?repository=R&commit=C | &policy=sha256:D
 //	                                     {"approvals": [bundle…]}
 //	POST approvals                       body: a Sigstore bundle of an approval; 201
+//	                                     (409 when the repository has no policy)
 //
 // A refused version is answered with {"error": message, "reason": reason}:
 // 403 for a wrong signer or an under-approved update, 409 for a rollback,
@@ -77,6 +78,9 @@ var (
 	ErrNoWriter = errors.New("this server has no policy writer configured, so it accepts no policy versions (hallmark serve --policy-writer-key FILE or --policy-writer ISSUER=SUBJECT)")
 	// ErrTooMany: a subject has MaxApprovals approvals already.
 	ErrTooMany = errors.New("too many approvals for this subject")
+	// ErrNoPolicy: an approval for a repository without a published
+	// policy, which nothing would read.
+	ErrNoPolicy = errors.New("the repository has no signing policy on this server: publish its first version before approving")
 )
 
 // Store is the on-disk store, in one directory:
@@ -290,9 +294,10 @@ func subjectDir(a signpolicy.Approval) string {
 	return "policy-" + strings.TrimPrefix(a.Policy.Digest, "sha256:")
 }
 
-// AddApproval stores an approval bundle under its subject. It checks the
-// bundle's form and that it carries a log entry; whether it verifies, and
-// for whom, is each reader's check.
+// AddApproval stores an approval bundle under its subject, for a
+// repository that has a policy ([ErrNoPolicy]). It checks the bundle's
+// form and that it carries a log entry; whether it verifies, and for whom,
+// is each reader's check.
 func (s *Store) AddApproval(bundle []byte) (signpolicy.Approval, error) {
 	if len(bundle) > MaxBundle {
 		return signpolicy.Approval{}, fmt.Errorf("the approval bundle is over %d bytes", MaxBundle)
@@ -314,6 +319,11 @@ func (s *Store) AddApproval(bundle []byte) (signpolicy.Approval, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Only repositories with a policy take approvals: anyone may post
+	// one, and a repository nobody governs is no place to store them.
+	if _, err := os.Stat(filepath.Join(s.repoDir(a.Repository), "versions", versionFile(1))); err != nil {
+		return signpolicy.Approval{}, fmt.Errorf("%s: %w", a.Repository, ErrNoPolicy)
+	}
 	dir := filepath.Join(s.repoDir(a.Repository), "approvals", subjectDir(a))
 	if err := s.mkdirs(a.Repository, dir); err != nil {
 		return signpolicy.Approval{}, err

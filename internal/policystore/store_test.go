@@ -193,6 +193,10 @@ func TestStore(t *testing.T) {
 		if err := c.AddApproval(ctx, st.SignWithKey(t, bob, approval(t, rel))); err != nil {
 			t.Fatal(err)
 		}
+		elsewhere := rel
+		elsewhere.Repository = "git.example.com/acme/ungoverned"
+		err = c.AddApproval(ctx, st.SignWithKey(t, bob, approval(t, elsewhere)))
+		refused(t, err, http.StatusConflict, "", "git.example.com/acme/ungoverned: the repository has no signing policy on this server")
 		if got, err := c.Approvals(ctx, rel); err != nil || len(got) != 1 {
 			t.Fatalf("approvals of %s: got %d, %v; want 1", commit, len(got), err)
 		}

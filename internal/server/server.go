@@ -9,6 +9,7 @@
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
+//	/api/v1/signing-policy/       signing policy store (see signingpolicy.go)
 //	/oidc/                        development OIDC issuer (only with DevOIDC)
 //
 // Config is the documented configuration schema of `hallmark serve`.
