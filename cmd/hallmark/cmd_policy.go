@@ -46,11 +46,19 @@ func (f *policyReadFlags) bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.server, "server", "", "the hallmark server that stores the policy")
 	fl.StringVar(&f.repo, "repo", "", "the source repository (git.example.com/acme/app)")
+	fl.BoolVar(&f.allowHTTP, "allow-http-registry", false, "allow plain HTTP to a server that is not on loopback")
+	f.bindTrust(cmd)
+}
+
+// bindTrust binds the flags that say who must have written the policy and
+// where the newest version seen is remembered, for commands whose server
+// and repository flags are their own.
+func (f *policyReadFlags) bindTrust(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.StringArrayVar(&f.writerKeys, "policy-writer-key", nil, "the policy writer's public key file (PEM); repeatable")
 	fl.StringArrayVar(&f.writers, "policy-writer", nil, "the policy writer's keyless identity, ISSUER=SUBJECT; repeatable")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json to verify against (default: the one the server publishes)")
 	fl.StringVar(&f.stateDir, "state-dir", "", "where the newest version seen of each repository is remembered (default $HALLMARK_STATE_DIR, else $XDG_STATE_HOME/hallmark, else ~/.local/state/hallmark)")
-	fl.BoolVar(&f.allowHTTP, "allow-http-registry", false, "allow plain HTTP to a server that is not on loopback")
 }
 
 // source builds where the policy is read from and what it is verified
