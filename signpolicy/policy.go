@@ -15,7 +15,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
-	"hallmark.dev/internal/yamlstrict"
+	"hallmark.dev/internal/jsonstrict"
+	"hallmark.dev/internal/jsonstrict/yamlstrict"
 	"hallmark.dev/policy"
 )
 
@@ -46,6 +47,22 @@ type document struct {
 	Rego string `yaml:"rego"`
 }
 
+// documentRules are the document's fields: exact keys, nothing else.
+var documentRules = jsonstrict.Rules{
+	MaxDepth: 8,
+	Fields: jsonstrict.Fields{
+		"":                          {"principals", "rego"},
+		"principals.*":              {"identities", "keys"},
+		"principals.*.identities[]": {"issuer", "subject"},
+	},
+	Name: func(p jsonstrict.Path) string {
+		if len(p) == 0 {
+			return "the policy"
+		}
+		return p.String()
+	},
+}
+
 // Digest returns "sha256:<hex>" of data: a policy's digest.
 func Digest(data []byte) string {
 	sum := sha256.Sum256(data)
@@ -61,8 +78,15 @@ func Parse(data []byte) (*Policy, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("signing policy: not UTF-8 text")
 	}
+	root, err := yamlstrict.Parse(data, documentRules)
+	if err != nil {
+		return nil, fmt.Errorf("signing policy: %w", err)
+	}
+	if root == nil {
+		return nil, errors.New("signing policy: no YAML document")
+	}
 	var doc document
-	if err := yamlstrict.Decode(data, &doc); err != nil {
+	if err := root.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("signing policy: %w", err)
 	}
 	if len(doc.Principals) == 0 {

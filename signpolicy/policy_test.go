@@ -109,7 +109,7 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name, doc, err string
 	}{
-		{"unknown field", one("  a:\n    keys: ['" + sshA + "']\n    key: x\n"), `line 4: unknown field "key"`},
+		{"unknown field", one("  a:\n    keys: ['" + sshA + "']\n    key: x\n"), `line 4: principals.a: unknown field "key" (known: identities, keys)`},
 		{"unknown top-level field", one("  a:\n    keys: ['"+sshA+"']\n") + "version: 2\n", `unknown field "version"`},
 		{"no principals", allowAll, "no principals"},
 		{"principal without keys", one("  a: {}\n"), "principal a has no keys and no identities"},
@@ -247,7 +247,7 @@ func TestApprovalStatement(t *testing.T) {
 		{"subject of another commit", `"gitCommit":"` + commit + `"`, `"gitCommit":"` + strings.Repeat("d", 40) + `"`, "does not match the predicate"},
 		{"subject of another repository", `"name":"git.example.com/acme/app"`, `"name":"git.example.com/acme/other"`, "does not match the predicate"},
 		{"unknown field", `"kind":"release"`, `"kind":"release","extra":1`, `unknown field "extra"`},
-		{"field in another case", `"kind":"release"`, `"Kind":"release"`, "unexpected field"},
+		{"field in another case", `"kind":"release"`, `"Kind":"release"`, `unknown field "Kind" in the predicate`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

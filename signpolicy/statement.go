@@ -1,14 +1,13 @@
 package signpolicy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Predicate types of the statements this package signs and verifies.
@@ -211,48 +210,21 @@ func parseStatement(payload []byte, predicateType string, v any) (*attest.Statem
 	return st, nil
 }
 
-// decodeExact decodes JSON into v, refusing unknown fields and keys that
-// differ from the field names only in case (encoding/json would accept
-// them).
+// decodeExact decodes a predicate into v strictly: v's fields only,
+// spelled exactly (encoding/json would match "Kind" to kind), no key
+// repeated, nothing after the value.
 func decodeExact(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data")
-	}
-	// Re-encode and compare the key sets: a key in another case decodes
-	// into a field but does not survive the round trip.
-	want, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var got, back map[string]any
-	if err := json.Unmarshal(data, &got); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(want, &back); err != nil {
-		return err
-	}
-	return sameKeys(got, back, "")
-}
-
-func sameKeys(got, want map[string]any, where string) error {
-	for k, gv := range got {
-		wv, ok := want[k]
-		if !ok {
-			return fmt.Errorf("unexpected field %q%s", k, where)
-		}
-		if gm, ok := gv.(map[string]any); ok {
-			wm, _ := wv.(map[string]any)
-			if err := sameKeys(gm, wm, " in "+k); err != nil {
-				return err
+	return jsonstrict.Unmarshal(data, v, jsonstrict.Rules{
+		MaxDepth: 8,
+		FoldKeys: true,
+		Fields:   jsonstrict.FieldsOf(v),
+		Name: func(p jsonstrict.Path) string {
+			if len(p) == 0 {
+				return "the predicate"
 			}
-		}
-	}
-	return nil
+			return p.String()
+		},
+	})
 }
 
 // sameSubject checks that the statement has exactly the one subject want.

@@ -42,13 +42,12 @@ or version.`,
 			if err != nil {
 				return err
 			}
-			kp, opts, err := e.signerAndOptions(cmd.Context(), &sf, allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, allowHTTP)
 			if err != nil {
 				return err
 			}
 			res, err := policyops.Approve(cmd.Context(), policyops.ApproveRequest{
-				Store: store, Repository: repo, Commit: commit, PolicyDigest: policyUpdate,
-				Signing: policyops.Signing{Signer: kp, Options: opts},
+				Store: store, Repository: repo, Commit: commit, PolicyDigest: policyUpdate, Signer: s,
 			})
 			if err != nil {
 				return err

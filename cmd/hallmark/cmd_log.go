@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/logclient"
+	"hallmark.dev/internal/ops"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -67,7 +68,7 @@ func logCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.printf("Verified checkpoint of %s: size %d, root %s\n\n%s", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash), raw)
+			e.printf("Verified checkpoint of %s: size %d, root %s\n\n%s", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash), multiline(raw))
 			return nil
 		},
 	}
@@ -97,9 +98,9 @@ func logCmd(e *env) *cobra.Command {
 			fromLog := false
 			switch {
 			case bundle != "":
-				b, err := os.ReadFile(bundle)
+				b, err := ops.ReadBundleFile(bundle)
 				if err != nil {
-					return fmt.Errorf("read bundle: %w", err)
+					return err
 				}
 				parsed, err := verify.ParseBundle(b)
 				if err != nil {

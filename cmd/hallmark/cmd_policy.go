@@ -2,32 +2,27 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/policyops"
 	"hallmark.dev/internal/policystore"
-	"hallmark.dev/internal/trust"
-	"hallmark.dev/signpolicy"
-	"hallmark.dev/verify"
+	"hallmark.dev/internal/setup"
 )
 
-// policyStore returns the client of a server's signing policy store,
-// refusing plain HTTP off loopback unless allowed.
+// policyStore returns the client of a server's signing policy store.
 func policyStore(server string, allowHTTP bool) (*policystore.Client, error) {
-	if strings.HasPrefix(server, "http://") && !allowHTTP && !isLoopbackURL(server) {
-		return nil, withHint(fmt.Errorf("refusing plain HTTP to %s", server), "use https, or pass --allow-http-registry")
+	c, err := policyops.NewStoreClient(server, allowHTTP)
+	if errors.Is(err, setup.ErrPlainHTTP) {
+		return nil, withHint(err, "use https, or pass --allow-http-registry")
 	}
-	return &policystore.Client{BaseURL: server, HTTP: &http.Client{Timeout: 30 * time.Second}}, nil
+	return c, err
 }
 
 // policyReadFlags say where a repository's policy is read from and who
@@ -70,46 +65,20 @@ func (f *policyReadFlags) source(ctx context.Context, e *env) (policyops.Source,
 	if f.repo == "" {
 		return policyops.Source{}, withHint(errors.New("no repository"), "pass --repo URI (git.example.com/acme/app)")
 	}
-	if len(f.writerKeys) == 0 && len(f.writers) == 0 {
-		return policyops.Source{}, withHint(errors.New("no policy writer given"),
-			"pass --policy-writer-key FILE or --policy-writer ISSUER=SUBJECT: who must have signed every version")
-	}
-	store, err := policyStore(f.server, f.allowHTTP)
-	if err != nil {
-		return policyops.Source{}, err
-	}
-	var w signpolicy.Writer
-	for _, path := range f.writerKeys {
-		pub, err := loadPublicKey(path)
-		if err != nil {
-			return policyops.Source{}, err
-		}
-		w.Keys = append(w.Keys, crypto.PublicKey(pub))
-	}
-	for _, spec := range f.writers {
-		id, err := signpolicy.ParseIdentity(spec)
-		if err != nil {
-			return policyops.Source{}, fmt.Errorf("--policy-writer: %w", err)
-		}
-		w.Identities = append(w.Identities, id)
-	}
-	var trJSON []byte
-	if f.trustedRoot != "" {
-		if trJSON, err = os.ReadFile(f.trustedRoot); err != nil {
-			return policyops.Source{}, fmt.Errorf("read trusted root: %w", err)
-		}
-	} else if trJSON, _, err = trust.Fetch(ctx, &http.Client{Timeout: 30 * time.Second}, f.server); err != nil {
-		return policyops.Source{}, err
-	}
-	tr, err := verify.ParseTrustedRoot(trJSON)
-	if err != nil {
-		return policyops.Source{}, err
-	}
 	dir, err := e.stateDir(f.stateDir)
 	if err != nil {
 		return policyops.Source{}, err
 	}
-	return policyops.Source{Store: store, Trust: signpolicy.Trust{Root: tr, Writer: w}, Heads: policyops.DirHeads{Dir: filepath.Join(dir, "signing-policy")}}, nil
+	src, err := policyops.NewSource(ctx, policyops.SourceConfig{Server: f.server, AllowHTTP: f.allowHTTP,
+		WriterKeyPaths: f.writerKeys, Writers: f.writers, TrustedRootPath: f.trustedRoot, StateDir: dir})
+	switch {
+	case errors.Is(err, policyops.ErrNoWriter):
+		return policyops.Source{}, withHint(errors.New("no policy writer given"),
+			"pass --policy-writer-key FILE or --policy-writer ISSUER=SUBJECT: who must have signed every version")
+	case errors.Is(err, setup.ErrPlainHTTP):
+		return policyops.Source{}, withHint(err, "use https, or pass --allow-http-registry")
+	}
+	return src, err
 }
 
 // stateDir returns the flag, else $HALLMARK_STATE_DIR, else
@@ -171,11 +140,11 @@ approve --policy-update sha256:DIGEST).`,
 			if err != nil {
 				return err
 			}
-			kp, opts, err := e.signerAndOptions(cmd.Context(), &sf, allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, allowHTTP)
 			if err != nil {
 				return err
 			}
-			res, err := policyops.Publish(cmd.Context(), policyops.PublishRequest{Store: store, Repository: repo, Policy: data, Signing: policyops.Signing{Signer: kp, Options: opts}})
+			res, err := policyops.Publish(cmd.Context(), policyops.PublishRequest{Store: store, Repository: repo, Policy: data, Signer: s})
 			if err != nil {
 				return err
 			}
@@ -338,7 +307,7 @@ func (e *env) printShow(r *policyops.ShowResult) {
 	default:
 		e.printf("Newer than version %d, seen before: version %d is remembered\n", r.Seen.Version, cur.Number)
 	}
-	e.printf("\n%s", r.Policy)
+	e.printf("\n%s", multiline(r.Policy))
 	if !strings.HasSuffix(r.Policy, "\n") {
 		e.printf("\n")
 	}

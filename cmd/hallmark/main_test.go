@@ -116,7 +116,7 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
 	e.Values["registries"] = regs
 	// The gate's vectors: real trivy reports and the database they came from.
-	vectors, err := filepath.Abs(filepath.Join("..", "..", "internal", "gate", "testdata", "trivy"))
+	vectors, err := filepath.Abs(filepath.Join("..", "..", "gate", "testdata", "trivy"))
 	if err != nil {
 		return err
 	}

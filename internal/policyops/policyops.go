@@ -132,18 +132,15 @@ func Show(ctx context.Context, src Source, repo string) (*ShowResult, error) {
 	return res, nil
 }
 
-// Signing is how a statement gets signed: the signer and the services
-// (the log is required).
-type Signing struct {
-	Signer  sgsign.Keypair
-	Options sign.Options
-}
-
-func (s Signing) sign(ctx context.Context, statement []byte) ([]byte, error) {
+// signLogged signs a statement, refusing to without a transparency log.
+func signLogged(ctx context.Context, s *sign.Signer, statement []byte) ([]byte, error) {
+	if s == nil {
+		return nil, sign.ErrNoSigner
+	}
 	if len(s.Options.BundleOptions.TransparencyLogs) == 0 {
 		return nil, errors.New("approvals and policy versions must be logged, and no transparency log is configured")
 	}
-	return sign.Statement(ctx, s.Signer, statement, s.Options)
+	return sign.Statement(ctx, s.Keypair, statement, s.Options)
 }
 
 // ApproveRequest is an approval to sign: of a commit, or of the next
@@ -155,7 +152,8 @@ type ApproveRequest struct {
 	// policy file with this digest as the next version of the chain.
 	Commit       string
 	PolicyDigest string
-	Signing      Signing
+	// Signer signs; its options must name a transparency log.
+	Signer *sign.Signer
 }
 
 // ApproveResult is a stored approval.
@@ -197,14 +195,14 @@ func Approve(ctx context.Context, req ApproveRequest) (*ApproveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := req.Signing.sign(ctx, st)
+	bundle, err := signLogged(ctx, req.Signer, st)
 	if err != nil {
 		return nil, err
 	}
 	if err := req.Store.AddApproval(ctx, bundle); err != nil {
 		return nil, err
 	}
-	return &ApproveResult{Approval: a, Bundle: bundle, LogIndex: logIndex(bundle), Signer: signerOf(req.Signing.Signer, bundle)}, nil
+	return &ApproveResult{Approval: a, Bundle: bundle, LogIndex: logIndex(bundle), Signer: signerOf(req.Signer.Keypair, bundle)}, nil
 }
 
 // logIndex returns a bundle's first log entry's index, -1 if none.
@@ -268,7 +266,8 @@ type PublishRequest struct {
 	Store      *policystore.Client
 	Repository string
 	Policy     []byte
-	Signing    Signing
+	// Signer signs; its options must name a transparency log.
+	Signer *sign.Signer
 }
 
 // PublishResult is a published version.
@@ -315,7 +314,7 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Bundle, err = req.Signing.sign(ctx, st); err != nil {
+	if e.Bundle, err = signLogged(ctx, req.Signer, st); err != nil {
 		return nil, err
 	}
 	version, digest, err := req.Store.Publish(ctx, e)
@@ -323,7 +322,7 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 		return nil, err
 	}
 	return &PublishResult{Repository: req.Repository, Version: version, Digest: digest, PreviousDigest: prev, Approvals: len(e.Approvals),
-		LogIndex: logIndex(e.Bundle), Signer: signerOf(req.Signing.Signer, e.Bundle)}, nil
+		LogIndex: logIndex(e.Bundle), Signer: signerOf(req.Signer.Keypair, e.Bundle)}, nil
 }
 
 // elapsed is a duration rounded for reports.

@@ -16,6 +16,7 @@ import (
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
+	"hallmark.dev/sign"
 	"hallmark.dev/signpolicy"
 )
 
@@ -64,9 +65,9 @@ func newKey(tb testing.TB) (crypto.Signer, string) {
 	return s, "        " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n        ")
 }
 
-func signing(tb testing.TB, st *testkit.Stack, s crypto.Signer) policyops.Signing {
+func signing(tb testing.TB, st *testkit.Stack, s crypto.Signer) *sign.Signer {
 	kp, opts := st.KeyOptions(tb, s)
-	return policyops.Signing{Signer: kp, Options: opts}
+	return &sign.Signer{Keypair: kp, Options: opts}
 }
 
 func newRelease(tb testing.TB) *release {
@@ -113,7 +114,7 @@ func newRelease(tb testing.TB) *release {
     count({a | some a in input.approvals; a in {"alice", "bob"}}) >= 2
   }
 `
-	if _, err := policyops.Publish(context.Background(), policyops.PublishRequest{Store: store, Repository: repo, Policy: []byte(policy), Signing: signing(tb, r.st, r.writer)}); err != nil {
+	if _, err := policyops.Publish(context.Background(), policyops.PublishRequest{Store: store, Repository: repo, Policy: []byte(policy), Signer: signing(tb, r.st, r.writer)}); err != nil {
 		tb.Fatalf("publish: %v", err)
 	}
 	return r
@@ -121,7 +122,7 @@ func newRelease(tb testing.TB) *release {
 
 func (r *release) approve(tb testing.TB, s crypto.Signer) {
 	tb.Helper()
-	if _, err := policyops.Approve(context.Background(), policyops.ApproveRequest{Store: r.src.Store, Repository: repo, Commit: r.commit, Signing: signing(tb, r.st, s)}); err != nil {
+	if _, err := policyops.Approve(context.Background(), policyops.ApproveRequest{Store: r.src.Store, Repository: repo, Commit: r.commit, Signer: signing(tb, r.st, s)}); err != nil {
 		tb.Fatalf("approve: %v", err)
 	}
 }
