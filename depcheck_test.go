@@ -42,6 +42,7 @@ func TestDependencies(t *testing.T) {
 		"hallmark.dev/sbom",
 		"hallmark.dev/slsa",
 		"hallmark.dev/gate",
+		"hallmark.dev/signpolicy",
 	} {
 		t.Run(pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

@@ -59,6 +59,7 @@ func serveCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVar(&cfg.DevOIDC, "dev-oidc", false, "run the built-in OIDC issuer (local use only: it mints tokens for anyone)")
 	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
+	bindPolicyWriterFlags(cmd, &cfg.SigningPolicy)
 	return cmd
 }
 

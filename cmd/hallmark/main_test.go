@@ -55,6 +55,7 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Setup:               setupScript,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"push":         cmdPush,
 			"pushindex":    cmdPushIndex,
@@ -71,6 +72,11 @@ func TestScript(t *testing.T) {
 			"expand":       cmdExpand,
 			"pushlayout":   cmdPushLayout,
 			"signstmt":     cmdSignStatement,
+			"policyserver": cmdPolicyServer,
+			"hsmagent":     cmdHSMAgent,
+			"policyproxy":  cmdPolicyProxy,
+			"stdoutvar":    cmdStdoutVar,
+			"yamlquote":    cmdYAMLQuote,
 		},
 	})
 }

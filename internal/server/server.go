@@ -9,6 +9,7 @@
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
+//	/api/v1/signing-policy/       signing policy store (see signingpolicy.go)
 //	/oidc/                        development OIDC issuer (only with DevOIDC)
 //
 // Config is the documented configuration schema of `hallmark serve`.
@@ -38,6 +39,7 @@ import (
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
@@ -66,6 +68,8 @@ type Config struct {
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
 	// added when DevOIDC is set.
 	Issuers []identity.Issuer `yaml:"issuers"`
+	// SigningPolicy says who writes signing policies (see signingpolicy.go).
+	SigningPolicy policystore.Config `yaml:"signingPolicy"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 
@@ -287,6 +291,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	if err := s.writeTrust(); err != nil {
+		return err
+	}
+	if err := s.mountSigningPolicy(mux); err != nil {
 		return err
 	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {

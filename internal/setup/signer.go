@@ -146,8 +146,8 @@ func trustDocuments(ctx context.Context, s Signing) (sc, tr []byte, err error) {
 		return nil, nil, ErrServerAndFiles
 	}
 	if s.Server != "" {
-		if strings.HasPrefix(s.Server, "http://") && !s.AllowHTTP && !isLoopbackURL(s.Server) {
-			return nil, nil, fmt.Errorf("%w to %s", ErrPlainHTTP, s.Server)
+		if err := CheckServerURL(s.Server, s.AllowHTTP); err != nil {
+			return nil, nil, err
 		}
 		client := s.HTTPClient
 		if client == nil {
@@ -167,6 +167,15 @@ func trustDocuments(ctx context.Context, s Signing) (sc, tr []byte, err error) {
 		}
 	}
 	return sc, tr, nil
+}
+
+// CheckServerURL refuses a server reached over plain HTTP off loopback,
+// unless allowHTTP ([ErrPlainHTTP]).
+func CheckServerURL(server string, allowHTTP bool) error {
+	if strings.HasPrefix(server, "http://") && !allowHTTP && !isLoopbackURL(server) {
+		return fmt.Errorf("%w to %s", ErrPlainHTTP, server)
+	}
+	return nil
 }
 
 func isLoopbackURL(u string) bool {
