@@ -117,7 +117,15 @@ func (k *KeySigner) SignData(_ context.Context, data []byte) ([]byte, []byte, er
 	if _, ok := k.signer.Public().(ed25519.PublicKey); ok {
 		opts = &ed25519.Options{Hash: h}
 	}
-	sig, err := k.signer.Sign(rand.Reader, digest, opts)
+	// A key that hashes itself (crypto.MessageSigner: a token with only
+	// CKM_ECDSA_SHA256) gets the data; others the digest.
+	var sig []byte
+	var err error
+	if ms, ok := k.signer.(crypto.MessageSigner); ok {
+		sig, err = ms.SignMessage(rand.Reader, data, opts)
+	} else {
+		sig, err = k.signer.Sign(rand.Reader, digest, opts)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
 	}

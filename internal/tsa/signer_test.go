@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"io"
 	"math/big"
 	"strings"
@@ -163,5 +164,45 @@ func TestSignerErrors(t *testing.T) {
 				t.Errorf("NewWithSigner: got error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// messageOnlySigner signs whole messages only, as a key in a token that
+// only has mechanisms that hash (CKM_ECDSA_SHA256) does: its Sign refuses
+// digests.
+type messageOnlySigner struct{ key crypto.Signer }
+
+func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("this key signs whole messages only")
+}
+
+func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	h := opts.HashFunc().New()
+	h.Write(msg)
+	return s.key.Sign(r, h.Sum(nil), opts)
+}
+
+// TestMessageSigner: the TSA gives a crypto.MessageSigner the signed
+// attributes themselves, not their digest.
+func TestMessageSigner(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
+	a, err := tsa.NewWithSigner(messageOnlySigner{key}, chain, fixedClock(testTime))
+	if err != nil {
+		t.Fatalf("NewWithSigner: %v", err)
+	}
+	sig := []byte("signature bytes")
+	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
+	if err != nil {
+		t.Fatalf("Timestamp: %v", err)
+	}
+	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
+	if _, err := authority.Verify(resp, sig); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }
