@@ -11,7 +11,10 @@ import (
 	"encoding/asn1"
 	"errors"
 	"io"
+	"io/fs"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,5 +207,64 @@ func TestMessageSigner(t *testing.T) {
 	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
 	if _, err := authority.Verify(resp, sig); err != nil {
 		t.Errorf("Verify: %v", err)
+	}
+}
+
+// TestConfigSigner: a key held elsewhere (a token) is certified by the
+// root New creates on first start, and required on every later start; it
+// is never written to the directory.
+func TestConfigSigner(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := &opaqueSigner{key: key}
+	a, err := tsa.New(tsa.Config{Dir: dir, Now: fixedClock(testTime), Signer: signer})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	chain := a.CertChain()
+	if !key.PublicKey.Equal(chain[0].PublicKey) {
+		t.Fatal("the leaf does not certify the signer's key")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "leaf-key.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("leaf-key.pem: got %v, want no such file (the key is held elsewhere)", err)
+	}
+	sig := []byte("signature bytes")
+	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{}))
+	if err != nil {
+		t.Fatalf("Timestamp: %v", err)
+	}
+	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
+	if _, err := authority.Verify(resp, sig); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	if _, err := tsa.New(tsa.Config{Dir: dir, Now: fixedClock(testTime), Signer: signer}); err != nil {
+		t.Errorf("second start with the same key: %v", err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		signer crypto.Signer
+		want   string
+	}{
+		{"another key", other, "tsa: the signing key given is not the one " + filepath.Join(dir, "chain.pem") + " certifies"},
+		{"no key", nil, "tsa: reading the signing key: open " + filepath.Join(dir, "leaf-key.pem")},
+		{"an Ed25519 key", ed25519.NewKeyFromSeed(make([]byte, 32)), "tsa: unsupported signing key type ed25519.PublicKey; want ECDSA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := dir
+			if tc.name == "an Ed25519 key" {
+				d = t.TempDir()
+			}
+			_, err := tsa.New(tsa.Config{Dir: d, Now: fixedClock(testTime), Signer: tc.signer})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
