@@ -183,3 +183,27 @@ func TestKeySignerMessageSigner(t *testing.T) {
 		t.Error("signature does not verify")
 	}
 }
+
+// TestKeyFailureNamedOnce: a key that fails to sign is reported with
+// "sign: " once.
+func TestKeyFailureNamedOnce(t *testing.T) {
+	key, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKeySigner(failingKey{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sign.Blob(context.Background(), k, []byte("data"), sign.Options{})
+	if want := "sign: pkcs11: the token is gone"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// failingKey fails as a key in a removed token does.
+type failingKey struct{ crypto.Signer }
+
+func (failingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("pkcs11: the token is gone")
+}
