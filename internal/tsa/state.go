@@ -59,7 +59,11 @@ func loadOrCreate(dir string, given crypto.Signer, now time.Time, random io.Read
 		if err != nil {
 			return nil, nil, err
 		}
-		logger.Info("tsa: created signing key and certificate chain", "dir", dir,
+		key := "file"
+		if given != nil {
+			key = "given"
+		}
+		logger.Info("tsa: created the certificate chain", "dir", dir, "key", key,
 			"root", chain[len(chain)-1].Subject.String(), "leaf", chain[0].Subject.String())
 		return signer, chain, nil
 	}
