@@ -27,7 +27,7 @@ func (e *env) password(prompt string, confirm bool) ([]byte, error) {
 // pkcs11Options are what a PKCS#11 URI may leave out, from cosign's
 // environment variables: the module from HALLMARK_PKCS11_MODULE_PATH, else
 // COSIGN_PKCS11_MODULE_PATH; the PIN from HALLMARK_PKCS11_PIN, else
-// COSIGN_PKCS11_PIN, else a terminal prompt.
+// COSIGN_PKCS11_PIN (an empty one is no PIN), else a terminal prompt.
 func (e *env) pkcs11Options() pkcs11key.Options {
 	var o pkcs11key.Options
 	for _, name := range []string{"HALLMARK_PKCS11_MODULE_PATH", "COSIGN_PKCS11_MODULE_PATH"} {
@@ -37,7 +37,7 @@ func (e *env) pkcs11Options() pkcs11key.Options {
 	}
 	o.PIN = func(token string) (string, error) {
 		for _, name := range []string{"HALLMARK_PKCS11_PIN", "COSIGN_PKCS11_PIN"} {
-			if v, ok := e.lookupEnv(name); ok {
+			if v, _ := e.lookupEnv(name); v != "" {
 				return v, nil
 			}
 		}

@@ -77,6 +77,10 @@ func TestScript(t *testing.T) {
 			"policyproxy":  cmdPolicyProxy,
 			"stdoutvar":    cmdStdoutVar,
 			"yamlquote":    cmdYAMLQuote,
+			"softhsm":      cmdSoftHSM,
+			"pkcs11shim":   cmdPKCS11Shim,
+			"freeport":     cmdFreePort,
+			"waitserver":   cmdWaitServer,
 		},
 	})
 }
