@@ -6,6 +6,8 @@
 //	                              certificate authority (Fulcio API v2)
 //	/api/v2/log/entries, checkpoint, tile/
 //	                              transparency log (Rekor v2 write API, C2SP tlog-tiles)
+//	/ctlog/ct/v1/add-chain, add-pre-chain, get-roots; /ctlog/checkpoint, tile/, issuer/
+//	                              certificate transparency log (C2SP static-ct-api)
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
@@ -32,6 +34,7 @@ import (
 	"time"
 
 	"hallmark.dev/internal/ca"
+	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
@@ -74,6 +77,7 @@ type Server struct {
 	listener      net.Listener
 	handler       http.Handler
 	log           *logserver.Log
+	ctlog         *ctlog.Log
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
@@ -179,9 +183,12 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: identity: %w", err)
 		}
-		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger})
+		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, CTLog: lateCTLog{&s.ctlog}})
 		if err != nil {
 			return fmt.Errorf("server: certificate authority: %w", err)
+		}
+		if err := s.buildCTLog(ctx, mux, authority.Chain()); err != nil {
+			return err
 		}
 		h := authority.Handler()
 		for _, p := range []string{"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"} {
@@ -213,6 +220,10 @@ func (s *Server) build(ctx context.Context) error {
 		}
 	}
 	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
+	if s.ctlog != nil {
+		services.CTLogs = []trust.LogKey{{PublicKey: s.ctlog.PublicKey(), LogID: s.ctlog.LogID(), Valid: trust.Period{Start: start}}}
+		services.CTLogURL = cfg.PublicURL + CTLogPath
+	}
 	if s.trustedRoot, err = trust.TrustedRoot(services); err != nil {
 		return err
 	}
@@ -320,6 +331,9 @@ func (s *Server) Close() error {
 	}
 	if s.log != nil {
 		errs = append(errs, s.log.Close())
+	}
+	if s.ctlog != nil {
+		errs = append(errs, s.ctlog.Close())
 	}
 	return errors.Join(errs...)
 }
