@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
@@ -22,6 +23,7 @@ type authorityFlags struct {
 	issuerRe    string
 	ignoreTlog  bool
 	signedTS    bool
+	witnesses   string
 }
 
 func (f *authorityFlags) bind(cmd *cobra.Command) {
@@ -33,6 +35,7 @@ func (f *authorityFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer of the signer's identity, exactly")
 	fl.StringVar(&f.issuerRe, "certificate-oidc-issuer-regexp", "", "a regular expression the whole OIDC issuer must match")
 	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "do not require a transparency log entry; with --trusted-root an RFC 3161 timestamp from its timestamp authority is required instead (for attestations signed with --tlog=false --timestamp); without a trusted root, key signatures are never checked against a log")
+	fl.StringVar(&f.witnesses, "witness-policy", "", "a C2SP tlog-policy file: the checkpoint of every log entry must carry cosignatures from its quorum of witnesses")
 	fl.BoolVar(&f.signedTS, "use-signed-timestamps", false, "require an RFC 3161 timestamp from the trusted root's timestamp authority (with --insecure-ignore-tlog; keyless timestamp-only verification implies it)")
 }
 
@@ -40,8 +43,38 @@ func (f *authorityFlags) keyless() bool {
 	return f.identity != "" || f.identityRe != "" || f.issuer != "" || f.issuerRe != ""
 }
 
-// authority builds the verification authority, refusing contradictions.
+// authority builds the verification authority, refusing contradictions,
+// and requires the witness policy's quorum when one is given.
 func (f *authorityFlags) authority() (verify.Authority, error) {
+	a, err := f.baseAuthority()
+	if err != nil || f.witnesses == "" {
+		return a, err
+	}
+	if f.trustedRoot == "" || f.ignoreTlog {
+		return nil, withHint(errors.New("--witness-policy checks the checkpoints of log entries: it needs --trusted-root and a log entry (not --insecure-ignore-tlog)"),
+			"witnesses cosign the log's checkpoints; a signature without a log entry has none")
+	}
+	p, err := loadWitnessPolicy(f.witnesses)
+	if err != nil {
+		return nil, err
+	}
+	return verify.Witnessed(a, p)
+}
+
+// loadWitnessPolicy reads a tlog-policy file.
+func loadWitnessPolicy(path string) (*tlog.Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read witness policy: %w", err)
+	}
+	p, err := tlog.ParsePolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+func (f *authorityFlags) baseAuthority() (verify.Authority, error) {
 	if f.key != "" && f.keyless() {
 		return nil, withHint(errors.New("--key and --certificate-identity/--certificate-oidc-issuer are mutually exclusive"),
 			"verify with a key, or with a keyless identity, not both")
@@ -124,6 +157,9 @@ func describeSigner(s verify.Signer) string {
 	}
 	if s.LogEntries > 0 {
 		parts = append(parts, fmt.Sprintf("%d log entries", s.LogEntries))
+	}
+	if len(s.Witnesses) > 0 {
+		parts = append(parts, "witnessed by "+strings.Join(s.Witnesses, ", "))
 	}
 	for _, t := range s.Timestamps {
 		if t.Type == "timestamp-authority" {

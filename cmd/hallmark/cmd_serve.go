@@ -20,7 +20,7 @@ func serveCmd(e *env) *cobra.Command {
 		issuers []string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]...",
+		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE]",
 		Short: "Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,6 +58,7 @@ func serveCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, when behind a proxy (default http://ADDR)")
 	cmd.Flags().BoolVar(&cfg.DevOIDC, "dev-oidc", false, "run the built-in OIDC issuer (local use only: it mints tokens for anyone)")
 	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
+	cmd.Flags().StringVar(&cfg.WitnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: publish each checkpoint of the log and the CT log only once its quorum of witnesses (with URLs) cosigned it")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
 	return cmd
 }

@@ -42,6 +42,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		devTokenCmd(e),
 		trustCmd(e),
 		logCmd(e),
+		witnessCmd(e),
 		attestCmd(e),
 		verifyAttestationCmd(e),
 		attestBlobCmd(e),

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/transparency-dev/tessera"
+
 	"hallmark.dev/internal/ca"
 	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/identity"
@@ -64,6 +66,11 @@ type Config struct {
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
 	// added when DevOIDC is set.
 	Issuers []identity.Issuer `yaml:"issuers"`
+	// WitnessPolicy is a C2SP tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum that must cosign each checkpoint of the
+	// transparency log and of the CT log before it is published. Empty
+	// publishes without witnesses.
+	WitnessPolicy string `yaml:"witnessPolicy"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -78,6 +85,7 @@ type Server struct {
 	handler       http.Handler
 	log           *logserver.Log
 	ctlog         *ctlog.Log
+	witnesses     tessera.WitnessGroup
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
@@ -146,7 +154,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
-	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger})
+	if s.witnesses, err = witnessGroup(cfg.WitnessPolicy); err != nil {
+		return err
+	}
+	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses})
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
@@ -266,7 +277,7 @@ func (s *Server) writeTrust() error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
-	return nil
+	return s.writeVerifierKeys(dir)
 }
 
 // URL is the server's public base URL.
