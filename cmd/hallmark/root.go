@@ -43,6 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		trustCmd(e),
 		logCmd(e),
 		witnessCmd(e),
+		monitorCmd(e),
 		attestCmd(e),
 		verifyAttestationCmd(e),
 		attestBlobCmd(e),
