@@ -10,6 +10,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,4 +372,39 @@ func startServer(t *testing.T) *server.Server {
 		}
 	})
 	return s
+}
+
+// TestWebhook checks that a round's events, and an alarm, are posted.
+func TestWebhook(t *testing.T) {
+	var posts []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading the post: %v", err)
+		}
+		posts = append(posts, string(b))
+	}))
+	t.Cleanup(hook.Close)
+	h := newHarness(t)
+	h.add(t, "wo")
+	cfg, err := monitor.ParseConfig(fmt.Appendf(nil, "monitoredValues:\n  fingerprints: [%s]\n", fingerprint(t, h.watched)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := monitor.New(cfg, monitor.Options{Webhook: hook.URL, Logs: []monitor.Log{{
+		Kind: monitor.KindTransparency, URL: h.srv.URL, Verifier: h.log.Verifier, StateFile: h.state,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Set(h.log.Truncate(t, 1))
+	if _, err := m.RunOnce(t.Context()); err == nil {
+		t.Fatal("no alarm for a rollback")
+	}
+	if len(posts) != 2 || !strings.Contains(posts[0], `"index":0`) || !strings.Contains(posts[1], `"alarm":"ALARM: log 127.0.0.1: consistency check failed: the log rolled back`) {
+		t.Errorf("posts %q, want the match then the alarm", posts)
+	}
 }
