@@ -77,21 +77,24 @@ func monitorCmd(e *env) *cobra.Command {
 			}
 			if once {
 				r, err := m.RunOnce(cmd.Context())
-				e.printMonitorReport(r, output)
+				e.printMonitorReport(r, output, nil)
 				if err != nil {
-					return err
+					return alarmHint(err)
 				}
 				if r.Unparsed > 0 {
 					return fmt.Errorf("%d log entries could not be parsed (reported above)", r.Unparsed)
 				}
 				return nil
 			}
-			return m.Run(cmd.Context(), interval, func(r *monitor.Report, err error) {
-				e.printMonitorReport(r, output)
-				if err != nil {
-					e.warn("%v", err)
+			seen := map[string]uint64{}
+			err = m.Run(cmd.Context(), interval, func(r *monitor.Report, err error) {
+				e.printMonitorReport(r, output, seen)
+				var alarm *monitor.AlarmError
+				if err != nil && !errors.As(err, &alarm) { // an alarm ends the run and is printed then
+					e.warn("%v (retrying in %s)", err, interval)
 				}
 			})
+			return alarmHint(err)
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", "", "the hallmark server whose logs to follow (its transparency log URL in the trusted root)")
@@ -105,11 +108,31 @@ func monitorCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// alarmHint adds to an alarm what to do about it.
+func alarmHint(err error) error {
+	var alarm *monitor.AlarmError
+	if errors.As(err, &alarm) {
+		return withHint(err, "the log showed this monitor something it must never show; the saved checkpoint (the last good one) was kept: keep it and the log's answers as evidence")
+	}
+	return err
+}
+
 // printMonitorReport prints a round's events, one per line, and a summary
-// of the checkpoints verified.
-func (e *env) printMonitorReport(r *monitor.Report, output string) {
+// of the checkpoints verified; given seen (the sizes of earlier rounds, as
+// a service), the summary only when a log grew.
+func (e *env) printMonitorReport(r *monitor.Report, output string, seen map[string]uint64) {
 	if r == nil {
 		return
+	}
+	if seen != nil {
+		grew := false
+		for origin, size := range r.Checkpoints {
+			grew = grew || seen[origin] != size
+			seen[origin] = size
+		}
+		if !grew && len(r.Events) == 0 {
+			return
+		}
 	}
 	for _, ev := range r.Events {
 		if output == "json" {

@@ -121,7 +121,7 @@ type AlarmError struct {
 }
 
 func (e *AlarmError) Error() string {
-	return fmt.Sprintf("ALARM: log %s: %s check failed: %v", e.Log, e.What, e.Err)
+	return fmt.Sprintf("alarm: log %s: %s check failed: %v", e.Log, e.What, e.Err)
 }
 
 func (e *AlarmError) Unwrap() error { return e.Err }

@@ -404,7 +404,7 @@ func TestWebhook(t *testing.T) {
 	if _, err := m.RunOnce(t.Context()); err == nil {
 		t.Fatal("no alarm for a rollback")
 	}
-	if len(posts) != 2 || !strings.Contains(posts[0], `"index":0`) || !strings.Contains(posts[1], `"alarm":"ALARM: log 127.0.0.1: consistency check failed: the log rolled back`) {
+	if len(posts) != 2 || !strings.Contains(posts[0], `"index":0`) || !strings.Contains(posts[1], `"alarm":"alarm: log 127.0.0.1: consistency check failed: the log rolled back`) {
 		t.Errorf("posts %q, want the match then the alarm", posts)
 	}
 }
