@@ -1,8 +1,12 @@
 package verify_test
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,5 +122,58 @@ func TestWitnessed(t *testing.T) {
 	}
 	if _, err := verify.Witnessed(k, nil); !errors.Is(err, verify.ErrNoWitnessPolicy) {
 		t.Errorf("Witnessed without a policy: got %v", err)
+	}
+}
+
+// TestSCTRequired verifies a keyless bundle from the server, whose CA logs
+// to its CT log, under its trusted root (which lists that log), and under
+// the same root listing another CT log: the SCT check fails then, at the
+// certificate step.
+func TestSCTRequired(t *testing.T) {
+	st := startStack(t)
+	set := signKeylessBlobs(t, st, 1)
+	k, err := verify.NewKeyless(st.tr, set.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Blob("b", set.bundles[0], verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: k}); err != nil {
+		t.Fatalf("under the server's root: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(st.srv.TrustedRoot(), &m); err != nil {
+		t.Fatal(err)
+	}
+	ctlogs, _ := m["ctlogs"].([]any)
+	if len(ctlogs) != 1 {
+		t.Fatalf("the server's trusted root lists %d CT logs, want 1", len(ctlogs))
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(other.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	l := ctlogs[0].(map[string]any)
+	l["publicKey"].(map[string]any)["rawBytes"] = der
+	l["logId"] = map[string]any{"keyId": id[:]}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := verify.ParseTrustedRoot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := verify.NewKeyless(tr, set.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = verify.Blob("b", set.bundles[0], verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: k2})
+	var se *verify.SignatureError
+	if !errors.As(err, &se) || se.Step != verify.StepCertificate || !strings.Contains(err.Error(), "SCT") {
+		t.Fatalf("under a root listing another CT log: got %v, want a certificate-step SCT failure", err)
 	}
 }
