@@ -42,17 +42,23 @@ func Image(ctx context.Context, k sgsign.Keypair, digest string, annotations map
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
 	}
-	bundle, err = Statement(ctx, k, statement, opts)
+	bundle, err = build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	return bundle, statement, nil
 }
 
-// Statement signs an in-toto statement as a DSSE envelope and returns the
-// bundle JSON.
+// Statement signs an in-toto statement (an attestation) as a DSSE envelope
+// and returns the bundle JSON. It refuses a statement of the image
+// signature's predicate type (attest.ErrImageSignatureType): only [Image]
+// signs those, about a digest and with the annotations asked for.
 func Statement(ctx context.Context, k sgsign.Keypair, statement []byte, opts Options) ([]byte, error) {
-	if _, err := attest.ParseStatement(statement); err != nil {
+	st, err := attest.ParseStatement(statement)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	if err := attest.CheckAttestationType(st.PredicateType); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)

@@ -93,6 +93,11 @@ func TestImageBundle(t *testing.T) {
 	if _, err := sign.Statement(context.Background(), k, []byte(`{"_type":"x"}`), sign.Options{}); err == nil {
 		t.Error("a malformed statement was signed")
 	}
+	// Only Image signs the image signature's statement: as an
+	// attestation it would verify as an image signature.
+	if _, err := sign.Statement(context.Background(), k, st, sign.Options{}); !errors.Is(err, attest.ErrImageSignatureType) {
+		t.Errorf("signing an image signature statement as an attestation: got %v, want attest.ErrImageSignatureType", err)
+	}
 	if _, err := sign.Blob(context.Background(), nil, []byte("x"), sign.Options{}); err == nil {
 		t.Error("signed without a key")
 	}

@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/tlog"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/verify"
 )
 
@@ -43,107 +42,49 @@ func (f *authorityFlags) keyless() bool {
 	return f.identity != "" || f.identityRe != "" || f.issuer != "" || f.issuerRe != ""
 }
 
-// authority builds the verification authority, refusing contradictions,
-// and requires the witness policy's quorum when one is given.
+// authority builds the verification authority the flags name.
 func (f *authorityFlags) authority() (verify.Authority, error) {
-	a, err := f.baseAuthority()
-	if err != nil || f.witnesses == "" {
-		return a, err
+	a := setup.Authority{
+		KeyPath: f.key, TrustedRootPath: f.trustedRoot,
+		InsecureIgnoreTlogUnsafe: f.ignoreTlog, RequireSignedTimestamps: f.signedTS,
+		WitnessPolicyPath: f.witnesses,
 	}
-	if f.trustedRoot == "" || f.ignoreTlog {
-		return nil, withHint(errors.New("--witness-policy checks the checkpoints of log entries: it needs --trusted-root and a log entry (not --insecure-ignore-tlog)"),
-			"witnesses cosign the log's checkpoints; a signature without a log entry has none")
+	if f.keyless() {
+		a.Identity = verify.Identity{Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe}
 	}
-	p, err := loadWitnessPolicy(f.witnesses)
-	if err != nil {
-		return nil, err
-	}
-	return verify.Witnessed(a, p)
+	res, err := setup.NewAuthority(a)
+	return res, authorityError(err)
 }
 
-// loadWitnessPolicy reads a tlog-policy file.
-func loadWitnessPolicy(path string) (*tlog.Policy, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read witness policy: %w", err)
-	}
-	p, err := tlog.ParsePolicy(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
-}
-
-func (f *authorityFlags) baseAuthority() (verify.Authority, error) {
-	if f.key != "" && f.keyless() {
-		return nil, withHint(errors.New("--key and --certificate-identity/--certificate-oidc-issuer are mutually exclusive"),
+// authorityError names the flags behind a refusal and says what to do.
+func authorityError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, verify.ErrKeysAndIdentities):
+		return withHint(errors.New("--key and --certificate-identity/--certificate-oidc-issuer are mutually exclusive"),
 			"verify with a key, or with a keyless identity, not both")
-	}
-	var tr *trustedRootFile
-	if f.trustedRoot != "" {
-		data, err := os.ReadFile(f.trustedRoot)
-		if err != nil {
-			return nil, fmt.Errorf("read trusted root: %w", err)
-		}
-		root, err := verify.ParseTrustedRoot(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.trustedRoot, err)
-		}
-		tr = &trustedRootFile{root: root}
-	}
-	if f.key != "" {
-		pub, err := loadPublicKey(f.key)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := verify.NewKeys(pub)
-		if err != nil {
-			return nil, err
-		}
-		if tr == nil {
-			if f.signedTS {
-				return nil, withHint(errors.New("--use-signed-timestamps needs a trusted root that lists the timestamp authority"), "pass --trusted-root trusted_root.json")
-			}
-			return ks, nil
-		}
-		ks = ks.WithTrustedRoot(tr.root)
-		if !f.ignoreTlog {
-			if f.signedTS {
-				return nil, errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry is required and gives the time")
-			}
-			return ks, nil
-		}
-		return ks.TimestampOnly()
-	}
-	if !f.keyless() {
-		return nil, withHint(errors.New("no key or identity to verify with"),
+	case errors.Is(err, verify.ErrNoAuthority):
+		return withHint(errors.New("no key or identity to verify with"),
 			"pass --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
-	}
-	if tr == nil {
-		return nil, withHint(errors.New("keyless verification needs a trusted root"),
-			"pass --trusted-root trusted_root.json (hallmark trust export writes one for a hallmark server)")
-	}
-	if (f.identity == "") == (f.identityRe == "") {
-		return nil, withHint(errors.New("give exactly one of --certificate-identity and --certificate-identity-regexp"),
+	case errors.Is(err, verify.ErrKeylessNoRoot):
+		return withHint(err, "pass --trusted-root trusted_root.json (hallmark trust export writes one for a hallmark server)")
+	case errors.Is(err, verify.ErrSubjectChoice):
+		return withHint(errors.New("give exactly one of --certificate-identity and --certificate-identity-regexp"),
 			"regular expressions match the whole identity: write '^' and '$' or not, the result is the same")
+	case errors.Is(err, verify.ErrIssuerChoice):
+		return errors.New("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
+	case errors.Is(err, verify.ErrSignedTimestampsNoRoot):
+		return withHint(errors.New("--use-signed-timestamps needs a trusted root that lists the timestamp authority"), "pass --trusted-root trusted_root.json")
+	case errors.Is(err, verify.ErrSignedTimestampsWithTlog):
+		return errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry is required and gives the time")
+	case errors.Is(err, verify.ErrWitnessesNeedLog):
+		return withHint(errors.New("--witness-policy checks the checkpoints of log entries: it needs --trusted-root and a log entry (not --insecure-ignore-tlog)"),
+			"witnesses cosign the log's checkpoints; a signature without a log entry has none")
+	case errors.Is(err, verify.ErrNoTransparencyLog):
+		return withHint(err, "pass --insecure-ignore-tlog to accept signatures without a log entry, each with a signed timestamp from the trusted root's timestamp authority")
 	}
-	if (f.issuer == "") == (f.issuerRe == "") {
-		return nil, errors.New("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
-	}
-	if f.signedTS && !f.ignoreTlog {
-		return nil, errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry or a timestamp gives the time, and a timestamp alone is not required")
-	}
-	k, err := verify.NewKeyless(tr.root, verify.Identity{
-		Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe,
-	})
-	if err != nil || !f.ignoreTlog {
-		return k, err
-	}
-	return k.TimestampOnly()
-}
-
-type trustedRootFile struct {
-	root verify.TrustedRoot
+	return err
 }
 
 // describeSigner says who signed, for the verification report.
@@ -165,6 +106,9 @@ func describeSigner(s verify.Signer) string {
 		if t.Type == "timestamp-authority" {
 			parts = append(parts, "timestamped "+t.Time.Format("2006-01-02T15:04:05Z"))
 		}
+	}
+	if s.LogSkipped {
+		parts = append(parts, "log not checked (--insecure-ignore-tlog)")
 	}
 	return strings.Join(parts, ", ")
 }

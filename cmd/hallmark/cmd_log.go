@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/logclient"
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -68,7 +70,7 @@ func logCmd(e *env) *cobra.Command {
 			}
 			var policy *tlog.Policy
 			if witnessPolicy != "" {
-				if policy, err = loadWitnessPolicy(witnessPolicy); err != nil {
+				if policy, err = setup.ReadWitnessPolicy(witnessPolicy); err != nil {
 					return err
 				}
 			}
@@ -86,7 +88,7 @@ func logCmd(e *env) *cobra.Command {
 			if policy != nil {
 				e.printf("Witnessed by %s (quorum met)\n", strings.Join(witnesses, ", "))
 			}
-			e.printf("\n%s", raw)
+			e.printf("\n%s", multiline(raw))
 			return nil
 		},
 	}
@@ -117,9 +119,9 @@ func logCmd(e *env) *cobra.Command {
 			fromLog := false
 			switch {
 			case bundle != "":
-				b, err := os.ReadFile(bundle)
+				b, err := ops.ReadBundleFile(bundle)
 				if err != nil {
-					return fmt.Errorf("read bundle: %w", err)
+					return err
 				}
 				parsed, err := verify.ParseBundle(b)
 				if err != nil {

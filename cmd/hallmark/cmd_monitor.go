@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/monitor"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -67,7 +68,7 @@ func monitorCmd(e *env) *cobra.Command {
 			}
 			var policy *tlog.Policy
 			if witnessPolicy != "" {
-				if policy, err = loadWitnessPolicy(witnessPolicy); err != nil {
+				if policy, err = setup.ReadWitnessPolicy(witnessPolicy); err != nil {
 					return err
 				}
 			}

@@ -54,7 +54,7 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 			}
 			var res *ops.VerifyProvenanceResult
 			if provenancePath != "" {
-				res, err = ops.VerifyArtifactProvenance(ops.VerifyArtifactProvenanceRequest{
+				res, err = ops.VerifyArtifactProvenance(cmd.Context(), ops.VerifyArtifactProvenanceRequest{
 					ProvenancePath: provenancePath, Artifacts: args, Authority: authority, Requirements: req,
 				})
 			} else {
@@ -101,11 +101,11 @@ func (e *env) printProvenance(res *ops.VerifyProvenanceResult, statement bool) {
 	say := e.printf
 	if statement {
 		say = func(format string, args ...any) { e.info("%s", strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")) }
-		e.printf("%s\n", p.Payload)
+		e.printf("%s\n", multiline(p.Payload))
 	}
 	say("Verified SLSA provenance for %s\n", res.Subject)
 	say("  provenance: %s, %s\n", p.Source, describeSigner(p.Signer))
-	for _, c := range p.Checks.Checks {
+	for _, c := range p.Checks {
 		say("  %s: %s\n", c.Name, c.Detail)
 	}
 	for _, r := range res.Rejected {

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/buildenv"
-	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
 )
 
@@ -72,55 +70,38 @@ re-checks the exceptions and attaches a fresh set.`,
 					return fmt.Errorf("read provenance: %w", err)
 				}
 			}
-			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
+			if err != nil {
 				return err
 			}
-			if sf.services != nil && sf.timestamp {
-				opts, err := sf.services.TimestampOnlyOptions(time.Now())
-				if err != nil {
-					return err
+			req.Signer, req.Options, req.TimestampOnly = s.Keypair, s.Options, s.TimestampOnly
+			req.Gate, req.ScanImage = gf.request(ops.GateRequest{ReportPath: report}), scanImage
+			req.Events = func(ev ops.Event) {
+				if ev.Kind != ops.EventGated {
+					return
 				}
-				req.TimestampOnly = &opts
-			}
-			var gated *ops.GateResult
-			req.Gate = func(ctx context.Context, image string) ([]byte, error) {
-				greq := ops.GateRequest{Image: image}
-				if scanImage {
-					greq.Scan = image
-				} else {
-					greq.ReportPath = report
-				}
-				res, err := ops.Gate(ctx, gf.request(greq))
-				if err != nil {
-					return nil, gf.error(err)
-				}
-				gated = res
-				e.warnExpiring(res)
+				e.warnExpiring(ev.Gate)
 				if output == "text" {
-					e.printGate(res)
+					e.printGate(ev.Gate)
 				}
-				if !res.Passed {
-					return nil, fmt.Errorf("%d blocking finding(s)", len(res.Blocking))
-				}
-				inv := gate.Invocation{}
-				if res.Scan != nil {
-					inv.ScanStartedOn, inv.ScanFinishedOn = res.Scan.Started, res.Scan.Finished
-				}
-				return res.Predicate(inv)
 			}
 			res, err := ops.Release(cmd.Context(), rf.client(), req)
 			if output == "json" {
-				if jerr := e.json(struct {
-					*ops.ReleaseResult
-					Gate *ops.GateResult `json:"gate,omitempty"`
-				}{res, gated}); jerr != nil {
+				var v any = res
+				if res == nil {
+					v = struct{}{}
+				}
+				if jerr := e.json(v); jerr != nil {
 					return jerr
 				}
 			} else if res != nil {
 				e.printRelease(res)
 			}
-			if err != nil && gated != nil && !gated.Passed {
+			if err != nil && res != nil && res.Gate != nil && !res.Gate.Passed {
 				return withHint(err, "update the packages and rebuild, or record a reviewed exception (id, statement, expired_at) in .trivyignore.yaml")
+			}
+			if err != nil && (res == nil || res.Gate == nil) {
+				return gf.error(err)
 			}
 			return err
 		},

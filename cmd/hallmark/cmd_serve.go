@@ -60,6 +60,7 @@ func serveCmd(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
 	cmd.Flags().StringVar(&cfg.WitnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: publish each checkpoint of the log and the CT log only once its quorum of witnesses (with URLs) cosigned it")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
+	bindPolicyWriterFlags(cmd, &cfg.SigningPolicy)
 	return cmd
 }
 

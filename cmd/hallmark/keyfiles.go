@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/term"
-
-	"hallmark.dev/keys"
 )
 
 // password returns the key password from HALLMARK_PASSWORD, else
@@ -44,38 +41,4 @@ func (e *env) password(prompt string, confirm bool) ([]byte, error) {
 		}
 	}
 	return p, nil
-}
-
-// loadSigner reads an encrypted cosign key file.
-func (e *env) loadSigner(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	pw, err := e.password("Enter password for private key "+path, false)
-	if err != nil {
-		return nil, err
-	}
-	s, err := keys.DecryptPrivateKey(data, pw)
-	if errors.Is(err, keys.ErrWrongPassword) {
-		return nil, withHint(fmt.Errorf("cannot decrypt %s: wrong password or corrupted key", path),
-			"the password comes from HALLMARK_PASSWORD, else COSIGN_PASSWORD")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load key %s: %w", path, err)
-	}
-	return s, nil
-}
-
-// loadPublicKey reads a PEM public key (or certificate) file.
-func loadPublicKey(path string) (crypto.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	pub, err := keys.ParsePublicKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("load public key %s: %w", path, err)
-	}
-	return pub, nil
 }

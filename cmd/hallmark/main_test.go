@@ -59,6 +59,7 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Setup:               setupScript,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"push":         cmdPush,
 			"pushindex":    cmdPushIndex,
@@ -79,6 +80,11 @@ func TestScript(t *testing.T) {
 			"expand":       cmdExpand,
 			"pushlayout":   cmdPushLayout,
 			"signstmt":     cmdSignStatement,
+			"policyserver": cmdPolicyServer,
+			"hsmagent":     cmdHSMAgent,
+			"policyproxy":  cmdPolicyProxy,
+			"stdoutvar":    cmdStdoutVar,
+			"yamlquote":    cmdYAMLQuote,
 		},
 	})
 }
@@ -119,7 +125,7 @@ func setupScript(e *testscript.Env) error {
 	e.Values["registries"] = regs
 	e.Values["server"] = &scriptServer{}
 	// The gate's vectors: real trivy reports and the database they came from.
-	vectors, err := filepath.Abs(filepath.Join("..", "..", "internal", "gate", "testdata", "trivy"))
+	vectors, err := filepath.Abs(filepath.Join("..", "..", "gate", "testdata", "trivy"))
 	if err != nil {
 		return err
 	}

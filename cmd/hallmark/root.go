@@ -53,6 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		releaseCmd(e),
 		downloadCmd(e),
 		verifyProvenanceCmd(e),
+		approveCmd(e), policyCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

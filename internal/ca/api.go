@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"hallmark.dev/internal/identity"
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // The wire format of Fulcio API v2 (fulcio.proto
@@ -116,13 +117,15 @@ func badRequest(format string, args ...any) *apiError {
 // of a public key with its proof of possession or a CSR, an acceptable
 // key, and a token in the body or else in the Authorization header.
 func parseRequest(body []byte, authorization string) (*certRequest, error) {
+	// encoding/json matches the request's keys to fields under case
+	// folding: two keys that fold alike would name one field twice.
 	var r signingCertRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&r); err != nil {
-		return nil, badRequest("ca: request is not a JSON object: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	err := jsonstrict.Unmarshal(body, &r, jsonstrict.Rules{FoldKeys: true})
+	switch {
+	case errors.Is(err, jsonstrict.ErrTrailingData):
 		return nil, badRequest("ca: trailing data after the JSON request")
+	case err != nil:
+		return nil, badRequest("ca: request is not a JSON object: %v", err)
 	}
 
 	out := &certRequest{}

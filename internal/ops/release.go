@@ -12,6 +12,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/gate"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
@@ -22,15 +23,20 @@ import (
 type ReleaseRequest struct {
 	Reference  string
 	Repository string
-	// Gate checks the scan report for the resolved image (REPO@sha256:…,
-	// the digest resolved once); it returns the
-	// gate-result predicate (cosign's vuln predicate) when the image
-	// passed, and an error when it did not or the report is not for this
-	// digest. Required: a release is never signed ungated.
-	Gate func(ctx context.Context, image string) ([]byte, error)
+	// Gate is how the image is gated: its policy, exceptions and scanner,
+	// and ReportPath, the scan report, unless ScanImage. Its Image (and,
+	// with ScanImage, Scan) are the digest resolved once; a report for
+	// another digest is refused. A release is never signed ungated.
+	Gate GateRequest
+	// ScanImage scans the resolved digest with Gate.Scanner instead of
+	// reading Gate.ReportPath.
+	ScanImage bool
+	// Invocation describes the run in the attested gate result (a CI
+	// job's URL and run id); a scan's times are the scan's.
+	Invocation gate.Invocation
 	// BeforeSign, if set, runs after the gate and before signing (the
 	// signing policy); an error stops the release with nothing signed.
-	BeforeSign func(ctx context.Context, digest string) error
+	BeforeSign SigningPolicy
 	// SBOM (CycloneDX or SPDX JSON) and Provenance (a SLSA predicate) are
 	// attached when set. The SBOM is checked (well-formed, supported
 	// version, about this image) before signing; its predicate type
@@ -47,6 +53,34 @@ type ReleaseRequest struct {
 	TimestampOnly *sign.Options
 	LogLimit      int
 	Now           func() time.Time
+	// Events, if set, is told of each step as it happens: the gate's
+	// result before anything is signed.
+	Events func(Event)
+}
+
+// SigningPolicy decides whether a digest may be signed, after the gate
+// and before anything is signed.
+type SigningPolicy interface {
+	Check(ctx context.Context, digest string) error
+}
+
+// SigningPolicyFunc is a function as a SigningPolicy.
+type SigningPolicyFunc func(ctx context.Context, digest string) error
+
+// Check calls f.
+func (f SigningPolicyFunc) Check(ctx context.Context, digest string) error { return f(ctx, digest) }
+
+// EventKind names a step of a release.
+type EventKind string
+
+// EventGated: the gate evaluated the image (it may have blocked it).
+const EventGated EventKind = "gated"
+
+// Event is a step of a release, reported as it happens.
+type Event struct {
+	Kind EventKind
+	// Gate is the gate's result (EventGated).
+	Gate *GateResult
 }
 
 // Attachment is one thing a release attached, or was to attach.
@@ -68,6 +102,8 @@ type ReleaseResult struct {
 	NotAttached []Attachment `json:"notAttached,omitempty"`
 	// SBOM says what the SBOM was found to be.
 	SBOM *SBOMCheck `json:"sbom,omitempty"`
+	// Gate is the gate's result, once the gate ran.
+	Gate *GateResult `json:"gate,omitempty"`
 }
 
 // ErrReleaseIncomplete is returned (wrapped) when the image was signed but
@@ -79,13 +115,18 @@ var ErrReleaseIncomplete = errors.New("release incomplete")
 // validates the SBOM and provenance and runs the signing policy, and only if
 // all pass signs the image and attaches the gate result, the SBOM and the
 // provenance as attestations. Nothing is signed when any step before
-// signing fails.
+// signing fails. The gate's policy and exceptions are read, and a
+// weakening flag refused, before the image is resolved.
 func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*ReleaseResult, error) {
 	if req.Signer == nil {
 		return nil, errors.New("no signing key")
 	}
-	if req.Gate == nil {
-		return nil, errors.New("release: no gate: a release is signed only after its scan report passed")
+	if (req.Gate.ReportPath == "") == !req.ScanImage {
+		return nil, errors.New("release: give the scan report of the image or scan it, not both or neither: a release is signed only after its scan passed the gate")
+	}
+	gateIn, err := loadGate(req.Gate)
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now
 	if req.Now != nil {
@@ -105,7 +146,21 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	}
 
 	// Everything that can refuse the release runs before signing.
-	gatePred, err := req.Gate(ctx, d.String())
+	greq := req.Gate
+	greq.Image = d.String()
+	if req.ScanImage {
+		greq.Scan = d.String()
+	}
+	if res.Gate, err = evaluateGate(ctx, greq, gateIn, digest); err != nil {
+		return res, fmt.Errorf("gate: %w; nothing was signed", err)
+	}
+	if req.Events != nil {
+		req.Events(Event{Kind: EventGated, Gate: res.Gate})
+	}
+	if !res.Gate.Passed {
+		return res, fmt.Errorf("gate: %d blocking finding(s); nothing was signed", len(res.Gate.Blocking))
+	}
+	gatePred, err := res.Gate.Predicate(req.Invocation)
 	if err != nil {
 		return res, fmt.Errorf("gate: %w; nothing was signed", err)
 	}
@@ -115,6 +170,9 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	}
 	var plan []planned
 	add := func(kind, predicateType string, predicate []byte) error {
+		if err := attest.CheckAttestationType(predicateType); err != nil {
+			return fmt.Errorf("%s: %w; nothing was signed", kind, err)
+		}
 		pred, err := attest.Predicate(predicateType, predicate, now())
 		if err != nil {
 			return fmt.Errorf("%s: %w; nothing was signed", kind, err)
@@ -161,7 +219,7 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 		}
 	}
 	if req.BeforeSign != nil {
-		if err := req.BeforeSign(ctx, digest); err != nil {
+		if err := req.BeforeSign.Check(ctx, digest); err != nil {
 			return res, fmt.Errorf("signing policy: %w; nothing was signed", err)
 		}
 	}
@@ -210,7 +268,7 @@ func attachStatement(ctx context.Context, c *store.Client, sigRepo name.Reposito
 	}
 	b, err := sign.Statement(ctx, req.Signer, st, opts)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("sign: %w", err)
+		return name.Digest{}, err // sign's errors say "sign: "
 	}
 	return c.AttachBundle(ctx, sigRepo, desc, b, predicateType)
 }

@@ -6,11 +6,18 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
@@ -22,8 +29,25 @@ import (
 const (
 	sbomDoc = `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[]}`
 	provDoc = `{"buildDefinition":{"buildType":"https://example.com/b","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/builder"}}}`
-	gateDoc = `{"scanner":{"uri":"pkg:github/aquasecurity/trivy","version":"0.70.0","result":{"passed":true}}}`
 )
+
+// reportFor writes a trivy report of the image: clean, or with a fixable
+// HIGH vulnerability in an OS package (which the default policy blocks).
+func reportFor(t *testing.T, image string, blocked bool) string {
+	t.Helper()
+	vulns := ""
+	if blocked {
+		vulns = `{"Target":"debian","Class":"os-pkgs","Type":"debian","Vulnerabilities":[{"VulnerabilityID":"CVE-2099-1001","PkgName":"libssl3",` +
+			`"InstalledVersion":"3.0.11","FixedVersion":"3.0.13","Status":"fixed","Severity":"HIGH"}]}`
+	}
+	report := `{"SchemaVersion":2,"ArtifactName":"` + image + `","ArtifactType":"container_image",` +
+		`"Metadata":{"RepoDigests":["` + image + `"]},"Results":[` + vulns + `]}`
+	path := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(path, []byte(report), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // refuseManifests makes the registry refuse manifest uploads whose body
 // contains marker, once armed.
@@ -61,10 +85,10 @@ func TestRelease(t *testing.T) {
 	}
 	c := store.New(store.Options{})
 	ctx := context.Background()
-	base := func(ref string) ops.ReleaseRequest {
+	base := func(d name.Digest) ops.ReleaseRequest {
 		return ops.ReleaseRequest{
-			Reference: ref, Signer: signer,
-			Gate:       func(context.Context, string) ([]byte, error) { return []byte(gateDoc), nil },
+			Reference: d.String(), Signer: signer,
+			Gate:       ops.GateRequest{ReportPath: reportFor(t, d.String(), false)},
 			SBOM:       []byte(sbomDoc),
 			Provenance: []byte(provDoc),
 		}
@@ -79,31 +103,71 @@ func TestRelease(t *testing.T) {
 	}
 
 	t.Run("gate refuses: nothing signed", func(t *testing.T) {
-		ref := reg.PushImage(t, "demo/blocked:v1", "blocked").String()
-		req := base(ref)
-		req.Gate = func(context.Context, string) ([]byte, error) { return nil, errors.New("2 blocking findings") }
-		_, err := ops.Release(ctx, c, req)
-		if err == nil || !strings.Contains(err.Error(), "gate: 2 blocking findings; nothing was signed") {
+		d := reg.PushImage(t, "demo/blocked:v1", "blocked")
+		req := base(d)
+		req.Gate.ReportPath = reportFor(t, d.String(), true)
+		var events []ops.Event
+		req.Events = func(ev ops.Event) { events = append(events, ev) }
+		res, err := ops.Release(ctx, c, req)
+		if err == nil || err.Error() != "gate: 1 blocking finding(s); nothing was signed" {
 			t.Fatalf("got %v, want the gate's refusal", err)
 		}
-		if n := countSigs(ref); n != 0 {
+		if res == nil || res.Gate == nil || res.Gate.Passed || len(res.Gate.Blocking) != 1 {
+			t.Fatalf("got result %+v, want the gate's result with its blocking finding", res)
+		}
+		if len(events) != 1 || events[0].Kind != ops.EventGated || events[0].Gate != res.Gate {
+			t.Errorf("got events %+v, want the gate's result reported once", events)
+		}
+		if n := countSigs(d.String()); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
+	t.Run("a report of another image: nothing signed", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/other:v1", "other")
+		req := base(d)
+		req.Gate.ReportPath = reportFor(t, reg.Host+"/demo/other@sha256:"+strings.Repeat("ab", 32), false)
+		_, err := ops.Release(ctx, c, req)
+		if !errors.Is(err, gate.ErrWrongImage) || !strings.Contains(err.Error(), "nothing was signed") {
+			t.Fatalf("got %v, want the report refused for another image", err)
+		}
+		if n := countSigs(d.String()); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
+	t.Run("the signing policy refuses: nothing signed", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/unsigned:v1", "unsigned")
+		req := base(d)
+		var seen string
+		req.BeforeSign = ops.SigningPolicyFunc(func(_ context.Context, digest string) error {
+			seen = digest
+			return errors.New("not on the list")
+		})
+		_, err := ops.Release(ctx, c, req)
+		if err == nil || err.Error() != "signing policy: not on the list; nothing was signed" {
+			t.Fatalf("got %v, want the signing policy's refusal", err)
+		}
+		if seen != d.DigestStr() {
+			t.Errorf("signing policy saw %q, want %s", seen, d.DigestStr())
+		}
+		if n := countSigs(d.String()); n != 0 {
 			t.Fatalf("got %d signatures, want 0", n)
 		}
 	})
 	t.Run("malformed provenance: nothing signed", func(t *testing.T) {
-		ref := reg.PushImage(t, "demo/badprov:v1", "badprov").String()
-		req := base(ref)
+		d := reg.PushImage(t, "demo/badprov:v1", "badprov")
+		req := base(d)
 		req.Provenance = []byte("not json")
 		if _, err := ops.Release(ctx, c, req); err == nil || !strings.Contains(err.Error(), "nothing was signed") {
 			t.Fatalf("got %v, want a refusal before signing", err)
 		}
-		if n := countSigs(ref); n != 0 {
+		if n := countSigs(d.String()); n != 0 {
 			t.Fatalf("got %d signatures, want 0", n)
 		}
 	})
 	t.Run("sbom of another image: nothing signed", func(t *testing.T) {
-		ref := reg.PushImage(t, "demo/badsbom:v1", "badsbom").String()
-		req := base(ref)
+		d := reg.PushImage(t, "demo/badsbom:v1", "badsbom")
+		ref := d.String()
+		req := base(d)
 		req.SBOM = []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"metadata":{"component":{"type":"container","name":"x","version":"sha256:` + strings.Repeat("ab", 32) + `"}},"components":[]}`)
 		_, err := ops.Release(ctx, c, req)
 		if err == nil || !strings.Contains(err.Error(), "nothing was signed") || !strings.Contains(err.Error(), strings.Repeat("ab", 32)) {
@@ -117,8 +181,9 @@ func TestRelease(t *testing.T) {
 		// A scanner scans one platform of an index, and the report names
 		// the index digest: a gate pass would cover the other platforms
 		// unscanned.
-		ref := reg.PushIndex(t, "demo/multi:v1", "multi").String()
-		_, err := ops.Release(ctx, c, base(ref))
+		d := reg.PushIndex(t, "demo/multi:v1", "multi")
+		ref := d.String()
+		_, err := ops.Release(ctx, c, base(d))
 		if err == nil || !strings.Contains(err.Error(), "index") || !strings.Contains(err.Error(), "nothing was signed") {
 			t.Fatalf("got %v, want the index refused", err)
 		}
@@ -126,21 +191,30 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("got %d signatures, want 0", n)
 		}
 	})
-	t.Run("the gate sees the resolved digest", func(t *testing.T) {
+	t.Run("a tag is gated by the digest it resolves to", func(t *testing.T) {
 		d := reg.PushImage(t, "demo/digest:v1", "digest")
-		req := base(reg.Host + "/demo/digest:v1")
-		var seen string
-		req.Gate = func(_ context.Context, image string) ([]byte, error) { seen = image; return []byte(gateDoc), nil }
-		if _, err := ops.Release(ctx, c, req); err != nil {
+		req := base(d)
+		req.Reference = reg.Host + "/demo/digest:v1"
+		res, err := ops.Release(ctx, c, req)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if seen != d.String() {
-			t.Fatalf("gate saw %s, want %s", seen, d.String())
+		if res.Gate.Image != d.DigestStr() {
+			t.Fatalf("gated %s, want %s", res.Gate.Image, d.DigestStr())
+		}
+	})
+	t.Run("neither a report nor a scan", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/ungated:v1", "ungated")
+		req := base(d)
+		req.Gate.ReportPath = ""
+		if _, err := ops.Release(ctx, c, req); err == nil || !strings.Contains(err.Error(), "a release is signed only after its scan passed the gate") {
+			t.Fatalf("got %v, want an ungated release refused", err)
 		}
 	})
 	t.Run("pass: signed and attested", func(t *testing.T) {
-		ref := reg.PushImage(t, "demo/ok:v1", "ok").String()
-		res, err := ops.Release(ctx, c, base(ref))
+		d := reg.PushImage(t, "demo/ok:v1", "ok")
+		ref := d.String()
+		res, err := ops.Release(ctx, c, base(d))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,10 +231,27 @@ func TestRelease(t *testing.T) {
 			}
 		}
 	})
+	t.Run("an attestation that cannot be signed is named once", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/unstamped:v1", "unstamped")
+		req := base(d)
+		// Every attestation is over the log limit, and the timestamp
+		// authority for those does not answer.
+		tsa := sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: "http://127.0.0.1:1/timestamp", Timeout: time.Second})
+		req.TimestampOnly = &sign.Options{BundleOptions: sgsign.BundleOptions{TimestampAuthorities: []*sgsign.TimestampAuthority{tsa}}}
+		req.LogLimit = 1
+		res, err := ops.Release(ctx, c, req)
+		if !errors.Is(err, ops.ErrReleaseIncomplete) || len(res.NotAttached) != 3 {
+			t.Fatalf("got %v, %+v; want the attestations not attached", err, res)
+		}
+		if strings.Contains(err.Error(), "sign: sign:") || !strings.Contains(err.Error(), "gate (sign: ") {
+			t.Errorf("error %q: want each attestation's signing error once, prefixed sign: once", err)
+		}
+	})
 	t.Run("an attestation push fails, then a re-run completes", func(t *testing.T) {
-		ref := reg.PushImage(t, "demo/partial:v1", "partial").String()
+		d := reg.PushImage(t, "demo/partial:v1", "partial")
+		ref := d.String()
 		armed.Store(true)
-		res, err := ops.Release(ctx, c, base(ref))
+		res, err := ops.Release(ctx, c, base(d))
 		armed.Store(false)
 		if !errors.Is(err, ops.ErrReleaseIncomplete) {
 			t.Fatalf("got %v, want ErrReleaseIncomplete", err)
@@ -171,7 +262,7 @@ func TestRelease(t *testing.T) {
 		if !strings.Contains(err.Error(), "not attached: sbom") {
 			t.Fatalf("error %q does not name the sbom", err)
 		}
-		if _, err := ops.Release(ctx, c, base(ref)); err != nil {
+		if _, err := ops.Release(ctx, c, base(d)); err != nil {
 			t.Fatalf("re-run: %v", err)
 		}
 		if _, err := ops.VerifyAttestations(ctx, c, ops.VerifyAttestationsRequest{Reference: ref, Policy: verify.AttestationPolicy{Authority: authority, PredicateType: attest.PredicateCycloneDX}}); err != nil {

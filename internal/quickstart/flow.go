@@ -12,11 +12,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/buildenv"
-	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
@@ -60,29 +59,28 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	parsed, err := gate.ParseReport(reportJSON)
+	policy := gate.DefaultPolicy()
+	exceptionsYAML := exceptions(now.AddDate(0, 0, 30))
+	sbomJSON, err := cycloneDX(d.Context().Name(), d.DigestStr(), 400)
 	if err != nil {
 		return err
 	}
-	policy := gate.DefaultPolicy()
-	gateWith := func(ex *gate.Exceptions) func(context.Context, string) ([]byte, error) {
-		return func(_ context.Context, img string) ([]byte, error) {
-			dd, err := name.NewDigest(img)
-			if err != nil {
-				return nil, err
-			}
-			res, err := gate.Evaluate(parsed, policy, ex, dd.DigestStr(), time.Now())
-			if err != nil {
-				return nil, err
-			}
-			if !res.Passed {
-				var ids []string
-				for _, b := range res.Blocking {
-					ids = append(ids, fmt.Sprintf("%s in %s %s (fixed in %s, %s)", b.ID, b.Package, b.InstalledVersion, b.FixedVersion, b.Severity))
-				}
-				return nil, fmt.Errorf("%d blocking finding(s): %s", len(res.Blocking), strings.Join(ids, "; "))
-			}
-			return res.Predicate(gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"})
+	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
+	if err != nil {
+		return err
+	}
+	prov, err := b.Predicate()
+	if err != nil {
+		return err
+	}
+	// The inputs, as files: the release reads the report and the
+	// exceptions from them, and the commands printed at the end name them.
+	for name, data := range map[string][]byte{
+		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
+		"gate-passed.cue": []byte(gatePolicyCUE + "\n"), "provenance.json": prov,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("quickstart: %w", err)
 		}
 	}
 
@@ -103,36 +101,17 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	services := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}
-	opts, err := services.Options(now)
-	if err != nil {
-		return err
-	}
-	tsOnly, err := services.TimestampOnlyOptions(now)
-	if err != nil {
-		return err
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		return err
-	}
-	sbomJSON, err := cycloneDX(d.Context().Name(), d.DigestStr(), 400)
-	if err != nil {
-		return err
-	}
-	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
-	if err != nil {
-		return err
-	}
-	prov, err := b.Predicate()
+	signer, err := sign.New(sign.Config{IDToken: token, SigningConfig: sc, TrustedRoot: tr, Now: func() time.Time { return now }})
 	if err != nil {
 		return err
 	}
 	const logLimit = 16 << 10
-	release := func(ex *gate.Exceptions) (*ops.ReleaseResult, error) {
+	release := func(exceptionsPath string) (*ops.ReleaseResult, error) {
 		return ops.Release(ctx, client, ops.ReleaseRequest{
-			Reference: imageRef, Gate: gateWith(ex), SBOM: sbomJSON, Provenance: prov,
-			Signer: kp, Options: opts, TimestampOnly: &tsOnly, LogLimit: logLimit,
+			Reference: imageRef, SBOM: sbomJSON, Provenance: prov,
+			Gate:       ops.GateRequest{ReportPath: filepath.Join(dir, "trivy.json"), ExceptionsPath: exceptionsPath},
+			Invocation: gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"},
+			Signer:     signer.Keypair, Options: signer.Options, TimestampOnly: signer.TimestampOnly, LogLimit: logLimit,
 		})
 	}
 	userServer := "http://" + userHost
@@ -150,11 +129,19 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Detail:  filepath.Join(dir, "trivy.json"),
 		Command: fmt.Sprintf("trivy image --scanners vuln --format json --output trivy.json %s   # or let release --scan run it", userRef(image)),
 	})
-	_, refused := release(nil)
+	blocked, refused := release("")
 	if refused == nil {
 		return errors.New("quickstart: the gate let a fixable HIGH through")
 	}
-	id, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, Subject: subject})
+	refusal := refused.Error()
+	if blocked != nil && blocked.Gate != nil && !blocked.Gate.Passed {
+		var ids []string
+		for _, b := range blocked.Gate.Blocking {
+			ids = append(ids, fmt.Sprintf("%s in %s %s (fixed in %s, %s)", b.ID, b.Package, b.InstalledVersion, b.FixedVersion, b.Severity))
+		}
+		refusal = fmt.Sprintf("gate: %d blocking finding(s): %s; nothing was signed", len(ids), strings.Join(ids, "; "))
+	}
+	id, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, Subject: subject}}, TrustedRoot: tr})
 	if err != nil {
 		return err
 	}
@@ -163,26 +150,12 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	}
 	report(Step{
 		Title:    "release refused by the CVE gate (fixable HIGH in an OS package): nothing signed",
-		Detail:   refused.Error() + "\n(the unfixed CRITICAL and the Python HIGH do not block under seed 000's policy: fixable, OS packages, HIGH+CRITICAL)",
+		Detail:   refusal + "\n(the unfixed CRITICAL and the Python HIGH do not block under seed 000's policy: fixable, OS packages, HIGH+CRITICAL)",
 		Command:  releaseCmd + fmt.Sprintf(" %s   # exits 1", userRef(imageRef)),
 		Rejected: true,
 	})
 
-	exceptionsYAML := exceptions(now.AddDate(0, 0, 30))
-	ex, err := gate.ParseExceptions(exceptionsYAML)
-	if err != nil {
-		return err
-	}
-	// The inputs, as files, for the commands printed at the end.
-	for name, data := range map[string][]byte{
-		"trivy.json": reportJSON, ".trivyignore.yaml": exceptionsYAML, "sbom.cdx.json": sbomJSON,
-		"gate-passed.cue": []byte(gatePolicyCUE + "\n"), "provenance.json": prov,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("quickstart: %w", err)
-		}
-	}
-	res, err := release(ex)
+	res, err := release(filepath.Join(dir, ".trivyignore.yaml"))
 	if err != nil {
 		return fmt.Errorf("quickstart: release: %w", err)
 	}
@@ -216,9 +189,12 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
+	gateCheck, err := gate.NewCheck(gate.AttestationRequirements{MaxAge: 7 * 24 * time.Hour, PolicyDigest: policy.Digest()})
+	if err != nil {
+		return err
+	}
 	gres, err := ops.VerifyAttestations(ctx, client, ops.VerifyAttestationsRequest{Reference: image,
-		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Policies: []hpolicy.Policy{gatePolicy},
-		Gate: &gate.AttestationRequirements{MaxAge: 7 * 24 * time.Hour, PolicyDigest: policy.Digest()}})
+		Policy: verify.AttestationPolicy{Authority: id, PredicateType: attest.PredicateVuln}, Checks: []hpolicy.Check{gatePolicy, gateCheck}})
 	if err != nil {
 		return fmt.Errorf("quickstart: verify the gate attestation: %w", err)
 	}
@@ -238,7 +214,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Detail:  fmt.Sprintf("%d provenance statement verified; builder %s", len(pres.Verified), b.BuilderID),
 		Command: fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag %s %s %s", sampleRepo, sampleTag, verifyFlags, userRef(image)),
 	})
-	tsID, err := id.TimestampOnly()
+	tsID, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, Subject: subject}}, TrustedRoot: tr, InsecureIgnoreTlogUnsafe: true})
 	if err != nil {
 		return err
 	}
@@ -278,7 +254,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Command:  fmt.Sprintf("hallmark verify %s %s   # exits 1", verifyFlags, userRef(other)),
 		Rejected: true,
 	})
-	wide, err := verify.NewKeyless(tr, verify.Identity{Issuer: issuer, SubjectRegexp: "release-bot"})
+	wide, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, SubjectRegexp: "release-bot"}}, TrustedRoot: tr})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
+//	/api/v1/signing-policy/       signing policy store (see signingpolicy.go)
 //	/oidc/                        development OIDC issuer (only with DevOIDC)
 //
 // Config is the documented configuration schema of `hallmark serve`.
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"golang.org/x/net/netutil"
 
 	"hallmark.dev/internal/ca"
 	"hallmark.dev/internal/ctlog"
@@ -41,9 +43,11 @@ import (
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
+	"hallmark.dev/oci/store"
 )
 
 // Config configures a server.
@@ -60,7 +64,9 @@ type Config struct {
 	// tokens, and the log's checkpoint origin (its host).
 	PublicURL string `yaml:"publicURL"`
 	// DevOIDC runs the built-in OIDC issuer at <PublicURL>/oidc, which mints
-	// tokens for any subject: for local use and tests only.
+	// tokens for any subject: for local use and tests only. It is refused
+	// unless both Addr and PublicURL are on loopback (127.0.0.0/8, ::1 or
+	// localhost), and beside Issuers.
 	DevOIDC bool `yaml:"devOIDC"`
 	// Issuers are the OIDC issuers whose tokens the CA accepts (GitHub
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
@@ -71,8 +77,34 @@ type Config struct {
 	// transparency log and of the CT log before it is published. Empty
 	// publishes without witnesses.
 	WitnessPolicy string `yaml:"witnessPolicy"`
+	// SigningPolicy says who writes signing policies (see signingpolicy.go).
+	SigningPolicy policystore.Config `yaml:"signingPolicy"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
+
+	// Connection limits, which keep clients that hold connections open from
+	// exhausting the server. Zero means the default.
+
+	// ReadHeaderTimeout bounds the reading of a request's headers. Default
+	// DefaultReadHeaderTimeout (30s).
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// IdleTimeout closes a kept-alive connection that has waited this long
+	// for its next request. Default DefaultIdleTimeout (2m).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// MinDataRate, in bytes per second, is the slowest a request body may
+	// arrive and a response may be taken, on average from the start of the
+	// transfer, once DataRateGrace has passed; a slower one is cut and its
+	// connection closed. There is no overall time limit: a blob upload that
+	// keeps the rate completes however long it takes. Default
+	// DefaultMinDataRate (1 KiB/s).
+	MinDataRate int64 `yaml:"minDataRate"`
+	// DataRateGrace is the time a transfer has before MinDataRate applies.
+	// Default DefaultDataRateGrace (10s).
+	DataRateGrace time.Duration `yaml:"dataRateGrace"`
+	// MaxConnections bounds the connections served at once; further ones
+	// wait, unaccepted, until one closes. Default DefaultMaxConnections
+	// (512).
+	MaxConnections int `yaml:"maxConnections"`
 }
 
 // DefaultAddr is where `hallmark serve` listens by default.
@@ -96,6 +128,10 @@ type Server struct {
 
 // New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
 // serves them; Close releases them if Serve is never called.
+//
+// A configuration New refuses (a development issuer off loopback or beside
+// real issuers, a public URL that is not one) is refused before anything
+// is written to cfg.DataDir, so a corrected start on it finds it as it was.
 func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
@@ -106,12 +142,26 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
+	cfg = withLimitDefaults(cfg)
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.DevOIDC {
+		// The dev issuer mints tokens for anyone who asks: a CA that trusts
+		// it issues certificates for any email. Keep it to a machine of its
+		// own.
+		if host, _, err := net.SplitHostPort(l.Addr().String()); err != nil || !store.IsLoopback(host) {
+			l.Close()
+			return nil, fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", l.Addr())
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
 	srv := &Server{cfg: cfg, listener: l}
 	s = srv
@@ -128,6 +178,34 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkConfig refuses, before anything is listened on or written, a
+// configuration that cannot serve safely.
+func checkConfig(cfg Config) error {
+	if err := checkLimits(cfg); err != nil {
+		return err
+	}
+	var public *url.URL
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("server: public URL %q: want an http or https URL with a host and no user info, query or fragment", cfg.PublicURL)
+		}
+		public = u
+	}
+	if !cfg.DevOIDC {
+		return nil
+	}
+	if len(cfg.Issuers) > 0 {
+		return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
+	}
+	// Whatever the listen address, a public URL off loopback means a
+	// proxy brings other machines to the issuer.
+	if public != nil && !store.IsLoopback(public.Hostname()) {
+		return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on loopback, and the public URL %q is not on loopback", cfg.PublicURL)
+	}
+	return nil
 }
 
 func (s *Server) dir(name string) string { return filepath.Join(s.cfg.DataDir, name) }
@@ -168,15 +246,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	issuers := append([]identity.Issuer(nil), cfg.Issuers...)
 	if cfg.DevOIDC {
-		// The dev issuer mints tokens for anyone who asks: a CA that trusts
-		// it issues certificates for any email. Keep it to a machine of its
-		// own, and out of a CA that real issuers rely on.
-		if host, _, err := net.SplitHostPort(s.listener.Addr().String()); err != nil || !net.ParseIP(host).IsLoopback() {
-			return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", s.listener.Addr())
-		}
-		if len(cfg.Issuers) > 0 {
-			return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
-		}
+		// New has checked that the issuer is on loopback, alone.
 		s.issuer, err = oidc.NewIssuer(oidc.IssuerConfig{Dir: s.dir("oidc"), URL: cfg.PublicURL + trust.OIDCPath})
 		if err != nil {
 			return fmt.Errorf("server: dev OIDC issuer: %w", err)
@@ -244,6 +314,9 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.writeTrust(); err != nil {
 		return err
 	}
+	if err := s.mountSigningPolicy(mux); err != nil {
+		return err
+	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", contentType)
@@ -297,19 +370,21 @@ func (s *Server) SigningConfig() []byte { return bytes.Clone(s.signingConfig) }
 func (s *Server) DevIssuer() *oidc.Issuer { return s.issuer }
 
 // Serve serves until ctx is done, then shuts down gracefully and closes
-// the services.
+// the services. It enforces the connection limits of Config.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Close()
+	p := pace{rate: s.cfg.MinDataRate, grace: s.cfg.DataRateGrace}
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		Handler:           p.paced(s.handler, s.cfg.Logger),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
 	s.http = hs
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(s.listener) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(s.listener, s.cfg.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
