@@ -59,8 +59,8 @@ type AuthorityConfig struct {
 // ([ErrKeylessNoRoot]), an identity both exact and a regular expression,
 // signed timestamps required where they would not apply, and a trusted
 // root that lists no transparency log while the log entry is required
-// ([ErrNoTransparencyLog]). The CLI,
-// quickstart and admission build their verifiers with it.
+// ([ErrNoTransparencyLog]). The CLI (through internal/setup) and
+// quickstart build their verifiers with it.
 func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 	keyless := len(cfg.Identities) > 0
 	switch {

@@ -16,7 +16,7 @@
 // claims in the Fulcio extensions under 1.3.6.1.4.1.57264.1
 // (docs/oid-info.md).
 //
-// No certificate transparency log is involved yet: leaves carry no SCT, so
+// No certificate transparency log is involved: leaves carry no SCT, so
 // verifiers must not require one (cosign: --insecure-ignore-sct; sigstore-go:
 // no verify.WithSignedCertificateTimestamps).
 //
