@@ -69,8 +69,8 @@ type AuthorityConfig struct {
 // signed timestamps required where they would not apply, and a trusted
 // root that lists no transparency log while the log entry is required
 // ([ErrNoTransparencyLog]), and a witness policy where no log entry is
-// checked ([ErrWitnessesNeedLog]). The CLI, quickstart and admission build
-// their verifiers with it.
+// checked ([ErrWitnessesNeedLog]). The CLI (through internal/setup) and
+// quickstart build their verifiers with it.
 func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 	if cfg.WitnessPolicy == nil {
 		return newAuthority(cfg)
