@@ -132,6 +132,9 @@ func FuzzAddToProvenance(f *testing.F) {
 		if diff := cmp.Diff(&rec, got); diff != "" {
 			t.Fatalf("record read back (-want +got):\n%s", diff)
 		}
+		if signpolicy.Recorded(data) || !signpolicy.Recorded(out) {
+			t.Fatalf("Recorded: %v before, %v after, want false then true", signpolicy.Recorded(data), signpolicy.Recorded(out))
+		}
 		if _, err := signpolicy.AddToProvenance(out, rec); !errors.Is(err, signpolicy.ErrRecorded) {
 			t.Fatalf("a second record: got %v, want ErrRecorded", err)
 		}

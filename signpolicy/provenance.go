@@ -126,6 +126,18 @@ func ProvenanceRecord(predicate []byte) (*ReleaseRecord, error) {
 	return &r, nil
 }
 
+// Recorded reports whether a SLSA v1 provenance predicate carries a
+// signing policy record, well formed or not. A predicate that is not
+// SLSA v1 provenance, or not JSON, carries none.
+func Recorded(predicate []byte) bool {
+	_, _, params, err := provenanceParameters(predicate)
+	if err != nil {
+		return false
+	}
+	_, ok := params[ProvenanceParameter]
+	return ok
+}
+
 // AddToProvenance returns the SLSA v1 provenance predicate with r recorded
 // at buildDefinition.internalParameters[ProvenanceParameter]; every other
 // member is kept as it was (the predicate's members are written in key

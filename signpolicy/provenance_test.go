@@ -122,7 +122,15 @@ func TestProvenanceRecord(t *testing.T) {
 			if tt.want == "" && tt.name != "good" && rec != nil {
 				t.Errorf("got %+v, want no record", rec)
 			}
+			// A record is there, well formed or not, for every case but
+			// those that read none.
+			if got, want := signpolicy.Recorded([]byte(tt.predicate)), rec != nil || (err != nil && tt.name != "not SLSA v1"); got != want {
+				t.Errorf("Recorded = %v, want %v", got, want)
+			}
 		})
+	}
+	if signpolicy.Recorded([]byte("not json")) {
+		t.Error("Recorded is true for a predicate that is not JSON")
 	}
 }
 

@@ -249,14 +249,8 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 	if provType == "" {
 		provType = attest.PredicateSLSAProvenance1
 	}
-	if len(req.Provenance) > 0 && provType == attest.PredicateSLSAProvenance1 {
-		rec, err := signpolicy.ProvenanceRecord(req.Provenance)
-		if err != nil {
-			return res, fmt.Errorf("provenance: %w; nothing was signed", err)
-		}
-		if rec != nil {
-			return res, fmt.Errorf("provenance: it records a signing policy already (buildDefinition.internalParameters[%q]): only the release that checks the policy writes that; nothing was signed", signpolicy.ProvenanceParameter)
-		}
+	if provType == attest.PredicateSLSAProvenance1 && signpolicy.Recorded(req.Provenance) {
+		return res, fmt.Errorf("provenance: it records a signing policy already (buildDefinition.internalParameters[%q]): only the release that checks the policy writes that; nothing was signed", signpolicy.ProvenanceParameter)
 	}
 	var record *signpolicy.ReleaseRecord
 	if req.BeforeSign != nil {
@@ -341,4 +335,15 @@ func attachStatement(ctx context.Context, c *store.Client, sigRepo name.Reposito
 		return name.Digest{}, err // sign's errors say "sign: "
 	}
 	return c.AttachBundle(ctx, sigRepo, desc, b, predicateType)
+}
+
+// RecordsSigningPolicy reports whether an attachment records the signing
+// policy version that allowed the release.
+func (r *ReleaseResult) RecordsSigningPolicy() bool {
+	for _, a := range r.Attached {
+		if a.SigningPolicy != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -259,9 +259,11 @@ func TestRelease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, withCheck := range []bool{false, true} {
+		malformed := strings.Replace(string(forged), `"version":1`, `"version":"1"`, 1)
+		for i, prov := range [][]byte{forged, forged, []byte(malformed)} {
+			withCheck := i == 1
 			req := base(d)
-			req.Provenance = forged
+			req.Provenance = prov
 			if withCheck {
 				req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) { return rep, nil })
 			}
