@@ -38,7 +38,10 @@ const releaseBot = "release-bot@runner-images.example"
 // seed000 runs the release flow of a team whose posture is "a valid
 // signature means the image passed the CVE gate": gate, refuse, document an
 // exception, release keylessly with SBOM, provenance and gate result, then
-// verify as a consumer, and reject what must be rejected.
+// verify as a consumer, and reject what must be rejected. With git and
+// ssh-keygen, the release is under seed 002's signing policy too: refused
+// with one maintainer's approval, allowed after a second's, the provenance
+// recording the policy, which the consumer requires.
 func seed000(ctx context.Context, dir string, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
 	now := time.Now()
 	userServer := "http://" + userHost
