@@ -31,7 +31,7 @@
 // Check) over the verified gate attestations of an image (the gate passed,
 // for this digest, signed and scanned within
 // [AttestationRequirements.MaxAge], optionally under a given gate policy),
-// for verify-attestation and admission alike. Who must have signed them is
+// as verify-attestation runs it. Who must have signed them is
 // the verifier's authority, not this package's concern.
 //
 // The package does no I/O: running a scanner belongs to the caller.

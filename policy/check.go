@@ -13,7 +13,7 @@ import (
 // for a subject. CUE and Rego policies ([Parse]) require every verified
 // statement to pass; hallmark.dev/slsa and hallmark.dev/gate provide checks
 // of their own (SLSA provenance requirements, the gate attestation's age),
-// and admission and the CLI run them all the same way ([Run]).
+// and every caller runs them the same way ([Run]).
 type Check interface {
 	// Name names the check in reports and errors: "policy builder.cue",
 	// "slsa", "gate".

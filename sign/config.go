@@ -89,8 +89,8 @@ func (s *Signer) Close() error {
 // ([ErrNoSigner]), keyless signing without a signing config
 // ([ErrKeylessNoConfig]), a log entry required without a log
 // ([ErrNoTlogConfigured]), and a keyless signature with neither a log
-// entry nor a timestamp. The CLI, quickstart and admission build their
-// signers with it.
+// entry nor a timestamp. The CLI (through internal/setup) and quickstart
+// build their signers with it.
 func New(cfg Config) (*Signer, error) {
 	var kp sgsign.Keypair
 	switch {

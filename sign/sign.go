@@ -1,12 +1,14 @@
 // Package sign produces Sigstore bundles
 // (https://github.com/sigstore/protobuf-specs, media type
-// application/vnd.dev.sigstore.bundle.v0.3+json) for container images and
-// blobs.
+// application/vnd.dev.sigstore.bundle.v0.3+json) for container images,
+// blobs and attestations.
 //
 // An image signature is a DSSE envelope around an in-toto statement about the
-// image manifest digest (see [hallmark.dev/attest]); a blob signature is a
-// message signature over the blob's SHA-256 digest. Both are the forms cosign
-// v3 writes, so cosign verifies them and hallmark verifies cosign's.
+// image manifest digest (see [hallmark.dev/attest]); an attestation is a
+// DSSE envelope around any other in-toto statement; a blob signature is a
+// message signature over the blob's digest (SHA-256, or the hash the key's
+// algorithm signs with, [AlgorithmFor]). These are the forms cosign v3
+// writes, so cosign verifies them and hallmark verifies cosign's.
 //
 // The package never talks to a registry: it turns a digest (and annotations)
 // into bundle bytes. Storing them is [hallmark.dev/oci/store]'s concern.

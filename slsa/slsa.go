@@ -50,7 +50,7 @@
 //
 // [NewCheck] makes the requirements a verification policy
 // ([hallmark.dev/policy] Check) over verified provenance statements, as
-// verify-attestation, verify-provenance and admission run it.
+// verify-attestation and verify-provenance run it.
 //
 // Where this package differs from slsa-verifier it says so next to the
 // code. Fields are read by their exact names: Go's encoding/json matches

@@ -51,6 +51,9 @@ type Signer struct {
 	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
 	// LogEntries is the number of verified transparency log entries.
 	LogEntries int `json:"logEntries,omitempty"`
+	// Witnesses name the witnesses of the policy whose cosignatures on the
+	// entries' checkpoints verified (see [Witnessed]).
+	Witnesses []string `json:"witnesses,omitempty"`
 	// LogSkipped says the transparency log was not checked because the
 	// verifier waived it (AuthorityConfig.InsecureIgnoreTlogUnsafe).
 	LogSkipped bool `json:"logSkipped,omitempty"`

@@ -3,6 +3,8 @@ package verify
 import (
 	"crypto"
 	"errors"
+
+	"hallmark.dev/tlog"
 )
 
 // Contradictions and gaps NewAuthority refuses.
@@ -25,6 +27,10 @@ var (
 	// transparency log was given without waiving the log entry: no
 	// signature's log entry could be verified under it (decision D14).
 	ErrNoTransparencyLog = errors.New("the trusted root lists no transparency log, so no signature's log entry can be verified")
+	// ErrWitnessesNeedLog means a witness policy was given where no log
+	// entry is checked (no trusted root, or the log entry waived):
+	// witnesses cosign the checkpoints of log entries.
+	ErrWitnessesNeedLog = errors.New("a witness policy checks the checkpoints of log entries: it needs a trusted root and the log entry required")
 )
 
 // AuthorityConfig says who may have signed, for [NewAuthority]: trusted
@@ -51,6 +57,9 @@ type AuthorityConfig struct {
 	// --use-signed-timestamps): it applies with InsecureIgnoreTlogUnsafe
 	// and a trusted root only.
 	RequireSignedTimestamps bool
+	// WitnessPolicy, when set, requires the checkpoint of every log entry
+	// to carry its quorum of witness cosignatures ([Witnessed]).
+	WitnessPolicy *tlog.Policy
 }
 
 // NewAuthority builds the authority the config describes, refusing
@@ -59,9 +68,24 @@ type AuthorityConfig struct {
 // ([ErrKeylessNoRoot]), an identity both exact and a regular expression,
 // signed timestamps required where they would not apply, and a trusted
 // root that lists no transparency log while the log entry is required
-// ([ErrNoTransparencyLog]). The CLI,
-// quickstart and admission build their verifiers with it.
+// ([ErrNoTransparencyLog]), and a witness policy where no log entry is
+// checked ([ErrWitnessesNeedLog]). The CLI (through internal/setup) and
+// quickstart build their verifiers with it.
 func NewAuthority(cfg AuthorityConfig) (Authority, error) {
+	if cfg.WitnessPolicy == nil {
+		return newAuthority(cfg)
+	}
+	if cfg.TrustedRoot == nil || cfg.InsecureIgnoreTlogUnsafe {
+		return nil, ErrWitnessesNeedLog
+	}
+	a, err := newAuthority(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Witnessed(a, cfg.WitnessPolicy)
+}
+
+func newAuthority(cfg AuthorityConfig) (Authority, error) {
 	keyless := len(cfg.Identities) > 0
 	switch {
 	case len(cfg.Keys) > 0 && keyless:

@@ -12,6 +12,7 @@ import (
 
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
+	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
@@ -65,6 +66,9 @@ func TestNewAuthority(t *testing.T) {
 		{"signed timestamps with the log required, keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, RequireSignedTimestamps: true}, verify.ErrSignedTimestampsWithTlog},
 		{"no log entry and no timestamp authority, keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, TrustedRoot: noTSA, InsecureIgnoreTlogUnsafe: true}, verify.ErrNoTimestampAuthority},
 		{"no log entry and no timestamp authority, keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: noTSA, InsecureIgnoreTlogUnsafe: true}, verify.ErrNoTimestampAuthority},
+		{"witnessed", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, WitnessPolicy: &tlog.Policy{}}, nil},
+		{"witnesses without a root", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, WitnessPolicy: &tlog.Policy{}}, verify.ErrWitnessesNeedLog},
+		{"witnesses with the log waived", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, InsecureIgnoreTlogUnsafe: true, WitnessPolicy: &tlog.Policy{}}, verify.ErrWitnessesNeedLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := verify.NewAuthority(tc.cfg)

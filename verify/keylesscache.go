@@ -36,8 +36,8 @@ import (
 	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
-// Keyless verification re-done on the same bundles (an admission
-// controller re-checking the images it runs) spends most of its time on
+// Keyless verification re-done on the same bundles (a verifier that
+// checks the same images again and again) spends most of its time on
 // what does not change from one call to the next: certificate chains
 // (P-384 signatures), RFC 3161 timestamps (a PKCS#7 signature and a chain)
 // and log checkpoints (a note signature). keylessCache remembers those

@@ -22,6 +22,7 @@ type authorityFlags struct {
 	issuerRe    string
 	ignoreTlog  bool
 	signedTS    bool
+	witnesses   string
 }
 
 func (f *authorityFlags) bind(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *authorityFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "the OIDC issuer of the signer's identity, exactly")
 	fl.StringVar(&f.issuerRe, "certificate-oidc-issuer-regexp", "", "a regular expression the whole OIDC issuer must match")
 	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "do not require a transparency log entry; with --trusted-root an RFC 3161 timestamp from its timestamp authority is required instead (for attestations signed with --tlog=false --timestamp); without a trusted root, key signatures are never checked against a log")
+	fl.StringVar(&f.witnesses, "witness-policy", "", "a C2SP tlog-policy file: the checkpoint of every log entry must carry cosignatures from its quorum of witnesses")
 	fl.BoolVar(&f.signedTS, "use-signed-timestamps", false, "require an RFC 3161 timestamp from the trusted root's timestamp authority (with --insecure-ignore-tlog; keyless timestamp-only verification implies it)")
 }
 
@@ -45,6 +47,7 @@ func (f *authorityFlags) authority() (verify.Authority, error) {
 	a := setup.Authority{
 		KeyPath: f.key, TrustedRootPath: f.trustedRoot,
 		InsecureIgnoreTlogUnsafe: f.ignoreTlog, RequireSignedTimestamps: f.signedTS,
+		WitnessPolicyPath: f.witnesses,
 	}
 	if f.keyless() {
 		a.Identity = verify.Identity{Issuer: f.issuer, IssuerRegexp: f.issuerRe, Subject: f.identity, SubjectRegexp: f.identityRe}
@@ -75,6 +78,9 @@ func authorityError(err error) error {
 		return withHint(errors.New("--use-signed-timestamps needs a trusted root that lists the timestamp authority"), "pass --trusted-root trusted_root.json")
 	case errors.Is(err, verify.ErrSignedTimestampsWithTlog):
 		return errors.New("--use-signed-timestamps applies with --insecure-ignore-tlog: without it the log entry is required and gives the time")
+	case errors.Is(err, verify.ErrWitnessesNeedLog):
+		return withHint(errors.New("--witness-policy checks the checkpoints of log entries: it needs --trusted-root and a log entry (not --insecure-ignore-tlog)"),
+			"witnesses cosign the log's checkpoints; a signature without a log entry has none")
 	case errors.Is(err, verify.ErrNoTransparencyLog):
 		return withHint(err, "pass --insecure-ignore-tlog to accept signatures without a log entry, each with a signed timestamp from the trusted root's timestamp authority")
 	}
@@ -92,6 +98,9 @@ func describeSigner(s verify.Signer) string {
 	}
 	if s.LogEntries > 0 {
 		parts = append(parts, fmt.Sprintf("%d log entries", s.LogEntries))
+	}
+	if len(s.Witnesses) > 0 {
+		parts = append(parts, "witnessed by "+strings.Join(s.Witnesses, ", "))
 	}
 	for _, t := range s.Timestamps {
 		if t.Type == "timestamp-authority" {

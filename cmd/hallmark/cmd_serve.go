@@ -20,7 +20,7 @@ func serveCmd(e *env) *cobra.Command {
 		issuers []string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--ca-key|--tsa-key|--log-key PKCS11-URI]",
+		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE] [--ca-key|--tsa-key|--log-key PKCS11-URI]",
 		Short: "Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,6 +62,7 @@ func serveCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.CAKey, "ca-key", "", "the CA's issuing key in a token, a PKCS#11 URI (certified by the CA's root on first start and after rotate-ca)")
 	cmd.Flags().StringVar(&cfg.TSAKey, "tsa-key", "", "the timestamp authority's key in a token (ECDSA), a PKCS#11 URI, taken when its directory is created")
 	cmd.Flags().StringVar(&cfg.LogKey, "log-key", "", "the log's checkpoint key in a token (Ed25519 or ECDSA P-256), a PKCS#11 URI, taken when the log is created")
+	cmd.Flags().StringVar(&cfg.WitnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: publish each checkpoint of the log and the CT log only once its quorum of witnesses (with URLs) cosigned it")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
 	bindPolicyWriterFlags(cmd, &cfg.SigningPolicy)
 	return cmd

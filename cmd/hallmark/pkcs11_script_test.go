@@ -3,14 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -58,36 +55,6 @@ func cmdPKCS11Shim(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Setenv(args[0], shim)
 	ts.Setenv(args[1], other)
-}
-
-// freeport VAR: set VAR to a loopback host:port that was free a moment
-// ago, for a server the script starts in the background.
-func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: freeport VAR")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	ts.Setenv(args[0], l.Addr().String())
-	ts.Check(l.Close())
-}
-
-// waitserver URL: wait (up to a minute) until URL/healthz answers 200.
-func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: waitserver URL")
-	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := client.Get(strings.TrimRight(args[0], "/") + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	ts.Fatalf("%s did not become healthy within a minute", args[0])
 }
 
 // TestNoCgoBuildRefusesPKCS11 builds hallmark without cgo, as

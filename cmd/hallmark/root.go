@@ -48,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		devTokenCmd(e),
 		trustCmd(e),
 		logCmd(e),
+		witnessCmd(e),
+		monitorCmd(e),
 		attestCmd(e),
 		verifyAttestationCmd(e),
 		attestBlobCmd(e),

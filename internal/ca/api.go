@@ -313,15 +313,20 @@ func (c *CA) signingCert(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return nil, badRequest("ca: proof of possession failed: %v: it must be the signature of %q (the token's email claim, else its sub claim) with the submitted key", err, clip(p.Challenge))
 		}
 	}
-	return c.issue(p, req.pub)
+	return c.issue(ctx, p, req.pub)
 }
 
 // issue creates and signs the leaf for p's key pub and returns the whole
 // chain, leaf first.
-func (c *CA) issue(p *identity.Principal, pub crypto.PublicKey) ([]*x509.Certificate, error) {
+func (c *CA) issue(ctx context.Context, p *identity.Principal, pub crypto.PublicKey) ([]*x509.Certificate, error) {
 	tmpl, err := c.leafTemplate(p, pub)
 	if err != nil {
 		return nil, fmt.Errorf("ca: certificate for %q: %w", p.Subject, err)
+	}
+	if c.ctlog != nil {
+		if err := c.embedSCT(ctx, tmpl, pub); err != nil {
+			return nil, fmt.Errorf("ca: certificate for %q: %w", p.Subject, err)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.intermediate, pub, c.signer)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"hallmark.dev/internal/keyfile"
 )
@@ -23,21 +22,13 @@ const (
 )
 
 // lockDir takes an exclusive advisory lock on dir's lock file, so that one
-// Log at a time serves a directory. The kernel drops the lock when the
-// process dies, so a killed process leaves nothing to clean up.
+// Log at a time serves a directory (see keyfile.Lock).
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening log lock: %w", err)
+	f, err := keyfile.Lock(filepath.Join(dir, lockFile))
+	if errors.Is(err, keyfile.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", ErrDirInUse, dir)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrDirInUse, dir)
-		}
-		return nil, fmt.Errorf("locking log directory %s: %w", dir, err)
-	}
-	return f, nil
+	return f, err
 }
 
 // logExists reports whether dir already holds a tessera log.

@@ -1,7 +1,10 @@
-// Package ops composes the registry client, the signer and the verifier into
-// the actions a user runs: sign an image, verify an image, sign and verify
-// a blob. Each action is one function that returns a value describing what
-// happened; printing is the caller's.
+// Package ops composes the registry client, the signer, the verifier and
+// the policies into the actions a user runs: sign and verify an image,
+// verify a blob, attest an image or files and verify those attestations,
+// verify provenance, download verified attestations and SBOMs, gate an
+// image on its vulnerability scan, and release it. Each action is one
+// function that returns a value describing what happened; printing is the
+// caller's.
 package ops
 
 import (

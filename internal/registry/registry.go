@@ -49,8 +49,10 @@
 // # On disk
 //
 // Under [Config.Dir], distribution owns docker/registry/v2/. The referrers
-// index lives in _hallmark/referrers/<name>/<subject alg>-<hex>/<referrer
-// alg>-<hex>.json, one JSON descriptor per file, so concurrent pushes of
+// index lives in _hallmark/referrers/<name>/_subjects/<subject
+// alg>-<hex>/<referrer alg>-<hex>.json, one JSON descriptor per file (no
+// repository path component starts with "_", so _subjects never collides
+// with a nested repository), so concurrent pushes of
 // referrers never contend for a shared file. One process at a time may serve
 // a directory.
 //

@@ -6,6 +6,8 @@
 //	                              certificate authority (Fulcio API v2)
 //	/api/v2/log/entries, checkpoint, tile/
 //	                              transparency log (Rekor v2 write API, C2SP tlog-tiles)
+//	/ctlog/ct/v1/add-chain, add-pre-chain, get-roots; /ctlog/checkpoint, tile/, issuer/
+//	                              certificate transparency log (C2SP static-ct-api)
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
@@ -33,9 +35,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/transparency-dev/tessera"
 	"golang.org/x/net/netutil"
 
 	"hallmark.dev/internal/ca"
+	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
@@ -70,6 +74,11 @@ type Config struct {
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
 	// added when DevOIDC is set.
 	Issuers []identity.Issuer `yaml:"issuers"`
+	// WitnessPolicy is a C2SP tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum that must cosign each checkpoint of the
+	// transparency log and of the CT log before it is published. Empty
+	// publishes without witnesses.
+	WitnessPolicy string `yaml:"witnessPolicy"`
 	// SigningPolicy says who writes signing policies (see signingpolicy.go).
 	SigningPolicy policystore.Config `yaml:"signingPolicy"`
 	// CAKey, TSAKey and LogKey, if set, are PKCS#11 URIs (RFC 7512, see
@@ -123,6 +132,8 @@ type Server struct {
 	listener      net.Listener
 	handler       http.Handler
 	log           *logserver.Log
+	ctlog         *ctlog.Log
+	witnesses     tessera.WitnessGroup
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
@@ -278,7 +289,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
-	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Signer: s.logKey})
+	if s.witnesses, err = witnessGroup(cfg.WitnessPolicy); err != nil {
+		return err
+	}
+	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses, Signer: s.logKey})
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
@@ -307,9 +321,12 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: identity: %w", err)
 		}
-		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, Signer: s.caKey})
+		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, CTLog: lateCTLog{&s.ctlog}, Signer: s.caKey})
 		if err != nil {
 			return fmt.Errorf("server: certificate authority: %w", err)
+		}
+		if err := s.buildCTLog(ctx, mux, authority.Chain()); err != nil {
+			return err
 		}
 		h := authority.Handler()
 		for _, p := range []string{"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"} {
@@ -341,6 +358,10 @@ func (s *Server) build(ctx context.Context) error {
 		}
 	}
 	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
+	if s.ctlog != nil {
+		services.CTLogs = []trust.LogKey{{PublicKey: s.ctlog.PublicKey(), LogID: s.ctlog.LogID(), Valid: trust.Period{Start: start}}}
+		services.CTLogURL = cfg.PublicURL + CTLogPath
+	}
 	if s.trustedRoot, err = trust.TrustedRoot(services); err != nil {
 		return err
 	}
@@ -386,7 +407,7 @@ func (s *Server) writeTrust() error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
-	return nil
+	return s.writeVerifierKeys(dir)
 }
 
 // URL is the server's public base URL.
@@ -453,6 +474,9 @@ func (s *Server) Close() error {
 	}
 	if s.log != nil {
 		errs = append(errs, s.log.Close())
+	}
+	if s.ctlog != nil {
+		errs = append(errs, s.ctlog.Close())
 	}
 	for _, k := range s.tokenKeys {
 		errs = append(errs, k.Close())

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"hallmark.dev/keys"
+	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
@@ -23,6 +24,9 @@ type Authority struct {
 	// verify.AuthorityConfig.
 	InsecureIgnoreTlogUnsafe bool
 	RequireSignedTimestamps  bool
+	// WitnessPolicyPath is a tlog-policy file whose witness quorum every
+	// log entry's checkpoint must carry.
+	WitnessPolicyPath string
 }
 
 // NewAuthority reads the files and builds the authority with
@@ -37,6 +41,16 @@ func NewAuthority(a Authority) (verify.Authority, error) {
 	}
 	if a.KeyPath != "" && len(cfg.Identities) > 0 {
 		return nil, verify.ErrKeysAndIdentities
+	}
+	if a.WitnessPolicyPath != "" {
+		if a.TrustedRootPath == "" || a.InsecureIgnoreTlogUnsafe {
+			return nil, verify.ErrWitnessesNeedLog
+		}
+		p, err := ReadWitnessPolicy(a.WitnessPolicyPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg.WitnessPolicy = p
 	}
 	if a.TrustedRootPath != "" {
 		tr, err := ReadTrustedRoot(a.TrustedRootPath)
@@ -79,4 +93,17 @@ func ReadPublicKey(path string) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("load public key %s: %w", path, err)
 	}
 	return pub, nil
+}
+
+// ReadWitnessPolicy reads a tlog-policy file (C2SP tlog-policy).
+func ReadWitnessPolicy(path string) (*tlog.Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read witness policy: %w", err)
+	}
+	p, err := tlog.ParsePolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

@@ -1,7 +1,10 @@
 // Package testkit starts what hallmark's tests need, in process and on
 // loopback, in milliseconds: registries (hallmark's own disk-backed one with
 // the referrers API, and an in-memory one without it), sample images and
-// indexes, and key pairs.
+// indexes, key pairs, the whole server stack (registry, CA, log, TSA and
+// dev OIDC issuer, [StartStack]) with signers for it, and a fake trivy.
+// It also starts, when the tools are installed, an ssh-agent whose key
+// lives in a SoftHSM2 token ([StartHSMAgent]).
 package testkit
 
 import (

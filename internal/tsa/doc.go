@@ -86,8 +86,8 @@
 // has the required extended key usage and that the key matches the leaf.
 // One process at a time may use a directory.
 //
-// The TSA signs through a [crypto.Signer] only, so the key may live in an
-// HSM or KMS. Key generation and ECDSA signatures draw their randomness from
+// The TSA signs through a [crypto.Signer] only; [New] reads that key from
+// [Config.Dir]. Key generation and ECDSA signatures draw their randomness from
 // the Go runtime's secure source, which since Go 1.26 ignores a custom
 // reader; [Config.Rand] supplies the serial numbers of tokens and
 // certificates.
