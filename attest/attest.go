@@ -21,9 +21,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const (
@@ -39,6 +40,21 @@ const (
 	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 )
 
+// ErrImageSignatureType is returned (wrapped) for an attestation whose
+// predicate type is [CosignSignPredicateType]: attached as a referrer, it
+// would verify as an image signature carrying annotations its author
+// chose.
+var ErrImageSignatureType = errors.New("is the image signature's predicate type: an attestation of it would verify as an image signature; sign images with hallmark sign")
+
+// CheckAttestationType refuses the image signature's predicate type for an
+// attestation ([ErrImageSignatureType]).
+func CheckAttestationType(predicateType string) error {
+	if predicateType == CosignSignPredicateType {
+		return fmt.Errorf("attest: %s %w", predicateType, ErrImageSignatureType)
+	}
+	return nil
+}
+
 // MaxPayloadSize bounds the statements and payloads this package parses.
 const MaxPayloadSize = 128 << 20
 
@@ -53,11 +69,6 @@ type Subject struct {
 	MediaType        string            `json:"mediaType,omitempty"`
 	Annotations      map[string]any    `json:"annotations,omitempty"`
 }
-
-var (
-	statementKeys = map[string]bool{"_type": true, "subject": true, "predicateType": true, "predicate": true}
-	subjectKeys   = map[string]bool{"name": true, "uri": true, "digest": true, "content": true, "downloadLocation": true, "mediaType": true, "annotations": true}
-)
 
 // Statement is an in-toto Statement. Predicate is kept as raw JSON.
 type Statement struct {
@@ -117,7 +128,7 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	if len(payload) > MaxPayloadSize {
 		return nil, fmt.Errorf("attest: statement is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
 	}
-	top, err := scanDocument(payload)
+	top, err := jsonstrict.Spans(payload, statementRules)
 	if err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
@@ -126,20 +137,20 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	if hasPred {
 		// in-toto: the predicate is an object (protobuf's Struct, which
 		// also takes null for absent).
-		if c := payload[pred.start]; c != '{' && c != 'n' {
+		if c := payload[pred.Start]; c != '{' && c != 'n' {
 			return nil, errors.New("attest: statement: predicate is not a JSON object")
 		}
-		doc = make([]byte, 0, len(payload)-(pred.end-pred.start)+2)
-		doc = append(doc, payload[:pred.start]...)
+		doc = make([]byte, 0, len(payload)-(pred.End-pred.Start)+2)
+		doc = append(doc, payload[:pred.Start]...)
 		doc = append(doc, "{}"...)
-		doc = append(doc, payload[pred.end:]...)
+		doc = append(doc, payload[pred.End:]...)
 	}
 	st, err := parseStatementDoc(doc)
 	if err != nil {
 		return nil, err
 	}
 	if hasPred {
-		st.Predicate = payload[pred.start:pred.end:pred.end]
+		st.Predicate = payload[pred.Start:pred.End:pred.End]
 	}
 	if err := checkSubjectEncoding(doc, st); err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
@@ -147,25 +158,11 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 	return st, nil
 }
 
-// parseStatementDoc decodes a statement whose text scanDocument accepted.
+// parseStatementDoc decodes a statement and checks its fields.
 func parseStatementDoc(payload []byte) (*Statement, error) {
-	if err := checkNoDuplicateKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: statement: %w", err)
-	}
-	if err := checkStatementKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: statement: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
 	var st Statement
-	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("attest: statement is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("attest: statement has trailing data")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("attest: statement has trailing data")
+	if err := jsonstrict.Unmarshal(payload, &st, statementRules); err != nil {
+		return nil, decodeError("statement", err)
 	}
 	switch st.Type {
 	case StatementTypeV1, StatementTypeV01:
@@ -262,7 +259,7 @@ func SplitDigest(digest string) (alg, hexDigest string, err error) {
 	return alg, strings.ToLower(hexDigest), nil
 }
 
-var digestLengths = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128, "sha1": 40, "gitCommit": 40}
+var digestLengths = map[string]int{"sha256": 64, "sha384": 96, "sha512": 128, "sha3_256": 64, "sha3_384": 96, "sha1": 40, "gitCommit": 40}
 
 func checkDigest(alg, hexDigest string) error {
 	n, ok := digestLengths[alg]

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Predicate types hallmark knows by name, with cosign's names for them
@@ -68,11 +70,8 @@ func Predicate(predicateType string, content []byte, now time.Time) (json.RawMes
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, errors.New("attest: the predicate must be a JSON object")
 	}
-	if err := checkNoDuplicateKeys(trimmed); err != nil {
+	if err := jsonstrict.Check(trimmed, jsonstrict.Rules{MaxDepth: maxDepth}); err != nil {
 		return nil, fmt.Errorf("attest: predicate: %w", err)
-	}
-	if !json.Valid(trimmed) {
-		return nil, errors.New("attest: the predicate is not valid JSON")
 	}
 	return json.RawMessage(trimmed), nil
 }

@@ -1,10 +1,10 @@
 package attest
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // SimpleSigningType is the critical.type of cosign's legacy image signature
@@ -48,19 +48,9 @@ func ParseSimpleSigning(payload []byte) (*SimpleSigning, error) {
 	if len(payload) > MaxPayloadSize {
 		return nil, fmt.Errorf("attest: payload is %d bytes, over the %d byte limit", len(payload), MaxPayloadSize)
 	}
-	if err := checkNoDuplicateKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: simple signing payload: %w", err)
-	}
-	if err := checkSimpleSigningKeys(payload); err != nil {
-		return nil, fmt.Errorf("attest: simple signing payload: %w", err)
-	}
 	var p SimpleSigning
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("attest: simple signing payload is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("attest: simple signing payload has trailing data")
+	if err := jsonstrict.Unmarshal(payload, &p, simpleSigningRules); err != nil {
+		return nil, decodeError("simple signing payload", err)
 	}
 	if p.Critical.Type != SimpleSigningType {
 		return nil, fmt.Errorf("attest: simple signing payload type %q, want %q", p.Critical.Type, SimpleSigningType)
@@ -75,35 +65,4 @@ func ParseSimpleSigning(payload []byte) (*SimpleSigning, error) {
 // the keys whose values are not.
 func (p *SimpleSigning) StringOptional() (map[string]string, []string) {
 	return Subject{Annotations: p.Optional}.StringAnnotations()
-}
-
-func checkSimpleSigningKeys(payload []byte) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &top); err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	if err := checkExactKeys(top, map[string]bool{"critical": true, "optional": true}, "payload"); err != nil {
-		return err
-	}
-	var critical map[string]json.RawMessage
-	if err := json.Unmarshal(top["critical"], &critical); err != nil {
-		return fmt.Errorf("critical is not an object: %w", err)
-	}
-	if err := checkExactKeys(critical, map[string]bool{"identity": true, "image": true, "type": true}, "critical"); err != nil {
-		return err
-	}
-	for name, want := range map[string]string{"identity": "docker-reference", "image": "docker-manifest-digest"} {
-		raw, ok := critical[name]
-		if !ok {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return fmt.Errorf("critical.%s is not an object: %w", name, err)
-		}
-		if err := checkExactKeys(obj, map[string]bool{want: true}, "critical."+name); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,62 +1,54 @@
 package attest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"hallmark.dev/internal/jsonstrict"
 )
 
-// checkNoDuplicateKeys rejects JSON in which an object repeats a key.
-// Duplicate keys make a document mean different things to different
-// parsers, which an attacker can use to show a verifier one statement and a
-// policy engine another.
-func checkNoDuplicateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return jsonstrict.Walk(dec, jsonstrict.Options{MaxDepth: maxDepth, TooDeep: errTooDeep})
-}
-
+// The rules of the JSON this package parses: no repeated key (which makes
+// a document mean different things to different parsers, so that an
+// attacker could show a verifier one statement and a policy engine
+// another), nesting at most maxDepth, and in a statement or simple
+// signing payload only the fields of its type, spelled exactly. Go's
+// encoding/json matches field names case-insensitively, so without the
+// last rule "_TYPE" or "predicatetype" would be read as the real field,
+// and a document could carry a second, differently-cased copy of a field
+// that other parsers read instead.
 const maxDepth = 128
 
-var errTooDeep = errors.New("JSON nested too deeply")
+var (
+	statementRules = jsonstrict.Rules{
+		MaxDepth: maxDepth,
+		Fields:   jsonstrict.FieldsOf(Statement{}),
+		Name: func(p jsonstrict.Path) string {
+			switch {
+			case len(p) == 0:
+				return "statement"
+			case len(p) == 2 && p[0].Key == "subject" && p[1].IsIndex:
+				return fmt.Sprintf("subject %d", p[1].Index)
+			}
+			return p.String()
+		},
+	}
+	simpleSigningRules = jsonstrict.Rules{
+		MaxDepth: maxDepth,
+		Fields:   jsonstrict.FieldsOf(SimpleSigning{}),
+		Name: func(p jsonstrict.Path) string {
+			if len(p) == 0 {
+				return "payload"
+			}
+			return p.String()
+		},
+	}
+)
 
-// checkExactKeys rejects an object with a key not in allowed. Go's
-// encoding/json matches field names case-insensitively, so without this
-// "_TYPE" or "predicatetype" would be read as the real field, and a
-// document could carry a second, differently-cased copy of a field that
-// other parsers read instead.
-func checkExactKeys(obj map[string]json.RawMessage, allowed map[string]bool, where string) error {
-	for k := range obj {
-		if !allowed[k] {
-			return fmt.Errorf("unknown field %q in %s", k, where)
-		}
+// decodeError wraps an error of jsonstrict.Unmarshal: a breach of the
+// rules as what, and a decoding error as what is not valid JSON.
+func decodeError(what string, err error) error {
+	if _, ok := errors.AsType[*jsonstrict.Error](err); ok {
+		return fmt.Errorf("attest: %s: %w", what, err)
 	}
-	return nil
-}
-
-func checkStatementKeys(payload []byte) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &top); err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	if err := checkExactKeys(top, statementKeys, "statement"); err != nil {
-		return err
-	}
-	raw, ok := top["subject"]
-	if !ok {
-		return nil
-	}
-	var subjects []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &subjects); err != nil {
-		return fmt.Errorf("subject is not a list of objects: %w", err)
-	}
-	for i, s := range subjects {
-		if err := checkExactKeys(s, subjectKeys, fmt.Sprintf("subject %d", i)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fmt.Errorf("attest: %s is not valid JSON: %w", what, err)
 }

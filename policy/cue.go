@@ -33,7 +33,13 @@ func parseCUE(name string, src []byte) (*cuePolicy, error) {
 	return p, nil
 }
 
-func (p *cuePolicy) Name() string { return p.name }
+// Name is "policy " and the file name.
+func (p *cuePolicy) Name() string { return "policy " + p.name }
+
+// Evaluate requires every verified statement to pass the policy.
+func (p *cuePolicy) Evaluate(ctx context.Context, in Input) (Result, error) {
+	return everyStatement(ctx, p, in)
+}
 
 // build parses and compiles the policy, refusing tool/ imports (they only
 // mean something to `cue cmd`, where they run commands and reach the
@@ -70,46 +76,46 @@ func importPath(spec *ast.ImportSpec) string {
 // to be concrete. CUE evaluation cannot be interrupted: when ctx ends first
 // Evaluate returns at once, and the abandoned evaluation finishes in the
 // background.
-func (p *cuePolicy) Evaluate(ctx context.Context, input any) (Result, error) {
+func (p *cuePolicy) evaluate(ctx context.Context, input any) (Finding, error) {
 	if err := ctx.Err(); err != nil {
-		return Result{}, ctxErr(ctx, p.name, err)
+		return Finding{}, ctxErr(ctx, p.name, err)
 	}
 	data, err := json.Marshal(input)
 	if err != nil {
-		return Result{}, fmt.Errorf("policy %s: encoding input: %w", p.name, err)
+		return Finding{}, fmt.Errorf("policy %s: encoding input: %w", p.name, err)
 	}
 	type outcome struct {
-		res Result
+		res Finding
 		err error
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := p.evaluate(data)
+		res, err := p.evaluateJSON(data)
 		done <- outcome{res, err}
 	}()
 	select {
 	case o := <-done:
 		return o.res, o.err
 	case <-ctx.Done():
-		return Result{}, ctxErr(ctx, p.name, ctx.Err())
+		return Finding{}, ctxErr(ctx, p.name, ctx.Err())
 	}
 }
 
-func (p *cuePolicy) evaluate(data []byte) (Result, error) {
+func (p *cuePolicy) evaluateJSON(data []byte) (Finding, error) {
 	cctx := cuecontext.New()
 	pv, err := p.build(cctx)
 	if err != nil {
-		return Result{}, err
+		return Finding{}, err
 	}
 	// Decode numbers the way cosign does (from JSON text), so that 1 is an
 	// int and 1.5 a float.
 	expr, err := cuejson.Extract("input", data)
 	if err != nil {
-		return Result{}, fmt.Errorf("policy %s: decoding input: %v", p.name, err)
+		return Finding{}, fmt.Errorf("policy %s: decoding input: %v", p.name, err)
 	}
 	in := cctx.BuildExpr(expr)
 	if err := in.Err(); err != nil {
-		return Result{}, fmt.Errorf("policy %s: decoding input: %v", p.name, err)
+		return Finding{}, fmt.Errorf("policy %s: decoding input: %v", p.name, err)
 	}
 	err = pv.Unify(in).Validate(cue.Concrete(true))
 	if err == nil {

@@ -11,7 +11,7 @@ import (
 
 // FuzzParse parses CUE and Rego sources. Properties: Parse never panics; a
 // parse error names the file; a policy that parses evaluates over a fixed
-// statement without panicking, and its Result is Passed exactly when it has
+// statement without panicking, and its Finding is Passed exactly when it has
 // no messages.
 func FuzzParse(f *testing.F) {
 	seeds, err := filepath.Glob("testdata/*.cue")
@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		res, err := p.Evaluate(ctx, st)
+		res, err := p.evaluate(ctx, st)
 		if err != nil {
 			return
 		}

@@ -15,47 +15,33 @@
 //     net.lookup_ip_addr, opa.runtime) are not available, and builtin errors
 //     fail the evaluation instead of being silently undefined.
 //
+// A parsed policy is a [Check] every verified statement must pass; the
+// package also defines that interface, the one [Result] and [Error] of
+// every verification policy, and [Run], which evaluates checks in order.
+//
 // A policy is parsed once and may be evaluated concurrently. Evaluation is
 // pure: no network, no files, no environment.
 package policy
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"strings"
 )
 
-// Policy is a parsed policy file.
+// Policy is a parsed policy file. As a [Check] it requires every verified
+// statement to pass; its Name is "policy " and the file name.
 type Policy interface {
-	// Name is the file name the policy was parsed from, for reports.
-	Name() string
-	// Evaluate checks an in-toto statement, given as decoded JSON
-	// (map[string]any, predicate included; json.RawMessage works too).
-	// A statement the policy rejects is a Result with Passed false, not
-	// an error; an error means the policy could not be evaluated, including
+	Check
+	// evaluate checks one in-toto statement, given as decoded JSON
+	// (map[string]any, predicate included; json.RawMessage works too). A
+	// statement the policy rejects is a Finding with Passed false, not an
+	// error; an error means the policy could not be evaluated, including
 	// when ctx ends first (the error then wraps ctx.Err()).
-	Evaluate(ctx context.Context, input any) (Result, error)
-}
-
-// Result is the outcome of evaluating one policy over one statement.
-type Result struct {
-	Passed bool
-	// Messages say why the statement failed: CUE errors (path and message)
-	// or Rego deny messages. Empty if and only if Passed.
-	Messages []string
-}
-
-// Load reads and parses the policy file at path; see [Parse].
-func Load(path string) (Policy, error) {
-	if _, err := kindOf(path); err != nil {
-		return nil, err
-	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading policy: %w", err)
-	}
-	return Parse(path, src)
+	evaluate(ctx context.Context, input any) (Finding, error)
 }
 
 // Parse parses a policy; name's extension, .cue or .rego, picks the
@@ -91,9 +77,39 @@ func kindOf(name string) (kind, error) {
 	return 0, fmt.Errorf("policy %s: unknown policy language (want a .cue or .rego file)", name)
 }
 
-// passedOrNot builds a Result from failure messages.
-func passedOrNot(msgs []string) Result {
-	return Result{Passed: len(msgs) == 0, Messages: msgs}
+// passedOrNot builds a Finding from failure messages.
+func passedOrNot(msgs []string) Finding {
+	return Finding{Passed: len(msgs) == 0, Messages: msgs}
+}
+
+// everyStatement evaluates a policy over each verified statement: the
+// check passes when every statement does.
+func everyStatement(ctx context.Context, p Policy, in Input) (Result, error) {
+	res := Result{Check: p.Name(), Findings: []Finding{}}
+	var failed []Finding
+	for _, a := range in.Attestations {
+		f, err := p.evaluate(ctx, json.RawMessage(a.Payload))
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", a.Source, err)
+		}
+		f.Attestation = a.Source
+		res.Findings = append(res.Findings, f)
+		if !f.Passed {
+			failed = append(failed, f)
+		}
+	}
+	res.Passed = len(failed) == 0
+	if !res.Passed {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d policy check(s) failed", len(failed))
+		for _, f := range failed {
+			for _, m := range f.Messages {
+				fmt.Fprintf(&b, "\n  %s: %s: %s", f.Attestation, p.Name(), m)
+			}
+		}
+		res.Err = errors.New(b.String())
+	}
+	return res, nil
 }
 
 // ctxErr wraps the context's error if ctx has ended, or returns err.

@@ -88,21 +88,27 @@ func headName(r *ast.Rule) string {
 	return ""
 }
 
-func (p *regoPolicy) Name() string { return p.name }
+// Name is "policy " and the file name.
+func (p *regoPolicy) Name() string { return "policy " + p.name }
+
+// Evaluate requires every verified statement to pass the policy.
+func (p *regoPolicy) Evaluate(ctx context.Context, in Input) (Result, error) {
+	return everyStatement(ctx, p, in)
+}
 
 // Evaluate runs data.<package>.deny (or .allow) with the statement as input.
 // An undefined deny passes (no deny rule fired); an undefined allow fails.
-func (p *regoPolicy) Evaluate(ctx context.Context, input any) (Result, error) {
+func (p *regoPolicy) evaluate(ctx context.Context, input any) (Finding, error) {
 	if raw, ok := input.(json.RawMessage); ok {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return Result{}, fmt.Errorf("policy %s: decoding input: %w", p.name, err)
+			return Finding{}, fmt.Errorf("policy %s: decoding input: %w", p.name, err)
 		}
 		input = v
 	}
 	rs, err := p.eval.Eval(ctx, rego.EvalInput(input))
 	if err != nil {
-		return Result{}, ctxErr(ctx, p.name, fmt.Errorf("policy %s: evaluating %s: %v", p.name, p.query, err))
+		return Finding{}, ctxErr(ctx, p.name, fmt.Errorf("policy %s: evaluating %s: %v", p.name, p.query, err))
 	}
 	var value any
 	defined := len(rs) > 0 && len(rs[0].Expressions) > 0
@@ -118,7 +124,7 @@ func (p *regoPolicy) Evaluate(ctx context.Context, input any) (Result, error) {
 		case value == false:
 			return passedOrNot([]string{"allow is false"}), nil
 		}
-		return Result{}, fmt.Errorf("policy %s: %s is %T, want a boolean", p.name, p.query, value)
+		return Finding{}, fmt.Errorf("policy %s: %s is %T, want a boolean", p.name, p.query, value)
 	}
 	if !defined {
 		return passedOrNot(nil), nil
@@ -136,7 +142,7 @@ func (p *regoPolicy) Evaluate(ctx context.Context, input any) (Result, error) {
 		}
 		return passedOrNot(msgs), nil
 	}
-	return Result{}, fmt.Errorf("policy %s: %s is %T, want a set of messages", p.name, p.query, value)
+	return Finding{}, fmt.Errorf("policy %s: %s is %T, want a set of messages", p.name, p.query, value)
 }
 
 // denyMessage renders one deny entry: a string, an object's msg field, or

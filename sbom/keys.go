@@ -1,65 +1,50 @@
 package sbom
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"hallmark.dev/internal/jsonstrict"
 )
 
-// readKeys are the JSON field names this package (through the format
-// libraries) reads to tell the format, count components and find the
-// subject. Go's encoding/json matches field names without regard to case;
-// a document with "Metadata" or "PURL" would show this package one subject
-// and a case-sensitive reader another, so such keys are refused.
-var readKeys = foldSet(
-	// CycloneDX
-	"bomFormat", "specVersion", "metadata", "component", "components", "type", "name", "version",
-	"purl", "hashes", "alg", "content", "properties", "value", "timestamp",
-	// SPDX
-	"spdxVersion", "SPDXID", "documentNamespace", "creationInfo", "created", "documentDescribes",
-	"packages", "relationships", "spdxElementId", "relatedSpdxElement", "relationshipType",
-	"checksums", "algorithm", "checksumValue", "externalRefs", "referenceType", "referenceLocator",
-	"referenceCategory", "versionInfo",
-)
-
-func foldSet(keys ...string) map[string]string {
-	m := make(map[string]string, len(keys))
-	for _, k := range keys {
-		m[strings.ToLower(k)] = k
-	}
-	return m
+// keyRules are the rules for the keys of an SBOM. Go's encoding/json
+// matches field names to keys under Unicode case folding; a document with
+// "Metadata", "PURL" or "haſhes" would show this package one subject and a
+// case-sensitive reader another, so two keys of an object that fold alike
+// are refused, and so is a key that matches one this package (through the
+// format libraries) reads to tell the format, count components and find
+// the subject, but is spelled otherwise.
+var keyRules = jsonstrict.Rules{
+	MaxDepth: 256,
+	FoldKeys: true,
+	Known: []string{
+		// CycloneDX
+		"bomFormat", "specVersion", "metadata", "component", "components", "type", "name", "version",
+		"purl", "hashes", "alg", "content", "properties", "value", "timestamp",
+		// SPDX
+		"spdxVersion", "SPDXID", "documentNamespace", "creationInfo", "created", "documentDescribes",
+		"packages", "relationships", "spdxElementId", "relatedSpdxElement", "relationshipType",
+		"checksums", "algorithm", "checksumValue", "externalRefs", "referenceType", "referenceLocator",
+		"referenceCategory", "versionInfo",
+	},
 }
 
-const maxDepth = 256
-
-// checkKeys rejects an object that repeats a key (also in another case) and
-// a key that matches one of readKeys only without regard to case.
+// checkKeys checks data under keyRules.
 func checkKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return jsonstrict.Walk(dec, jsonstrict.Options{
-		MaxDepth: maxDepth,
-		TooDeep:  errors.New("JSON nested too deeply"),
-		Fold:     strings.ToLower,
-		Duplicate: func(path jsonstrict.Path, prev, k string) error {
-			return fmt.Errorf("%skeys %q and %q are the same to a case-insensitive reader", at(path.String()), prev, k)
-		},
-		Key: func(path jsonstrict.Path, k string) error {
-			if want, ok := readKeys[strings.ToLower(k)]; ok && want != k {
-				return fmt.Errorf("%skey %q, want %q", at(path.String()), k, want)
-			}
-			return nil
-		},
-	})
-}
-
-func at(path string) string {
-	if path == "" {
-		return ""
+	err := jsonstrict.Check(data, keyRules)
+	e, ok := errors.AsType[*jsonstrict.Error](err)
+	if !ok {
+		return err
 	}
-	return strings.TrimPrefix(path, ".") + ": "
+	at := ""
+	if len(e.Path) > 0 {
+		at = e.Path.String() + ": "
+	}
+	switch e.Err {
+	case jsonstrict.ErrDuplicateKey:
+		return fmt.Errorf("%skeys %q and %q are the same to a case-insensitive reader", at, e.Prev, e.Key)
+	case jsonstrict.ErrKeySpelling:
+		return fmt.Errorf("%skey %q, want %q", at, e.Key, e.Want)
+	}
+	return err
 }

@@ -109,6 +109,8 @@ func TestParseRefuses(t *testing.T) {
 		{"case variant of a read key", `{"bomFormat":"CycloneDX","specVersion":"1.5","Metadata":{"component":{"type":"container","name":"x","version":"` + digA + `"}}}`, `malformed CycloneDX: key "Metadata", want "metadata"`},
 		{"nested case variant", `{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"type":"container","name":"x","PURL":"pkg:oci/x@sha256%3A` + hexA + `"}}}`, `metadata.component: key "PURL", want "purl"`},
 		{"two keys folding equal", `{"bomFormat":"CycloneDX","specVersion":"1.5","x-y":1,"X-Y":2}`, `keys "x-y" and "X-Y" are the same`},
+		{"two keys folding equal under Unicode folding", cdxDoc(`"metadata":{"component":{"type":"container","name":"x","hashes":[{"alg":"SHA-256","content":"` + hexA + `"}],"ha\u017fhes":[{"alg":"SHA-256","content":"` + strings.Repeat("b", 64) + `"}]}},`), `metadata.component: keys "hashes" and "haſhes" are the same to a case-insensitive reader`},
+		{"read key spelled with a Unicode fold", cdxDoc(`"metadata":{"component":{"type":"container","name":"x","hashe\u017f":[]}},`), `metadata.component: key "hasheſ", want "hashes"`},
 		{"pkg:oci without version", cdxDoc(`"metadata":{"component":{"type":"container","name":"x","purl":"pkg:oci/x?arch=amd64"}},`), "a pkg:oci package URL needs a version"},
 		{"pkg:oci version not a digest", cdxDoc(`"metadata":{"component":{"type":"container","name":"x","purl":"pkg:oci/x@latest"}},`), "the pkg:oci version is not a sha256 digest"},
 		{"not a purl", cdxDoc(`"metadata":{"component":{"type":"container","name":"x","purl":"oci/x@sha256:` + hexA + `"}},`), "is not a package URL"},

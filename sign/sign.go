@@ -1,12 +1,14 @@
 // Package sign produces Sigstore bundles
 // (https://github.com/sigstore/protobuf-specs, media type
-// application/vnd.dev.sigstore.bundle.v0.3+json) for container images and
-// blobs.
+// application/vnd.dev.sigstore.bundle.v0.3+json) for container images,
+// blobs and attestations.
 //
 // An image signature is a DSSE envelope around an in-toto statement about the
-// image manifest digest (see [hallmark.dev/attest]); a blob signature is a
-// message signature over the blob's SHA-256 digest. Both are the forms cosign
-// v3 writes, so cosign verifies them and hallmark verifies cosign's.
+// image manifest digest (see [hallmark.dev/attest]); an attestation is a
+// DSSE envelope around any other in-toto statement; a blob signature is a
+// message signature over the blob's digest (SHA-256, or the hash the key's
+// algorithm signs with, [AlgorithmFor]). These are the forms cosign v3
+// writes, so cosign verifies them and hallmark verifies cosign's.
 //
 // The package never talks to a registry: it turns a digest (and annotations)
 // into bundle bytes. Storing them is [hallmark.dev/oci/store]'s concern.
@@ -42,17 +44,23 @@ func Image(ctx context.Context, k sgsign.Keypair, digest string, annotations map
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
 	}
-	bundle, err = Statement(ctx, k, statement, opts)
+	bundle, err = build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	return bundle, statement, nil
 }
 
-// Statement signs an in-toto statement as a DSSE envelope and returns the
-// bundle JSON.
+// Statement signs an in-toto statement (an attestation) as a DSSE envelope
+// and returns the bundle JSON. It refuses a statement of the image
+// signature's predicate type (attest.ErrImageSignatureType): only [Image]
+// signs those, about a digest and with the annotations asked for.
 func Statement(ctx context.Context, k sgsign.Keypair, statement []byte, opts Options) ([]byte, error) {
-	if _, err := attest.ParseStatement(statement); err != nil {
+	st, err := attest.ParseStatement(statement)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	if err := attest.CheckAttestationType(st.PredicateType); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return build(ctx, &sgsign.DSSEData{Data: statement, PayloadType: attest.PayloadType}, k, opts)

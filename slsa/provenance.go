@@ -1,7 +1,6 @@
 package slsa
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Build types whose provenance slsa-verifier reads in a builder-specific
@@ -81,10 +81,10 @@ func parseProvenance(st *attest.Statement) (*provenance, error) {
 	if st.PredicateType != PredicateV1 && st.PredicateType != PredicateV02 {
 		return nil, fmt.Errorf("%s is not SLSA provenance (want %s or %s)", st.PredicateType, PredicateV1, PredicateV02)
 	}
-	dec := json.NewDecoder(bytes.NewReader(st.Predicate))
-	dec.UseNumber()
+	// The statement's payload was checked as a whole (Check parses it);
+	// the predicate is read under the same rules all the same.
 	var pred map[string]any
-	if err := dec.Decode(&pred); err != nil || pred == nil {
+	if err := jsonstrict.Unmarshal(st.Predicate, &pred, jsonstrict.Rules{MaxDepth: 128, UseNumber: true}); err != nil || pred == nil {
 		return nil, fmt.Errorf("the %s predicate is not a JSON object", st.PredicateType)
 	}
 	p := &provenance{predicateType: st.PredicateType, pred: pred}

@@ -48,6 +48,10 @@
 //     (event payload "inputs"), or the build's external parameters
 //     "inputs" (v0.2 invocation.parameters) for other build types.
 //
+// [NewCheck] makes the requirements a verification policy
+// ([hallmark.dev/policy] Check) over verified provenance statements, as
+// verify-attestation and verify-provenance run it.
+//
 // Where this package differs from slsa-verifier it says so next to the
 // code. Fields are read by their exact names: Go's encoding/json matches
 // struct fields case-insensitively, which would let "BUILDER" stand in for
@@ -61,6 +65,7 @@ import (
 	"strings"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/policy"
 )
 
 // The predicate types this package checks.
@@ -110,15 +115,11 @@ type Requirements struct {
 	Artifacts []Artifact
 }
 
-// Artifact is a file or image the provenance must cover.
-type Artifact struct {
-	// Name names the artifact in messages (a file name, an image).
-	Name string `json:"name"`
-	// Digests are the artifact's digests ("sha256:<hex>", and others such
-	// as "sha512:<hex>" for provenance that uses them); a subject with any
-	// of them matches.
-	Digests []string `json:"digests"`
-}
+// Artifact is a file or image the provenance must cover: its name (a file
+// name, an image) in messages, and its digests ("sha256:<hex>", and others
+// such as "sha512:<hex>" for provenance that uses them); a subject with any
+// of them matches. It is a verified subject of [hallmark.dev/policy].
+type Artifact = policy.Subject
 
 // CheckResult is the outcome of one check.
 type CheckResult struct {

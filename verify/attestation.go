@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/oci"
@@ -53,16 +54,51 @@ func AttestationsFrom(digest string, sigs []oci.Signature, streamed []BundleSour
 	if _, _, err := attest.SplitDigest(digest); err != nil {
 		return nil, err
 	}
+	return attestations(digestTarget(digest), sigs, streamed, p)
+}
+
+// BlobAttestation verifies one attestation bundle, read as a stream (see
+// [BundleSource]), about a blob: its statement must name the blob as a
+// subject. A blob given by its content is read once, when the statement
+// is checked, and hashed with the algorithms of
+// [attest.ArtifactDigestAlgorithms] that the statement's subjects use:
+// npm's provenance, for one, names a package by its SHA-512 alone. The
+// result's Digest is the blob's digest that was looked for.
+func BlobAttestation(src BundleSource, a Artifact, p AttestationPolicy) (*AttestationResult, error) {
+	var t target
+	switch {
+	case a.Content != nil:
+		t = &contentTarget{r: a.Content}
+	case a.Digest != "":
+		if _, _, err := attest.SplitDigest(a.Digest); err != nil {
+			return nil, err
+		}
+		t = digestTarget(a.Digest)
+	default:
+		return nil, errors.New("no artifact or digest given")
+	}
+	return attestations(t, nil, []BundleSource{src}, p)
+}
+
+func attestations(t target, sigs []oci.Signature, streamed []BundleSource, p AttestationPolicy) (*AttestationResult, error) {
 	if p.Authority == nil {
 		return nil, ErrNoAuthority
 	}
 	if p.PredicateType == "" {
 		return nil, errors.New("no predicate type given")
 	}
-	if len(sigs)+len(streamed) == 0 {
-		return nil, fmt.Errorf("%s: %w", digest, ErrNoSignatures)
+	// named is the artifact's digest for results and messages.
+	named := func() string {
+		d, err := t.digest(nil)
+		if err != nil {
+			return "the artifact"
+		}
+		return d
 	}
-	res := &AttestationResult{Digest: digest, PredicateType: p.PredicateType}
+	if len(sigs)+len(streamed) == 0 {
+		return nil, fmt.Errorf("%s: %w", named(), ErrNoSignatures)
+	}
+	res := &AttestationResult{PredicateType: p.PredicateType}
 	for _, s := range sigs {
 		if s.Legacy != nil && s.Legacy.DSSE {
 			b, err := legacyAttestationBundle(s.Legacy)
@@ -76,15 +112,54 @@ func AttestationsFrom(digest string, sigs []oci.Signature, streamed []BundleSour
 			res.Rejected = append(res.Rejected, &SignatureError{Source: s.Source, Step: StepBundle, Err: errors.New("attestation could not be read")})
 			continue
 		}
-		res.add(s.Source, p.PredicateType)(verifyStatementBundle(digest, s, p.Authority))
+		res.add(s.Source, p.PredicateType)(verifyStatementBundle(t, s, p.Authority))
 	}
 	for _, src := range streamed {
-		res.add(src.Source, p.PredicateType)(verifyStatementSource(digest, src, p.Authority))
+		res.add(src.Source, p.PredicateType)(verifyStatementSource(t, src, p.Authority))
 	}
+	res.Digest = named()
 	if len(res.Verified) == 0 {
-		return res, &NoValidSignatureError{Subject: digest, Rejected: res.Rejected}
+		return res, &NoValidSignatureError{Subject: res.Digest, Rejected: res.Rejected}
 	}
 	return res, nil
+}
+
+// target is the artifact a statement must be about.
+type target interface {
+	// digest returns the artifact's digest ("alg:hex") to look for among
+	// the subjects of st, the statement as read before its signature is
+	// checked (nil when it did not parse). Which digest is looked for
+	// does not decide the verdict: the verified statement must name it.
+	digest(st *attest.Statement) (string, error)
+}
+
+// digestTarget is an artifact known by its digest.
+type digestTarget string
+
+func (d digestTarget) digest(*attest.Statement) (string, error) { return string(d), nil }
+
+// contentTarget is an artifact known by its content, read when the first
+// statement is checked, with the algorithms its subjects use.
+type contentTarget struct {
+	r    io.Reader
+	done bool
+	d    string
+	err  error
+}
+
+func (c *contentTarget) digest(st *attest.Statement) (string, error) {
+	if !c.done {
+		var subjects []attest.Subject
+		if st != nil {
+			subjects = st.Subject
+		}
+		c.d, _, c.err = attest.MatchReader(c.r, subjects)
+		if c.err != nil {
+			c.err = fmt.Errorf("read artifact: %w", c.err)
+		}
+		c.done = true
+	}
+	return c.d, c.err
 }
 
 // add returns a function that records one attestation's outcome.

@@ -51,6 +51,12 @@ type Signer struct {
 	Timestamps []VerifiedTime `json:"timestamps,omitempty"`
 	// LogEntries is the number of verified transparency log entries.
 	LogEntries int `json:"logEntries,omitempty"`
+	// Witnesses name the witnesses of the policy whose cosignatures on the
+	// entries' checkpoints verified (see [Witnessed]).
+	Witnesses []string `json:"witnesses,omitempty"`
+	// LogSkipped says the transparency log was not checked because the
+	// verifier waived it (AuthorityConfig.InsecureIgnoreTlogUnsafe).
+	LogSkipped bool `json:"logSkipped,omitempty"`
 }
 
 // VerifiedTime is one verified time.
@@ -58,6 +64,23 @@ type VerifiedTime struct {
 	Type string    `json:"type"` // "timestamp-authority" or "transparency-log"
 	URI  string    `json:"uri,omitempty"`
 	Time time.Time `json:"time"`
+}
+
+// EarliestVerifiedTime is the earliest verified time the signature is
+// known to have existed at (a signed timestamp or a log integration time),
+// the zero time when there is none. Later times prove nothing more: anyone
+// may have an existing signature timestamped again.
+func (s Signer) EarliestVerifiedTime() time.Time {
+	var t time.Time
+	for _, ts := range s.Timestamps {
+		if ts.Type != "timestamp-authority" && ts.Type != "transparency-log" {
+			continue
+		}
+		if t.IsZero() || ts.Time.Before(t) {
+			t = ts.Time
+		}
+	}
+	return t
 }
 
 // Keys is a set of trusted public keys, optionally with a trusted root whose
@@ -113,8 +136,9 @@ func NewKeys(pubs ...crypto.PublicKey) (*Keys, error) {
 }
 
 // WithTrustedRoot returns a copy of the key set that also requires each
-// signature to be in one of the root's transparency logs (when it lists
-// any). Timestamps are not required for key signatures: a key has no
+// signature to be in one of the root's transparency logs: under a root that
+// lists none, signatures are refused ([ErrNoTransparencyLog]) unless the
+// log is waived ([Keys.TimestampOnly]). Timestamps are not required for key signatures: a key has no
 // validity period to place the signature in. Those a signature carries that
 // verify under the root's timestamp authorities are reported in
 // [Signer.Timestamps], so that the signature's age can be known.
@@ -141,6 +165,9 @@ func (ks *Keys) TimestampOnly() (*Keys, error) {
 func (ks *Keys) check(s signed) (Signer, Step, error) {
 	if ks == nil || len(ks.keys) == 0 {
 		return Signer{}, StepSignature, ErrNoKeys
+	}
+	if ks.root != nil && !ks.timestampOnly && len(ks.root.RekorLogs()) == 0 {
+		return Signer{}, StepLog, ErrNoTransparencyLog
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithoutStatementPredicate()}
 	switch {
@@ -180,6 +207,7 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 			}
 			signer := signerFrom(res)
 			signer.KeyFingerprint = k.fingerprint
+			signer.LogSkipped = ks.timestampOnly
 			if ks.root != nil && !ks.timestampOnly {
 				// The timestamps were not required, so the verifier did
 				// not check them; those that verify under the root's
@@ -229,15 +257,22 @@ func (id Identity) String() string {
 	return sub + " from " + iss
 }
 
+// An identity names its subject and its issuer each exactly or by a
+// regular expression, not both and not neither.
+var (
+	ErrSubjectChoice = errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+	ErrIssuerChoice  = errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
+)
+
 // anchor makes a user's regular expression match whole values only.
 func anchor(re string) string { return `^(?:` + re + `)$` }
 
 func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
-	if (id.Issuer == "") == (id.IssuerRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the OIDC issuer and the OIDC issuer regexp")
-	}
 	if (id.Subject == "") == (id.SubjectRegexp == "") {
-		return sgverify.CertificateIdentity{}, errors.New("give exactly one of the certificate identity and the certificate identity regexp")
+		return sgverify.CertificateIdentity{}, ErrSubjectChoice
+	}
+	if (id.Issuer == "") == (id.IssuerRegexp == "") {
+		return sgverify.CertificateIdentity{}, ErrIssuerChoice
 	}
 	var subRe, issRe string
 	if id.SubjectRegexp != "" {
@@ -259,20 +294,21 @@ func (id Identity) certificateIdentity() (sgverify.CertificateIdentity, error) {
 // authorities to one of the expected identities. A signature must carry a
 // trusted time (a signed timestamp or a log integration time) inside the
 // certificate's validity, must be in one of the root's transparency logs
-// when it lists any, and its certificate must carry an SCT from the root's
-// CT logs when it lists any.
+// (under a root that lists none, signatures are refused with
+// [ErrNoTransparencyLog] unless the log is waived, [Keyless.TimestampOnly]),
+// and its certificate must carry an SCT from the root's CT logs when it
+// lists any.
 type Keyless struct {
 	root          root.TrustedMaterial
 	identities    []sgverify.CertificateIdentity
 	described     []string
-	verifier      *sgverify.Verifier
 	timestampOnly bool
-	// fastVerifier is verifier over the cache's trusted material: the
-	// fast path (see keylessCache) runs parts of it.
-	fastVerifier *sgverify.Verifier
-	cache        *keylessCache
-	requireTlog  bool
-	requireSCTs  bool
+	// cache is shared by the copies TimestampOnly makes.
+	cache *keylessCache
+	// full and cached verify a signature (see keylessVerifier); cached
+	// is nil when only the full verification runs.
+	full   keylessVerifier
+	cached keylessVerifier
 }
 
 // NewKeyless returns the keyless authority. It refuses to be built without
@@ -294,31 +330,26 @@ func NewKeyless(tr root.TrustedMaterial, ids ...Identity) (*Keyless, error) {
 		k.described = append(k.described, id.String())
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1), sgverify.WithoutStatementPredicate()}
-	if len(tr.RekorLogs()) > 0 {
+	requireTlog, requireSCTs := len(tr.RekorLogs()) > 0, len(tr.CTLogs()) > 0
+	if requireTlog {
 		opts = append(opts, sgverify.WithTransparencyLog(1))
-		k.requireTlog = true
 	}
-	if len(tr.CTLogs()) > 0 {
+	if requireSCTs {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
-		k.requireSCTs = true
 	}
 	k.cache = newKeylessCache(tr)
-	if err := k.setVerifiers(opts); err != nil {
+	if err := k.setVerifiers(opts, requireTlog, requireSCTs); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption) error {
-	v, err := sgverify.NewVerifier(k.root, opts...)
+func (k *Keyless) setVerifiers(opts []sgverify.VerifierOption, requireTlog, requireSCTs bool) error {
+	full, cached, err := newKeylessVerifiers(k.root, k.cache, k.identities, opts, requireTlog, requireSCTs)
 	if err != nil {
 		return err
 	}
-	fv, err := sgverify.NewVerifier(k.cache.material, opts...)
-	if err != nil {
-		return err
-	}
-	k.verifier, k.fastVerifier = v, fv
+	k.full, k.cached = full, cached
 	return nil
 }
 
@@ -333,58 +364,24 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 		return nil, ErrNoTimestampAuthority
 	}
 	opts := []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1), sgverify.WithoutStatementPredicate()}
-	if len(k.root.CTLogs()) > 0 {
+	requireSCTs := len(k.root.CTLogs()) > 0
+	if requireSCTs {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
 	c := *k
-	c.timestampOnly, c.requireTlog = true, false
-	if err := c.setVerifiers(opts); err != nil {
+	c.timestampOnly = true
+	if err := c.setVerifiers(opts, false, requireSCTs); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
 func (k *Keyless) check(s signed) (Signer, Step, error) {
-	var (
-		h   crypto.Hash
-		pub crypto.PublicKey
-	)
-	if vc, err := s.entity.VerificationContent(); err == nil && vc.Certificate() != nil {
-		pub = vc.Certificate().PublicKey
-		h = certificateHash(pub)
+	if !k.timestampOnly && len(k.root.RekorLogs()) == 0 {
+		return Signer{}, StepLog, ErrNoTransparencyLog
 	}
-	entity, art, post := s.variant(h, pub)
-	var (
-		res *sgverify.VerificationResult
-		err = errFallback
-	)
-	if !testNoFast {
-		res, err = k.fast(entity, art, post)
-	}
-	if testHookFast != nil {
-		testHookFast(err)
-	}
-	if err == nil {
-		return k.signer(res, entity), "", nil
-	}
-	// The plain verification gives the verdict when the fast one fails.
-	if post == nil {
-		policy := []sgverify.PolicyOption{}
-		for _, ci := range k.identities {
-			policy = append(policy, sgverify.WithCertificateIdentity(ci))
-		}
-		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), policy...))
-	} else {
-		// sigstore-go checks the identity after the signature and the
-		// statement; so does this, after post (checkIdentity).
-		res, err = k.verifier.Verify(entity, sgverify.NewPolicy(art.option(), sgverify.WithoutIdentitiesUnsafe()))
-		if err == nil {
-			err = post()
-		}
-		if err == nil {
-			err = k.checkIdentity(res)
-		}
-	}
+	entity, art, post := keylessVariant(s)
+	res, err := k.verifySigned(entity, art, post)
 	if err != nil {
 		step, err := classify(err)
 		if step == StepIdentity {
@@ -395,15 +392,9 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 	return k.signer(res, entity), "", nil
 }
 
-// Test hooks: testHookFast is told how each fast verification ended;
-// testNoFast turns the fast path off.
-var (
-	testHookFast func(error)
-	testNoFast   bool
-)
-
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {
 	signer := signerFrom(res)
+	signer.LogSkipped = k.timestampOnly
 	if !k.timestampOnly && len(k.root.RekorLogs()) > 0 {
 		// Rekor v2 entries carry no integration time, so count the
 		// entries the verifier required and checked.
@@ -412,17 +403,6 @@ func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.Signe
 		}
 	}
 	return signer
-}
-
-// checkIdentity is sigstore-go's identity check of a verified result.
-func (k *Keyless) checkIdentity(res *sgverify.VerificationResult) error {
-	if res.Signature == nil || res.Signature.Certificate == nil {
-		return errors.New("can't verify certificate identities: entity was not signed with a certificate")
-	}
-	if _, err := sgverify.CertificateIdentities(k.identities).Verify(*res.Signature.Certificate); err != nil {
-		return fmt.Errorf("failed to verify certificate identity: %w", err)
-	}
-	return nil
 }
 
 func signerFrom(res *sgverify.VerificationResult) Signer {
@@ -470,10 +450,18 @@ func addSignedTimestamps(s *Signer, entity sgverify.SignedEntity, tm root.Truste
 	return nil
 }
 
+// emptyCause is what sigstore-go's threshold errors print when they wrap
+// an empty list of causes (errors.Join of none is nil).
+const emptyCause = "; error: %!w(<nil>)"
+
 // classify names the check a sigstore-go verification error comes from,
 // and trims its wrapping.
 func classify(err error) (Step, error) {
 	msg := err.Error()
+	if strings.Contains(msg, emptyCause) {
+		msg = strings.ReplaceAll(msg, emptyCause, "")
+		err = errors.New(msg)
+	}
 	switch {
 	case strings.Contains(msg, "failed to verify log inclusion"):
 		return StepLog, err

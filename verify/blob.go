@@ -3,9 +3,11 @@ package verify
 import (
 	"crypto"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -84,10 +86,24 @@ func decodeHex(s string) ([]byte, error) {
 // streamedArtifact hashes the artifact once, in constant memory, with the
 // algorithm the bundle's signature needs, and returns the digest as the
 // artifact to check: the signature is then verified against what was read,
-// whatever digest the bundle claims. Only a message signature without a
-// digest (pure Ed25519, which signs the message itself) needs the whole
-// content, and then it is read into memory.
+// whatever digest the bundle claims. A DSSE envelope's statement is
+// matched by the digests its subjects use (see attest.MatchReader). Only a
+// message signature without a digest (pure Ed25519, which signs the
+// message itself) needs the whole content, and then it is read into
+// memory.
 func streamedArtifact(b *bundle.Bundle, content io.Reader) (artifact, error) {
+	if env := b.GetDsseEnvelope(); env != nil {
+		digest, _, err := attest.MatchReader(content, envelopeSubjects(env.GetPayloadType(), env.GetPayload()))
+		if err != nil {
+			return artifact{}, fmt.Errorf("read artifact: %w", err)
+		}
+		alg, hexDigest, _ := strings.Cut(digest, ":")
+		d, err := decodeHex(hexDigest)
+		if err != nil {
+			return artifact{}, err
+		}
+		return digestArtifact(alg, d), nil
+	}
 	hashName, hashFunc := "sha256", crypto.SHA256
 	if ms := b.GetMessageSignature(); ms != nil {
 		switch ms.GetMessageDigest().GetAlgorithm() {
@@ -109,4 +125,27 @@ func streamedArtifact(b *bundle.Bundle, content io.Reader) (artifact, error) {
 		return artifact{}, fmt.Errorf("read artifact: %w", err)
 	}
 	return digestArtifact(hashName, h.Sum(nil)), nil
+}
+
+// envelopeSubjects reads the subjects' digests of the in-toto statement
+// an envelope carries, before its signature is checked: they only say
+// which digests of the artifact to compute; nil when there are none to
+// read.
+func envelopeSubjects(payloadType string, payload []byte) []attest.Subject {
+	if payloadType != attest.PayloadType {
+		return nil
+	}
+	var st struct {
+		Subject []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if json.Unmarshal(payload, &st) != nil {
+		return nil
+	}
+	subjects := make([]attest.Subject, len(st.Subject))
+	for i, s := range st.Subject {
+		subjects[i].Digest = s.Digest
+	}
+	return subjects
 }

@@ -3,8 +3,13 @@ package verify
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
+
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
 )
@@ -34,7 +39,7 @@ func VerifyStatementInMemory(digest string, bundleJSON []byte, a Authority) Outc
 	if err != nil {
 		return Outcome{Step: StepBundle, Err: err}
 	}
-	return outcome(verifyParsedStatement(digest, "b", b, a))
+	return outcome(verifyParsedStatement(digestTarget(digest), "b", b, a))
 }
 
 // VerifyStatementStreamed is the path of a bundle read as a stream (of
@@ -49,7 +54,7 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 	if size {
 		src.Size = int64(len(bundleJSON))
 	}
-	o := outcome(verifyStatementSource(digest, src, a))
+	o := outcome(verifyStatementSource(digestTarget(digest), src, a))
 	o.Prehashed = prehashed
 	return o
 }
@@ -57,18 +62,29 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 // ReadStreamedBundle exposes the streaming reader to its fuzz test.
 var ReadStreamedBundle = readStreamedBundle
 
-// CountFast counts, until the returned function is called, the keyless
-// verifications the fast path decided, and the others.
-func CountFast() (fast, plain *int, done func()) {
-	fast, plain = new(int), new(int)
-	testHookFast = func(err error) {
-		if err == nil {
-			*fast++
-		} else {
-			*plain++
-		}
+// CountCached returns a copy of the keyless authority (sharing its
+// caches) that counts the signatures its cached path decided, and those
+// it left to the full verification.
+func (k *Keyless) CountCached() (counted *Keyless, decided, undecided *atomic.Int64) {
+	c := *k
+	cv := &countingVerifier{keylessVerifier: k.cached}
+	c.cached = cv
+	return &c, &cv.decided, &cv.undecided
+}
+
+type countingVerifier struct {
+	keylessVerifier
+	decided, undecided atomic.Int64
+}
+
+func (v *countingVerifier) verify(entity sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
+	res, err := v.keylessVerifier.verify(entity, art, post)
+	if errors.Is(err, errUndecided) {
+		v.undecided.Add(1)
+	} else {
+		v.decided.Add(1)
 	}
-	return fast, plain, func() { testHookFast = nil }
+	return res, err
 }
 
 // CacheSizes reports how many chains, timestamps and checkpoints a keyless
@@ -77,10 +93,80 @@ func (k *Keyless) CacheSizes() (chains, timestamps, checkpoints int) {
 	return k.cache.chains.len(), k.cache.stamps.len(), k.cache.checkpoints.len()
 }
 
-// WithoutFast turns the keyless fast path off until restore is called.
-func WithoutFast() (restore func()) {
-	testNoFast = true
-	return func() { testNoFast = false }
+// FullOnly returns a copy of the keyless authority without its cached
+// path: sigstore-go's verification alone.
+func (k *Keyless) FullOnly() *Keyless {
+	c := *k
+	c.cached = nil
+	return &c
+}
+
+// PathVerdict is what one keyless verifier made of a signature.
+type PathVerdict struct {
+	Accepted  bool
+	Undecided bool // the cached path left the signature to the full one
+	Step      Step // of a rejection
+	Err       error
+	Signer    Signer // of an acceptance
+}
+
+func (v PathVerdict) String() string {
+	switch {
+	case v.Accepted:
+		return "accepted"
+	case v.Undecided:
+		return fmt.Sprintf("undecided (%v)", v.Err)
+	}
+	return fmt.Sprintf("rejected at %s (%v)", v.Step, v.Err)
+}
+
+// CompareKeylessPaths hands one signature to each of the keyless
+// authority's verifiers, the cached one (on its caches as they are) and
+// the full one: a bundle about digest ("alg:hex"), parsed as Blob parses
+// it or, with streamed, read as a stream as a large attestation is (a
+// DSSE signature is then checked over the PAE digest where it can be).
+// err is set when the bundle does not get as far as the verifiers.
+func (k *Keyless) CompareKeylessPaths(bundleJSON []byte, digest string, streamed bool) (cached, full PathVerdict, err error) {
+	alg, hexDigest, err := attest.SplitDigest(digest)
+	if err != nil {
+		return cached, full, err
+	}
+	d, err := decodeHex(hexDigest)
+	if err != nil {
+		return cached, full, err
+	}
+	s := signed{artifact: digestArtifact(alg, d)}
+	if streamed {
+		b, payload, err := readStreamedBundle(bytes.NewReader(bundleJSON), int64(len(bundleJSON)))
+		if err != nil {
+			return cached, full, err
+		}
+		s.entity = b
+		if payload != nil {
+			if s.dsse, err = newDSSEBundle(b, payload); err != nil {
+				return cached, full, err
+			}
+		}
+	} else {
+		b, err := ParseBundle(bundleJSON)
+		if err != nil {
+			return cached, full, err
+		}
+		s.entity = b
+	}
+	entity, art, post := keylessVariant(s)
+	verdict := func(v keylessVerifier) PathVerdict {
+		res, err := v.verify(entity, art, post)
+		switch {
+		case err == nil:
+			return PathVerdict{Accepted: true, Signer: k.signer(res, entity)}
+		case errors.Is(err, errUndecided):
+			return PathVerdict{Undecided: true, Err: err}
+		}
+		step, err := classify(err)
+		return PathVerdict{Step: step, Err: err}
+	}
+	return verdict(k.cached), verdict(k.full), nil
 }
 
 // LeafChains is the cached certificate check of a keyless authority.

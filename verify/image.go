@@ -96,7 +96,7 @@ func verifyImageSignature(digest string, s oci.Signature, p ImagePolicy) (*Verif
 type failFunc func(Step, error) (*VerifiedSignature, *SignatureError)
 
 func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
-	st, payload, signer, serr := verifyStatementBundle(digest, s, p.Authority)
+	st, payload, signer, serr := verifyStatementBundle(digestTarget(digest), s, p.Authority)
 	if serr != nil {
 		return nil, serr
 	}
@@ -114,24 +114,24 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 }
 
 // verifyStatementBundle verifies a bundle holding a DSSE envelope around
-// an in-toto statement about digest, and returns the statement, the signed
+// an in-toto statement about the target, and returns the statement, the signed
 // payload and the signer. The statement is parsed strictly, once, from the
 // very bytes the signature covers. A large bundle is read as a stream (see
 // verifyStatementSource), which makes the same checks in less memory.
-func verifyStatementBundle(digest string, s oci.Signature, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyStatementBundle(t target, s oci.Signature, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	if len(s.Bundle) >= streamedBundleSize {
-		return verifyStatementSource(digest, bytesSource(s.Source, s.Bundle), authority)
+		return verifyStatementSource(t, bytesSource(s.Source, s.Bundle), authority)
 	}
 	b, err := ParseBundle(s.Bundle)
 	if err != nil {
 		return nil, nil, Signer{}, &SignatureError{Source: s.Source, Step: StepBundle, Err: err}
 	}
-	return verifyParsedStatement(digest, s.Source, b, authority)
+	return verifyParsedStatement(t, s.Source, b, authority)
 }
 
 // verifyParsedStatement is verifyStatementBundle on a parsed bundle, with
 // sigstore-go's envelope checks.
-func verifyParsedStatement(digest, source string, b *bundle.Bundle, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyParsedStatement(t target, source string, b *bundle.Bundle, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
 	}
@@ -140,7 +140,7 @@ func verifyParsedStatement(digest, source string, b *bundle.Bundle, authority Au
 		return fail(step, err)
 	}
 	st, stErr := attest.ParseStatement(payload)
-	return checkStatement(digest, source, signed{entity: b}, payload, st, stErr, authority)
+	return checkStatement(t, source, signed{entity: b}, payload, st, stErr, authority)
 }
 
 // statementPayload returns the payload of a bundle's DSSE envelope, which
@@ -165,7 +165,7 @@ func statementPayload(b *bundle.Bundle) ([]byte, Step, error) {
 // payload the streaming reader decoded: the signature is checked over the
 // PAE digest where that is the same check, and the statement is parsed in
 // place.
-func verifyStreamedStatement(digest, source string, b *bundle.Bundle, payload []byte, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyStreamedStatement(t target, source string, b *bundle.Bundle, payload []byte, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
 	}
@@ -177,14 +177,22 @@ func verifyStreamedStatement(digest, source string, b *bundle.Bundle, payload []
 		return fail(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", d.payloadType, attest.PayloadType))
 	}
 	st, stErr := attest.ParseStatementInPlace(payload)
-	return checkStatement(digest, source, signed{entity: b, dsse: d}, payload, st, stErr, authority)
+	return checkStatement(t, source, signed{entity: b, dsse: d}, payload, st, stErr, authority)
 }
 
 // checkStatement makes the checks common to both: the subject, the
 // signature and authority, then the statement.
-func checkStatement(digest, source string, s signed, payload []byte, st *attest.Statement, stErr error, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func checkStatement(t target, source string, s signed, payload []byte, st *attest.Statement, stErr error, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: source, Step: step, Err: err}
+	}
+	unverified := st
+	if stErr != nil {
+		unverified = nil
+	}
+	digest, err := t.digest(unverified)
+	if err != nil {
+		return fail(StepSubject, err)
 	}
 	// Looking at the subject before the signature check only serves to
 	// name a copied signature in the error; the verdict comes after it.

@@ -36,12 +36,12 @@ import (
 	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
-// Keyless verification re-done on the same bundles (an admission
-// controller re-checking the images it runs) spends most of its time on
+// Keyless verification re-done on the same bundles (a verifier that
+// checks the same images again and again) spends most of its time on
 // what does not change from one call to the next: certificate chains
 // (P-384 signatures), RFC 3161 timestamps (a PKCS#7 signature and a chain)
 // and log checkpoints (a note signature). keylessCache remembers those
-// verified results, keyed by the exact bytes verified, and Keyless.fast
+// verified results, keyed by the exact bytes verified, and cachedVerifier
 // runs sigstore-go's verification with them:
 //
 //   - a certificate chain is kept for the exact leaf DER and intermediates
@@ -55,10 +55,11 @@ import (
 //
 // The identity, the artifact signature, the entry's hash and inclusion,
 // the timestamps' threshold and the statement are checked at every call.
-// Only successes are kept, and only successes of the fast path are final:
-// when it fails, for whatever reason, the plain sigstore-go verification
-// runs and gives the verdict and the error. The caches are bounded (least
-// recently used entries go first) and safe for concurrent use.
+// Only successes are kept, and only successes of the cached path are
+// final: when it fails, for whatever reason, it leaves the signature to
+// the full sigstore-go verification (errUndecided), which gives the
+// verdict and the error. The caches are bounded (least recently used
+// entries go first) and safe for concurrent use.
 type keylessCache struct {
 	root        root.TrustedMaterial
 	material    root.TrustedMaterial // root with the timestamp authorities cached
@@ -230,9 +231,9 @@ func chainValidAt(chain []*x509.Certificate, t time.Time) bool {
 	return len(chain) > 0
 }
 
-// errFallback says the fast path does not handle a bundle; the plain
-// verification will.
-var errFallback = errors.New("not for the fast path")
+// errFallback says the cache does not handle a bundle's log entries:
+// sigstore-go's log check runs instead.
+var errFallback = errors.New("not for the cache")
 
 var rekorV1Origin = regexp.MustCompile(`.* - [0-9]+$`)
 
@@ -363,26 +364,44 @@ func v2EntryHash(sigContent sgverify.SignatureContent, vc sgverify.VerificationC
 	})
 }
 
-// fast is sigstore-go's Verify (as k.verifier is configured, without the
-// identity) with the caches, then post and the identity check. Any error
-// means: run the plain verification.
-func (k *Keyless) fast(signed sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
+// cachedVerifier is sigstore-go's Verify (as the full verifier is
+// configured, without the identity) with the caches, then post and the
+// identity check. It decides only the signatures it accepts: any error
+// leaves the signature to the full verification.
+type cachedVerifier struct {
+	cache *keylessCache
+	// verifier is the full verifier's configuration over the cache's
+	// trusted material; parts of it run here.
+	verifier   *sgverify.Verifier
+	root       root.TrustedMaterial
+	identities []sgverify.CertificateIdentity
+	// requireTlog and requireSCTs say what verifier requires.
+	requireTlog bool
+	requireSCTs bool
+}
+
+func (v *cachedVerifier) verify(signed sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
+	res, err := v.run(signed, art, post)
+	return res, undecided(err)
+}
+
+func (v *cachedVerifier) run(signed sgverify.SignedEntity, art artifact, post func() error) (*sgverify.VerificationResult, error) {
 	if art.none {
-		return nil, errors.New("no artifact: the plain path decides")
+		return nil, errors.New("no artifact: the full verification decides")
 	}
-	c := k.cache
+	c := v.cache
 	entity := &parsedOnce{SignedEntity: signed}
 	var logTimes []sgverify.TimestampVerificationResult
-	if k.requireTlog {
+	if v.requireTlog {
 		if err := c.verifyLog(entity); errors.Is(err, errFallback) {
-			if logTimes, err = k.fastVerifier.VerifyTransparencyLogInclusion(entity); err != nil {
+			if logTimes, err = v.verifier.VerifyTransparencyLogInclusion(entity); err != nil {
 				return nil, err
 			}
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	times, err := k.fastVerifier.VerifyObserverTimestamps(entity, logTimes)
+	times, err := v.verifier.VerifyObserverTimestamps(entity, logTimes)
 	if err != nil {
 		return nil, err
 	}
@@ -415,8 +434,8 @@ func (k *Keyless) fast(signed sgverify.SignedEntity, art artifact, post func() e
 			return nil, err
 		}
 	}
-	if k.requireSCTs {
-		if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, k.root); err != nil {
+	if v.requireSCTs {
+		if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, v.root); err != nil {
 			return nil, err
 		}
 	}
@@ -428,11 +447,11 @@ func (k *Keyless) fast(signed sgverify.SignedEntity, art artifact, post func() e
 		return nil, err
 	}
 	// sigstore-go also tries SHA-256 for P-384 and P-521 keys of old
-	// bundles; this does not, and leaves those to the plain path.
+	// bundles; this does not, and leaves those to the full verification.
 	if art.hasContent {
-		err = sgverify.VerifySignatureWithArtifacts(sigContent, vc, k.root, []io.Reader{bytes.NewReader(art.content)})
+		err = sgverify.VerifySignatureWithArtifacts(sigContent, vc, v.root, []io.Reader{bytes.NewReader(art.content)})
 	} else {
-		err = sgverify.VerifySignatureWithArtifactDigests(sigContent, vc, k.root, []sgverify.ArtifactDigest{{Algorithm: art.alg, Digest: art.digest}})
+		err = sgverify.VerifySignatureWithArtifactDigests(sigContent, vc, v.root, []sgverify.ArtifactDigest{{Algorithm: art.alg, Digest: art.digest}})
 	}
 	if err != nil {
 		return nil, err
@@ -445,7 +464,7 @@ func (k *Keyless) fast(signed sgverify.SignedEntity, art artifact, post func() e
 			return nil, err
 		}
 	}
-	if err := k.checkIdentity(res); err != nil {
+	if err := checkIdentity(v.identities, res); err != nil {
 		return nil, err
 	}
 	return res, nil

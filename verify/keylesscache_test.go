@@ -83,7 +83,7 @@ func stepOf(t *testing.T, err error) verify.Step {
 // TestKeylessCache: with caches warmed by good bundles, a bundle that
 // reuses cached material (another bundle's certificate, checkpoint,
 // inclusion proof or timestamp) or is tampered with is still rejected, at
-// the step where a fresh authority, and the plain sigstore-go path,
+// the step where a fresh authority, and sigstore-go's full verification,
 // reject it; and a cached certificate chain is only used at times when
 // every certificate of it is valid.
 func TestKeylessCache(t *testing.T) {
@@ -100,32 +100,29 @@ func TestKeylessCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, plain, done := verify.CountFast()
+	counted, decided, undecided := warm.CountCached()
 	for i := range set.bundles {
-		set.verify(t, warm, i)
-		set.verify(t, warm, i)
+		set.verify(t, counted, i)
+		set.verify(t, counted, i)
 	}
-	done()
-	if *fast != 8 || *plain != 0 {
-		t.Errorf("good bundles: %d fast and %d plain verifications, want 8 fast", *fast, *plain)
+	if decided.Load() != 8 || undecided.Load() != 0 {
+		t.Errorf("good bundles: the cached path decided %d and left %d to the full one, want 8 decided", decided.Load(), undecided.Load())
 	}
 	if chains, stamps, checkpoints := warm.CacheSizes(); chains != 4 || stamps != 4 || checkpoints < 2 {
 		t.Errorf("cached %d chains, %d timestamps, %d checkpoints; want 4, 4 and at least 2", chains, stamps, checkpoints)
 	}
 
-	// The fast path reports what the plain one does.
+	// The cached path reports what the full one does.
 	got, err := verify.Blob("b", a, verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: warm})
 	if err != nil {
 		t.Fatal(err)
 	}
-	restore := verify.WithoutFast()
-	want, err := verify.Blob("b", a, verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: warm})
-	restore()
+	want, err := verify.Blob("b", a, verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: warm.FullOnly()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("result (-plain +fast):\n%s", diff)
+		t.Errorf("result (-full +cached):\n%s", diff)
 	}
 
 	flipped := func(path ...string) []byte {
@@ -178,11 +175,9 @@ func TestKeylessCache(t *testing.T) {
 					t.Fatal(err)
 				}
 				coldStep := stepOf(t, verifyWith(authority(cold)))
-				restore := verify.WithoutFast()
-				plainStep := stepOf(t, verifyWith(authority(cold)))
-				restore()
-				if warmStep != coldStep || warmStep != plainStep {
-					t.Errorf("steps: warm %s, cold %s, plain %s", warmStep, coldStep, plainStep)
+				fullStep := stepOf(t, verifyWith(authority(cold).FullOnly()))
+				if warmStep != coldStep || warmStep != fullStep {
+					t.Errorf("steps: warm %s, cold %s, full %s", warmStep, coldStep, fullStep)
 				}
 				t.Logf("%s", warmStep)
 			})

@@ -3,7 +3,9 @@ package verify_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ import (
 
 // signRaw signs any payload in a DSSE envelope (sign.Statement refuses
 // payloads that are not strict statements).
-func signRaw(t *testing.T, k sgsign.Keypair, payloadType string, payload []byte, opts sign.Options) []byte {
+func signRaw(t testing.TB, k sgsign.Keypair, payloadType string, payload []byte, opts sign.Options) []byte {
 	t.Helper()
 	bo := opts.BundleOptions
 	bo.Context = context.Background()
@@ -140,13 +142,13 @@ func comparePaths(t *testing.T, a verify.Authority, cases []pathCase) {
 			if c.name == "good" && small.Step != "" {
 				t.Fatalf("in memory: rejected at %s: %v", small.Step, small.Err)
 			}
-			// The keyless fast path (warm caches) and sigstore-go's plain
-			// verification agree.
-			restore := verify.WithoutFast()
-			plain := verify.VerifyStatementInMemory(digestA, c.bundle, a)
-			restore()
-			if plain.Step != small.Step {
-				t.Errorf("plain step %q (%v), fast %q (%v)", plain.Step, plain.Err, small.Step, small.Err)
+			// The keyless cached path (warm caches) and sigstore-go's
+			// full verification agree.
+			if k, ok := a.(*verify.Keyless); ok {
+				full := verify.VerifyStatementInMemory(digestA, c.bundle, k.FullOnly())
+				if full.Step != small.Step {
+					t.Errorf("full verification step %q (%v), with the cached path %q (%v)", full.Step, full.Err, small.Step, small.Err)
+				}
 			}
 			for _, size := range []bool{true, false} {
 				large := verify.VerifyStatementStreamed(digestA, c.bundle, a, size)
@@ -366,4 +368,21 @@ func FuzzReadStreamedBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBundleSourceOverLimit: a bundle source whose size is over the
+// bundle limit is refused by its size, without being opened.
+func TestBundleSourceOverLimit(t *testing.T) {
+	src := verify.BundleSource{Source: "big", Size: 200 << 20, Open: func() (io.ReadCloser, error) {
+		t.Error("the bundle was opened")
+		return io.NopCloser(strings.NewReader("")), nil
+	}}
+	_, err := verify.AttestationsFrom(digestA, nil, []verify.BundleSource{src}, verify.AttestationPolicy{Authority: newFixture(t).keys, PredicateType: "p"})
+	var nv *verify.NoValidSignatureError
+	if !errors.As(err, &nv) || len(nv.Rejected) != 1 {
+		t.Fatalf("got %v, want one rejection", err)
+	}
+	if got, want := nv.Rejected[0].Error(), "big: bundle check failed: bundle is 209715200 bytes, over the 67108864 byte limit"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

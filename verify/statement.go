@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/jsonstrict"
 	"hallmark.dev/oci"
 )
 
@@ -129,9 +129,7 @@ func envelopeBundle(data []byte, a Authority) (*bundle.Bundle, error) {
 			Cert  string `json:"cert"`
 		} `json:"signatures"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	if err := jsonstrict.Unmarshal(data, &env, jsonstrict.Rules{Fields: jsonstrict.FieldsOf(&env)}); err != nil {
 		return nil, fmt.Errorf("DSSE envelope is not valid: %w", err)
 	}
 	if len(env.Signatures) == 0 {

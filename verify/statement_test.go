@@ -73,6 +73,8 @@ func TestStatement(t *testing.T) {
 		{name: "message signature", data: blobBundle(t, f), authority: f.keys, types: slsaTypes, step: verify.StepBundle, want: "not a DSSE envelope"},
 		{name: "not JSON", data: []byte("nope"), authority: f.keys, types: slsaTypes, step: verify.StepBundle},
 		{name: "envelope with an unknown field", data: []byte(`{"payloadType":"x","payload":"","signatures":[],"extra":1}`), authority: f.keys, types: slsaTypes, step: verify.StepBundle, want: "unknown field"},
+		{name: "envelope with a field in another case", data: []byte(`{"payloadType":"x","Payload":"","signatures":[]}`), authority: f.keys, types: slsaTypes, step: verify.StepBundle, want: `unknown field "Payload"`},
+		{name: "envelope with a repeated key", data: []byte(`{"payloadType":"x","payloadType":"y","payload":"","signatures":[]}`), authority: f.keys, types: slsaTypes, step: verify.StepBundle, want: `duplicate JSON key "payloadType"`},
 		{name: "envelope without signatures", data: []byte(`{"payloadType":"x","payload":"","signatures":[]}`), authority: f.keys, types: slsaTypes, step: verify.StepBundle, want: "no signature"},
 		{name: "keyless, envelope with a certificate", data: bareEnvelope(t, bundle, certPEM), authority: keyless, types: slsaTypes, step: verify.StepTimestamp,
 			want: "no signing time can be established offline"},

@@ -10,6 +10,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/jsonstrict"
 	"hallmark.dev/oci"
 )
 
@@ -42,7 +43,7 @@ func bytesSource(source string, b []byte) BundleSource {
 
 // verifyStatementSource is verifyStatementBundle for a bundle read as a
 // stream.
-func verifyStatementSource(digest string, src BundleSource, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyStatementSource(t target, src BundleSource, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: src.Source, Step: step, Err: err}
 	}
@@ -54,14 +55,17 @@ func verifyStatementSource(digest string, src BundleSource, authority Authority)
 		return fail(StepBundle, err)
 	}
 	if payload == nil {
-		return verifyParsedStatement(digest, src.Source, b, authority)
+		return verifyParsedStatement(t, src.Source, b, authority)
 	}
-	return verifyStreamedStatement(digest, src.Source, b, payload, authority)
+	return verifyStreamedStatement(t, src.Source, b, payload, authority)
 }
 
 func readSource(src BundleSource, read func(io.Reader, int64) (*bundle.Bundle, []byte, error)) (*bundle.Bundle, []byte, error) {
 	if src.Open == nil {
 		return nil, nil, errors.New("bundle could not be read")
+	}
+	if src.Size > oci.MaxBundleSize {
+		return nil, nil, fmt.Errorf("bundle is %d bytes, over the %d byte limit", src.Size, oci.MaxBundleSize)
 	}
 	rc, err := src.Open()
 	if err != nil {
@@ -104,14 +108,13 @@ var errNotCanonical = errors.New("DSSE payload is not in canonical base64")
 func readStreamedBundle(r io.Reader, size int64) (*bundle.Bundle, []byte, error) {
 	s := &bundleStream{size: size}
 	n, err := s.read(io.LimitReader(r, oci.MaxBundleSize+1))
-	if err != nil {
-		return nil, nil, err
-	}
 	switch {
-	case n == 0:
+	case n == 0 && (err == nil || errors.Is(err, jsonstrict.ErrSyntax)):
 		return nil, nil, errors.New("empty bundle")
 	case n > oci.MaxBundleSize:
 		return nil, nil, fmt.Errorf("bundle is over the %d byte limit", oci.MaxBundleSize)
+	case err != nil:
+		return nil, nil, err
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(s.rest.Bytes()); err != nil {
@@ -131,157 +134,48 @@ func readStreamedBundle(r io.Reader, size int64) (*bundle.Bundle, []byte, error)
 	return &b, s.payload, nil
 }
 
-// bundleStream follows the structure of a JSON document as it reads it,
-// enough to find one string value; it does not check the grammar, which
-// protobuf's parser does on the rest.
+// bundleStream reads a bundle's JSON under jsonstrict's rules (which
+// protobuf's parser also applies), keeping all of it but the DSSE
+// payload's characters, which it decodes as they come.
 type bundleStream struct {
 	size int64
 	rest bytes.Buffer
 
-	stack []frame // open containers
-	// key holds the last key read in the object at depth 1 and 2, as
-	// written (without escapes only; longer keys are irrelevant).
-	key      [3][]byte
-	inString bool
-	isKey    bool
-	escape   bool
-	// envelope is set while inside the top-level "dsseEnvelope" object.
-	envelope bool
-
-	inPayload bool
-	streamed  bool
-	payload   []byte
-	pend      []byte // base64 characters not decoded yet
-	pad       int    // '=' characters seen
+	started  bool // the payload string was reached
+	streamed bool // and decoded whole
+	payload  []byte
+	pend     []byte // base64 characters not decoded yet
+	pad      int    // '=' characters seen
 }
 
-type frame struct {
-	object    bool
-	expectKey bool // in an object: the next string is a key
-	envelope  bool // this object is the dsseEnvelope value
-}
+// payloadPath is where a bundle's DSSE payload is.
+var payloadPath = jsonstrict.Path{{Key: "dsseEnvelope"}, {Key: "payload"}}
 
 const payloadChunk = 48 << 10 // base64 characters decoded at a time (a multiple of 4)
 
 func (s *bundleStream) read(r io.Reader) (int64, error) {
-	buf := make([]byte, 64<<10)
-	var n int64
-	for {
-		m, err := r.Read(buf)
-		n += int64(m)
-		if m > 0 {
-			if perr := s.feed(buf[:m]); perr != nil {
-				return n, perr
-			}
+	st := jsonstrict.Stream{Out: &s.rest, Divert: payloadPath, OnDivert: s.payloadChars}
+	n, err := st.ReadFrom(r)
+	if err != nil && !errors.Is(err, errNotCanonical) {
+		if _, ok := errors.AsType[*jsonstrict.Error](err); ok {
+			return n, fmt.Errorf("malformed bundle: %w", err)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("read bundle: %w", err)
-		}
+		return n, fmt.Errorf("read bundle: %w", err)
 	}
-	if s.inPayload {
-		return n, errNotCanonical // unterminated: let the whole read say why
-	}
-	return n, nil
+	return n, err
 }
 
-func (s *bundleStream) feed(p []byte) error {
-	for i := 0; i < len(p); {
-		if s.inPayload {
-			j, err := s.payloadBytes(p[i:])
-			if err != nil {
-				return err
-			}
-			i += j
-			continue
-		}
-		c := p[i]
-		if s.inString {
-			start := i
-			for i < len(p) {
-				c = p[i]
-				if s.escape {
-					s.escape = false
-				} else if c == '\\' {
-					s.escape = true
-				} else if c == '"' {
-					break
-				}
-				i++
-			}
-			s.rest.Write(p[start:i])
-			if s.isKey {
-				if d := len(s.stack); d <= 2 && len(s.key[d])+(i-start) <= 32 {
-					s.key[d] = append(s.key[d], p[start:i]...)
-				} else if d <= 2 {
-					s.key[d] = append(s.key[d][:0], '\\') // too long to matter; never a match
-				}
-			}
-			if i == len(p) {
-				return nil
-			}
-			// The closing quote.
-			s.rest.WriteByte('"')
-			i++
-			s.inString = false
-			if s.isKey {
-				if d := len(s.stack); d > 0 {
-					s.stack[d-1].expectKey = false
-				}
-			}
-			continue
-		}
-		s.rest.WriteByte(c)
-		i++
-		switch c {
-		case '"':
-			s.startString()
-		case '{':
-			f := frame{object: true, expectKey: true}
-			d := len(s.stack)
-			if d == 1 && s.stack[0].object && string(s.key[1]) == "dsseEnvelope" {
-				f.envelope = true
-			}
-			s.stack = append(s.stack, f)
-		case '[':
-			s.stack = append(s.stack, frame{})
-		case '}', ']':
-			if len(s.stack) > 0 {
-				s.stack = s.stack[:len(s.stack)-1]
-			}
-		case ',':
-			if d := len(s.stack); d > 0 && s.stack[d-1].object {
-				s.stack[d-1].expectKey = true
-			}
+// payloadChars decodes the next characters of the payload; end is set
+// after its last.
+func (s *bundleStream) payloadChars(p []byte, end bool) error {
+	if !s.started {
+		s.started = true
+		// The size is a claim (a file's, a descriptor's): no more than the
+		// bundle limit is read, so no more is allocated.
+		if size := min(s.size, oci.MaxBundleSize); size > 0 {
+			s.payload = make([]byte, 0, size/4*3+3)
 		}
 	}
-	return nil
-}
-
-func (s *bundleStream) startString() {
-	s.inString, s.escape = true, false
-	d := len(s.stack)
-	s.isKey = d > 0 && s.stack[d-1].object && s.stack[d-1].expectKey
-	if s.isKey && d <= 2 {
-		s.key[d] = s.key[d][:0]
-	}
-	if s.isKey || s.streamed || d != 2 || !s.stack[1].envelope || string(s.key[2]) != "payload" {
-		return
-	}
-	// The payload: decode it instead of keeping it.
-	s.inString, s.inPayload = false, true
-	// The size is a claim (a file's, a descriptor's): no more than the
-	// bundle limit is read, so no more is allocated.
-	if size := min(s.size, oci.MaxBundleSize); size > 0 {
-		s.payload = make([]byte, 0, size/4*3+3)
-	}
-}
-
-// payloadBytes decodes the payload's characters at the start of p and
-// returns how many it consumed, through the closing quote.
-func (s *bundleStream) payloadBytes(p []byte) (int, error) {
 	i := 0
 	if s.pad == 0 {
 		for i < len(p) && isStdBase64[p[i]] {
@@ -291,38 +185,34 @@ func (s *bundleStream) payloadBytes(p []byte) (int, error) {
 		if len(s.pend) >= payloadChunk {
 			k := len(s.pend) / 4 * 4
 			if err := s.decode(s.pend[:k]); err != nil {
-				return 0, err
+				return err
 			}
 			s.pend = append(s.pend[:0], s.pend[k:]...)
 		}
 	}
-	for i < len(p) {
-		switch p[i] {
-		case '=':
-			s.pad++
-			if s.pad > 2 {
-				return 0, errNotCanonical
-			}
-			i++
-			continue
-		case '"':
-			if (len(s.pend)+s.pad)%4 != 0 || (s.pad > 0 && len(s.pend)%4 != 4-s.pad) {
-				return 0, errNotCanonical
-			}
-			tail := append(s.pend, "=="[:s.pad]...)
-			if err := s.decode(tail); err != nil {
-				return 0, err
-			}
-			s.pend, s.inPayload, s.streamed = nil, false, true
-			s.rest.WriteByte('"')
-			return i + 1, nil
-		default:
-			// Another character: an escape, a URL-safe character, a
-			// character after the padding.
-			return 0, errNotCanonical
+	for ; i < len(p); i++ {
+		// Past the base64 characters only padding may come: an escape, a
+		// URL-safe character or a character after the padding is not
+		// canonical.
+		if p[i] != '=' {
+			return errNotCanonical
+		}
+		s.pad++
+		if s.pad > 2 {
+			return errNotCanonical
 		}
 	}
-	return i, nil
+	if !end {
+		return nil
+	}
+	if (len(s.pend)+s.pad)%4 != 0 || (s.pad > 0 && len(s.pend)%4 != 4-s.pad) {
+		return errNotCanonical
+	}
+	if err := s.decode(append(s.pend, "=="[:s.pad]...)); err != nil {
+		return err
+	}
+	s.pend, s.streamed = nil, true
+	return nil
 }
 
 func (s *bundleStream) decode(b64 []byte) error {

@@ -8,7 +8,7 @@ import (
 )
 
 // TrustedRootMediaType is the media type of a trusted_root.json that
-// sigstore-go accepts (v0.1; v0.2 adds nothing hallmark needs yet).
+// sigstore-go accepts (v0.1; v0.2 adds nothing hallmark uses).
 const TrustedRootMediaType = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 
 // TrustedRoot is trusted material: certificate authorities, transparency

@@ -36,11 +36,11 @@ var (
 	ErrNoAuthority = errors.New("no trusted keys or trusted root given")
 	// ErrNoTimestampAuthority means timestamp-only verification was asked
 	// for with a trusted root that lists no timestamp authority.
+	ErrNoTimestampAuthority = errors.New("timestamp-only verification needs a trusted root that lists a timestamp authority")
 	// ErrOtherPredicateType marks an attestation that verified but is of
 	// another predicate type than the one asked for: not a failure of the
 	// requested check, just another attestation.
-	ErrOtherPredicateType   = errors.New("another predicate type")
-	ErrNoTimestampAuthority = errors.New("timestamp-only verification needs a trusted root that lists a timestamp authority")
+	ErrOtherPredicateType = errors.New("another predicate type")
 )
 
 // Step names the check that failed.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +17,29 @@ const (
 	defaultIssuer   = "https://token.actions.githubusercontent.com"
 )
 
-// TestConformance runs every offline case of the sigstore-conformance
-// suite, with the artifact and with its digest: 140 runs. A case whose name
-// ends in _fail must be rejected, every other must verify.
-func TestConformance(t *testing.T) {
+// conformanceRun is one run of a sigstore-conformance case: the adapter's
+// arguments and whether the suite wants the bundle rejected.
+type conformanceRun struct {
+	name       string // case/file or case/digest
+	args       []string
+	wantReject bool
+}
+
+// conformanceRuns lays out every offline case of the checked-in
+// sigstore-conformance data (testdata/sigstore-conformance/README.md), with
+// the artifact and with its digest: 140 runs. A case whose name ends in
+// _fail must be rejected, every other must verify.
+func conformanceRuns(t *testing.T) []conformanceRun {
+	t.Helper()
 	base := filepath.Join("testdata", "sigstore-conformance")
 	cases, err := filepath.Glob(filepath.Join(base, "bundle-verify", "*", "bundle.sigstore.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cases) != 70 {
-		t.Fatalf("found %d cases, want 70", len(cases))
+		t.Fatalf("found %d cases in %s, want 70", len(cases), base)
 	}
-	runs := 0
+	var runs []conformanceRun
 	for _, bundle := range cases {
 		dir := filepath.Dir(bundle)
 		name := filepath.Base(dir)
@@ -56,49 +68,99 @@ func TestConformance(t *testing.T) {
 			if strings.HasPrefix(input, "sha256:") {
 				mode = "digest"
 			}
-			t.Run(name+"/"+mode, func(t *testing.T) {
-				runs++
-				args := append([]string{"verify-bundle", "--bundle", bundle}, who...)
-				args = append(args, "--trusted-root", root, input)
-				err := run(args)
-				if strings.HasSuffix(name, "_fail") {
-					if err == nil {
-						t.Errorf("verified, want rejected")
-					}
-					return
-				}
-				if err != nil {
-					t.Errorf("rejected, want verified: %v", err)
-				}
-			})
+			args := append([]string{"verify-bundle", "--bundle", bundle}, who...)
+			args = append(args, "--trusted-root", root, input)
+			runs = append(runs, conformanceRun{name + "/" + mode, args, strings.HasSuffix(name, "_fail")})
 		}
 	}
-	if runs != 140 {
-		t.Errorf("ran %d, want 140", runs)
+	if len(runs) != 140 {
+		t.Fatalf("laid out %d runs, want 140", len(runs))
+	}
+	return runs
+}
+
+// TestConformance runs every case in-process. A rejection must be a
+// verdict on the bundle, not a call the adapter could not act on.
+func TestConformance(t *testing.T) {
+	for _, r := range conformanceRuns(t) {
+		t.Run(r.name, func(t *testing.T) {
+			err := run(r.args)
+			switch {
+			case r.wantReject && err == nil:
+				t.Errorf("verified, want rejected")
+			case r.wantReject && errors.As(err, new(invocationError)):
+				t.Errorf("rejected for a bad call, want a verdict on the bundle: %v", err)
+			case !r.wantReject && err != nil:
+				t.Errorf("rejected, want verified: %v", err)
+			}
+		})
 	}
 }
 
-// TestConformanceRunner runs the suite's own runner script against the
-// built adapter when the project's shared tools are beside the checkout
-// (as in CI).
+// adapterEnv makes the test binary run the adapter's main (see TestMain),
+// so the runner drives the real command without building it.
+const adapterEnv = "HALLMARK_CONFORMANCE_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(adapterEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestConformanceRunner drives the adapter as a separate process through
+// the suite's CLI protocol, as the suite's runner does: exit status 0 is
+// verified, 1 is rejected with "hallmark-conformance: error: " and the
+// reason on stderr, 2 is a call it could not act on. It needs nothing
+// outside the repository, so it never skips.
 func TestConformanceRunner(t *testing.T) {
-	runner, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "tools", "sigstore-conformance-verify"))
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !exists(runner) {
-		t.Skipf("%s not present", runner)
+	adapter := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(exe, args...)
+		cmd.Env = append(os.Environ(), adapterEnv+"=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("run adapter: %v", err)
+		}
+		return cmd.ProcessState.ExitCode(), stderr.String()
 	}
-	bin := filepath.Join(t.TempDir(), "hallmark-conformance")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	runs := conformanceRuns(t)
+	// The runner tells a rejection from a bad call: the same failing case
+	// with an unknown flag exits 2.
+	var failing conformanceRun
+	for _, r := range runs {
+		if r.wantReject {
+			failing = r
+			break
+		}
 	}
-	out, err := exec.Command(runner, bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("runner: %v\n%s", err, out)
+	if code, stderr := adapter(append(failing.args[:1:1], append([]string{"--no-such-flag"}, failing.args[1:]...)...)...); code != 2 ||
+		!strings.HasPrefix(stderr, "hallmark-conformance: error: flag provided but not defined: -no-such-flag") {
+		t.Fatalf("an unknown flag: got exit %d, stderr %q; want exit 2 naming the flag", code, stderr)
 	}
-	if !strings.Contains(string(out), "140 passed, 0 failed") {
-		t.Errorf("runner says:\n%s", out)
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			code, stderr := adapter(r.args...)
+			want := 0
+			if r.wantReject {
+				want = 1
+			}
+			if code != want {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, want, stderr)
+			}
+			if want == 1 && !strings.HasPrefix(stderr, "hallmark-conformance: error: ") {
+				t.Errorf("stderr %q, want the reason after \"hallmark-conformance: error: \"", stderr)
+			}
+		})
 	}
 }
 

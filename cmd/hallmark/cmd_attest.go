@@ -8,8 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"
 	"hallmark.dev/slsa"
@@ -37,13 +38,13 @@ func attestCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
 			if err != nil {
 				return err
 			}
 			res, err := ops.AttestImage(cmd.Context(), rf.client(), ops.AttestImageRequest{
 				Reference: args[0], PredicateType: pt, Predicate: content,
-				Repository: e.repository(repository), Signer: k, Options: opts,
+				Repository: e.repository(repository), Signer: s.Keypair, Options: s.Options,
 			})
 			if errors.Is(err, sbom.ErrOtherSubject) {
 				return withHint(err, "generate the SBOM from the image you attest (syft %s, trivy image --format cyclonedx %s)", args[0], args[0])
@@ -82,6 +83,7 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 		pf         provenanceFlags
 		gateMaxAge string
 		gatePolicy string
+		sigPolicy  string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) IMAGE",
@@ -93,11 +95,15 @@ Two policies are built in:
   - with --source-uri (and --source-tag, --builder-id, … as verify-provenance), every
     verified SLSA provenance statement (--type slsaprovenance1 or slsaprovenance02) must
     meet slsa-verifier's checks for the image;
-  - with --gate-max-age, at least one verified gate attestation (--type vuln, as hallmark
-    release and hallmark gate attach) must say the gate passed for the image, have a
-    verified signing time (a signed timestamp or log entry) and a scan finish time no
-    older than the maximum age, and with --gate-policy-digest have run under that gate
-    policy. Older gate attestations are reported but do not fail the verification.`,
+  - with --gate-max-age, of the verified gate attestations (--type vuln, as hallmark
+    release and hallmark gate attach) for the image with a verified signing time (a
+    signed timestamp or log entry) and a scan finish time no older than the maximum age,
+    and with --gate-policy-digest run under that gate policy, the newest (by its signed
+    scan finish time) must say the gate passed: an older pass does not outweigh a newer
+    block. Attestations outside the window are reported but do not decide.
+  - with --signing-policy-digest (--type slsaprovenance1), one verified provenance
+    statement must record that hallmark release was allowed by that signing policy
+    version (one suffices: a release signs the record only after the check passed).`,
 		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -107,7 +113,7 @@ Two policies are built in:
 			if err != nil {
 				return err
 			}
-			var prov *slsa.Requirements
+			var prov, gateCheck policy.Check
 			if pf.given() {
 				if !slices.Contains(slsa.PredicateTypes, pt) {
 					return withHint(fmt.Errorf("--source-uri, --source-tag, --builder-id and the other provenance flags check SLSA provenance, not %s", pt),
@@ -117,9 +123,10 @@ Two policies are built in:
 				if err != nil {
 					return err
 				}
-				prov = &req
+				if prov, err = slsa.NewCheck(req, slsa.Every); err != nil {
+					return err
+				}
 			}
-			var gateReq *gate.AttestationRequirements
 			if gateMaxAge != "" || gatePolicy != "" {
 				if pt != gate.PredicateType {
 					return withHint(fmt.Errorf("--gate-max-age and --gate-policy-digest check gate attestations (%s), not %s", gate.PredicateType, pt),
@@ -132,27 +139,40 @@ Two policies are built in:
 				if err != nil {
 					return err
 				}
-				gateReq = &gate.AttestationRequirements{MaxAge: age, PolicyDigest: gatePolicy}
-				if err := gateReq.Validate(); err != nil {
+				if gateCheck, err = gate.NewCheck(gate.AttestationRequirements{MaxAge: age, PolicyDigest: gatePolicy}); err != nil {
 					return err
 				}
+			}
+			if sigPolicy != "" && pt != attest.PredicateSLSAProvenance1 {
+				return withHint(fmt.Errorf("--signing-policy-digest checks SLSA v1 provenance (%s), not %s", attest.PredicateSLSAProvenance1, pt),
+					"pass --type slsaprovenance1")
+			}
+			spChecks, err := signingPolicyChecks(sigPolicy)
+			if err != nil {
+				return err
 			}
 			authority, err := af.authority()
 			if err != nil {
 				return err
 			}
-			var ps []policy.Policy
+			var checks []policy.Check
 			for _, path := range policies {
-				p, err := policy.Load(path)
+				p, err := setup.LoadPolicy(path)
 				if err != nil {
 					return err
 				}
-				ps = append(ps, p)
+				checks = append(checks, p)
 			}
+			for _, c := range []policy.Check{prov, gateCheck} {
+				if c != nil {
+					checks = append(checks, c)
+				}
+			}
+			checks = append(checks, spChecks...)
 			res, err := ops.VerifyAttestations(cmd.Context(), rf.client(), ops.VerifyAttestationsRequest{
 				Reference: args[0], Repository: e.repository(repository),
-				Policy:   verify.AttestationPolicy{Authority: authority, PredicateType: pt},
-				Policies: ps, Provenance: prov, Gate: gateReq,
+				Policy: verify.AttestationPolicy{Authority: authority, PredicateType: pt},
+				Checks: checks,
 			})
 			r := ops.NewReport(res, pt, err)
 			if r.Subject == "" {
@@ -165,8 +185,7 @@ Two policies are built in:
 			} else {
 				e.report(r)
 			}
-			var ge *ops.GatePolicyError
-			if errors.As(err, &ge) && ge.NoTrustedTime() {
+			if errors.Is(err, gate.ErrNoTrustedTime) {
 				return withHint(err, "a key signature's age needs a trusted time: verify with --trusted-root of a server whose timestamp authority timestamped the attestation (sign with --server, or a signing config with a timestamp authority)")
 			}
 			if err != nil {
@@ -182,7 +201,8 @@ Two policies are built in:
 	cmd.Flags().StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "a CUE (.cue) or Rego (.rego) policy every verified statement must satisfy (repeatable)")
 	pf.bind(cmd, "required with the other provenance flags, which check every verified SLSA provenance statement")
-	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: require a verified gate attestation that passed, signed and scanned at most this long ago (7d, 36h)")
+	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: the newest verified gate attestation signed and scanned at most this long ago (7d, 36h) must say the gate passed")
 	cmd.Flags().StringVar(&gatePolicy, "gate-policy-digest", "", "with --gate-max-age: the gate policy (sha256:…) it must have passed under")
+	cmd.Flags().StringVar(&sigPolicy, "signing-policy-digest", "", "with --type slsaprovenance1: the signing policy version (sha256:…) a verified provenance must record as having allowed the release (hallmark release --source-repo)")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,11 +42,12 @@ func requireBundle(bundle string) error {
 	return nil
 }
 
-// artifactArgs turns FILE or sha256:<hex> arguments into artifacts.
+// artifactArgs turns FILE or ALG:<hex> arguments (ALG one of
+// attest.ArtifactDigestAlgorithms) into artifacts.
 func artifactArgs(args []string) ([]ops.Artifact, error) {
 	out := make([]ops.Artifact, 0, len(args))
 	for _, a := range args {
-		if strings.HasPrefix(a, "sha256:") {
+		if alg, _, ok := strings.Cut(a, ":"); ok && slices.Contains(attest.ArtifactDigestAlgorithms, alg) {
 			if _, _, err := attest.SplitDigest(a); err != nil {
 				return nil, err
 			}
@@ -73,9 +75,10 @@ func attestBlobCmd(e *env) *cobra.Command {
 		Long: `Sign an in-toto attestation about release artifacts into a Sigstore bundle.
 
 With --predicate and --type, the statement's subjects are the ARTIFACT files (or
-sha256:<hex> digests). With --statement, a complete statement is signed as it is
-(one provenance for a whole release, with many subjects); each ARTIFACT given must
-be one of its subjects.`,
+digests: sha256:<hex>, sha512:<hex>, sha384, sha3_256 or sha3_384). With --statement,
+a complete statement is signed as it is (one provenance for a whole release, with
+many subjects); each ARTIFACT given must be one of its subjects, by any of those
+digests.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if bundle == "" {
 				return withHint(errors.New("no output bundle"), "pass --bundle OUT.sigstore.json")
@@ -104,9 +107,11 @@ be one of its subjects.`,
 					return err
 				}
 			}
-			if req.Signer, req.Options, err = e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP); err != nil {
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
+			if err != nil {
 				return err
 			}
+			req.Signer, req.Options = s.Keypair, s.Options
 			res, err := ops.AttestBlob(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -116,7 +121,7 @@ be one of its subjects.`,
 			}
 			e.printf("Wrote %s\n  predicate type: %s\n", bundle, res.PredicateType)
 			for _, s := range res.Subjects {
-				e.printf("  subject: %s sha256:%s\n", s.Name, s.Digest["sha256"])
+				e.printf("  subject: %s %s\n", s.Name, s.PreferredDigest())
 			}
 			return nil
 		},
@@ -139,9 +144,9 @@ func verifyBlobAttestationCmd(e *env) *cobra.Command {
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify-blob-attestation --bundle BUNDLE --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) FILE|sha256:<hex>",
+		Use:   "verify-blob-attestation --bundle BUNDLE --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) FILE|DIGEST",
 		Short: "Verify an attestation bundle about a file (one of its subjects)",
-		Args:  exactArgs(1, "FILE or sha256:<hex>"),
+		Args:  exactArgs(1, "FILE or DIGEST (sha256:<hex>, sha512:<hex>, …)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireBundle(bundle); err != nil {
 				return err

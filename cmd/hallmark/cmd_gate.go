@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/internal/gate"
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/scan"
 )
@@ -48,7 +48,7 @@ func (g *gateFlags) request(req ops.GateRequest) ops.GateRequest {
 		flags.FixableOnly = &fixableOnly
 	}
 	req.PolicyPath, req.ExceptionsPath, req.Flags = g.policyPath, g.exceptions, flags
-	req.Scanner = scan.Trivy{Path: g.trivyPath, Target: ops.RefuseIndex}
+	req.Scanner = scan.Trivy{Path: g.trivyPath}
 	return req
 }
 
@@ -58,6 +58,7 @@ func (g *gateFlags) error(err error) error { return gateError(err, g.severities,
 func gateCmd(e *env) *cobra.Command {
 	var (
 		gf                     gateFlags
+		rf                     registryFlags
 		report, scanRef, image string
 		output, predicate      string
 	)
@@ -89,17 +90,13 @@ finding blocks again. The exit status is 1 if anything blocks.`,
 			if report != "" && image == "" {
 				return withHint(errors.New("--image is required with --report"), "name the image the report must be for: --image REPO@sha256:…")
 			}
-			res, err := ops.Gate(cmd.Context(), gf.request(ops.GateRequest{ReportPath: report, Scan: scanRef, Image: image}))
+			res, err := ops.Gate(cmd.Context(), rf.client(), gf.request(ops.GateRequest{ReportPath: report, Scan: scanRef, Image: image}))
 			if err != nil {
 				return gf.error(err)
 			}
 			e.warnExpiring(res)
 			if predicate != "" {
-				inv := gate.Invocation{}
-				if res.Scan != nil {
-					inv.ScanStartedOn, inv.ScanFinishedOn = res.Scan.Started, res.Scan.Finished
-				}
-				p, err := res.Predicate(inv)
+				p, err := res.Predicate(gate.Invocation{})
 				if err != nil {
 					return err
 				}
@@ -122,6 +119,7 @@ finding blocks again. The exit status is 1 if anything blocks.`,
 		},
 	}
 	gf.bind(cmd)
+	rf.bind(cmd)
 	f := cmd.Flags()
 	f.StringVar(&report, "report", "", "a trivy (JSON, schema 2) or grype (JSON) report of the image")
 	f.StringVar(&scanRef, "scan", "", "scan this image (REPO@sha256:…) with trivy and gate its report")

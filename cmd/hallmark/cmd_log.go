@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/logclient"
+	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/setup"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -53,25 +55,45 @@ func (f *logFlags) client() (*logclient.Client, error) {
 func logCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "log", Short: "Read the transparency log and verify its proofs, client-side"}
 
-	var cf logFlags
+	var (
+		cf            logFlags
+		witnessPolicy string
+	)
 	checkpoint := &cobra.Command{
-		Use:   "checkpoint --server URL --trusted-root FILE",
-		Short: "Fetch and verify the log's latest signed checkpoint",
+		Use:   "checkpoint --server URL --trusted-root FILE [--witness-policy FILE]",
+		Short: "Fetch and verify the log's latest signed checkpoint (and its witness cosignatures)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := cf.client()
 			if err != nil {
 				return err
 			}
+			var policy *tlog.Policy
+			if witnessPolicy != "" {
+				if policy, err = setup.ReadWitnessPolicy(witnessPolicy); err != nil {
+					return err
+				}
+			}
 			cp, raw, err := c.Checkpoint(cmd.Context())
 			if err != nil {
 				return err
 			}
-			e.printf("Verified checkpoint of %s: size %d, root %s\n\n%s", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash), raw)
+			var witnesses []string
+			if policy != nil {
+				if witnesses, err = policy.CheckQuorum(raw); err != nil {
+					return fmt.Errorf("checkpoint of %s at size %d: %w", cp.Origin, cp.Size, err)
+				}
+			}
+			e.printf("Verified checkpoint of %s: size %d, root %s\n", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash))
+			if policy != nil {
+				e.printf("Witnessed by %s (quorum met)\n", strings.Join(witnesses, ", "))
+			}
+			e.printf("\n%s", multiline(raw))
 			return nil
 		},
 	}
 	cf.bind(checkpoint)
+	checkpoint.Flags().StringVar(&witnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: the checkpoint must carry cosignatures from its quorum of witnesses")
 
 	var (
 		inf     logFlags
@@ -97,9 +119,9 @@ func logCmd(e *env) *cobra.Command {
 			fromLog := false
 			switch {
 			case bundle != "":
-				b, err := os.ReadFile(bundle)
+				b, err := ops.ReadBundleFile(bundle)
 				if err != nil {
-					return fmt.Errorf("read bundle: %w", err)
+					return err
 				}
 				parsed, err := verify.ParseBundle(b)
 				if err != nil {

@@ -108,7 +108,7 @@ build is marked as such (builder https://hallmark.dev/local/v1).`,
 				}
 			}
 			if printJSON || output == "" {
-				e.printf("%s", indented.Bytes())
+				e.printf("%s", multiline(indented.Bytes()))
 			}
 			return nil
 		},

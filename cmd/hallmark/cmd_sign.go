@@ -31,7 +31,7 @@ func signCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, rf.allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, rf.allowHTTP)
 			if err != nil {
 				return err
 			}
@@ -40,8 +40,8 @@ func signCmd(e *env) *cobra.Command {
 				Annotations: annotations,
 				Recursive:   recursive,
 				Repository:  e.repository(repository),
-				Signer:      k,
-				Options:     opts,
+				Signer:      s.Keypair,
+				Options:     s.Options,
 			})
 			if res != nil && len(res.Signed) > 0 && err != nil {
 				for _, s := range res.Signed {
@@ -92,11 +92,11 @@ func signBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read blob: %w", err)
 			}
-			k, opts, err := e.signerAndOptions(cmd.Context(), &sf, allowHTTP)
+			s, err := e.signer(cmd.Context(), &sf, allowHTTP)
 			if err != nil {
 				return err
 			}
-			b, err := sign.Blob(cmd.Context(), k, data, opts)
+			b, err := sign.Blob(cmd.Context(), s.Keypair, data, s.Options)
 			if err != nil {
 				return err
 			}

@@ -46,7 +46,7 @@ func trustCmd(e *env) *cobra.Command {
 	var dataDir, outDir string
 	export := &cobra.Command{
 		Use:   "export --data DIR --out DIR",
-		Short: "Write trusted_root.json and signing_config.json from a server's data directory, offline",
+		Short: "Write trusted_root.json, signing_config.json and the logs' verifier keys (log.vkey, ctlog.vkey) from a server's data directory, offline",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" || outDir == "" {
@@ -57,7 +57,11 @@ func trustCmd(e *env) *cobra.Command {
 				return err
 			}
 			e.printf("Wrote %s and %s\n", tr, sc)
-			return nil
+			vkeys, err := server.ExportVerifierKeys(dataDir, outDir)
+			for _, p := range vkeys {
+				e.printf("Wrote %s\n", p)
+			}
+			return err
 		},
 	}
 	export.Flags().StringVar(&dataDir, "data", "", "the server's data directory")
@@ -75,7 +79,7 @@ func trustCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.printf("Retired the intermediate to %s; its key is deleted.\nRestart hallmark serve: it certifies a new intermediate and publishes a trusted root that keeps the retired one, valid until now.\n", retired)
+			e.printf("Retired the intermediate to %s; its key file, if any, is deleted (a key in a token stays there: restart with --ca-key naming a new one to change the key too).\nRestart hallmark serve: it certifies a new intermediate and publishes a trusted root that keeps the retired one, valid until now.\n", retired)
 			return nil
 		},
 	}

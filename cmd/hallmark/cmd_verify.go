@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -99,9 +96,9 @@ func verifyBlobCmd(e *env) *cobra.Command {
 		bundle string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|sha256:<hex>",
+		Use:   "verify-blob --key PUB --bundle BUNDLE FILE|DIGEST",
 		Short: "Verify a file (or its digest) against a Sigstore bundle",
-		Args:  exactArgs(1, "FILE or sha256:<hex>"),
+		Args:  exactArgs(1, "FILE or DIGEST (sha256:<hex>, sha512:<hex>, …)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireBundle(bundle); err != nil {
 				return err
@@ -110,24 +107,11 @@ func verifyBlobCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(bundle)
-			if err != nil {
-				return fmt.Errorf("read bundle: %w", err)
-			}
 			arts, err := artifactArgs(args)
 			if err != nil {
 				return err
 			}
-			a := verify.Artifact{Digest: arts[0].Digest}
-			if arts[0].Path != "" {
-				f, err := os.Open(arts[0].Path)
-				if err != nil {
-					return fmt.Errorf("read blob: %w", err)
-				}
-				defer f.Close()
-				a.Content = io.Reader(f)
-			}
-			res, err := verify.Blob(bundle, b, a, verify.BlobPolicy{Authority: authority})
+			res, err := ops.VerifyBlob(bundle, arts[0], verify.BlobPolicy{Authority: authority})
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,8 @@
-// Command hallmark signs container images and blobs, stores the signatures
-// next to the images in OCI registries, verifies them, and serves the
-// private trust stack they rely on. See the README.
+// Command hallmark signs container images and blobs and attests them,
+// stores the signatures and attestations next to the images in OCI
+// registries, verifies them, gates releases on vulnerability scans, checks
+// them against signing policies, and serves the private trust stack they
+// rely on. See the README.
 package main
 
 import (

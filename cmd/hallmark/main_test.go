@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/tlog"
 )
 
 func TestMain(m *testing.M) {
@@ -47,14 +49,17 @@ func requirePeers() bool { return os.Getenv("HALLMARK_REQUIRE_PEERS") == "1" }
 
 func TestScript(t *testing.T) {
 	if requirePeers() {
-		if _, err := exec.LookPath("cosign"); err != nil {
-			t.Fatalf("HALLMARK_REQUIRE_PEERS=1 but cosign is not on PATH: %v", err)
+		for _, peer := range []string{"cosign", "litewitness", "witnessctl"} {
+			if _, err := exec.LookPath(peer); err != nil {
+				t.Fatalf("HALLMARK_REQUIRE_PEERS=1 but %s is not on PATH: %v", peer, err)
+			}
 		}
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Setup:               setupScript,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"push":         cmdPush,
 			"pushindex":    cmdPushIndex,
@@ -66,11 +71,22 @@ func TestScript(t *testing.T) {
 			"tampersig":    cmdTamperSig,
 			"pushauthed":   cmdPushAuthed,
 			"startserver":  cmdStartServer,
+			"stopserver":   cmdStopServer,
+			"freeport":     cmdFreePort,
+			"waithttp":     cmdWaitHTTP,
+			"sshvkey":      cmdSSHVKey,
 			"pushdir":      cmdPushDir,
 			"setdate":      cmdSetDate,
 			"expand":       cmdExpand,
 			"pushlayout":   cmdPushLayout,
 			"signstmt":     cmdSignStatement,
+			"policyserver": cmdPolicyServer,
+			"hsmagent":     cmdHSMAgent,
+			"policyproxy":  cmdPolicyProxy,
+			"stdoutvar":    cmdStdoutVar,
+			"yamlquote":    cmdYAMLQuote,
+			"softhsm":      cmdSoftHSM,
+			"pkcs11shim":   cmdPKCS11Shim,
 		},
 	})
 }
@@ -109,8 +125,9 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("HOME", e.WorkDir)
 	e.Setenv("DOCKER_CONFIG", filepath.Join(e.WorkDir, ".docker"))
 	e.Values["registries"] = regs
+	e.Values["server"] = &scriptServer{}
 	// The gate's vectors: real trivy reports and the database they came from.
-	vectors, err := filepath.Abs(filepath.Join("..", "..", "internal", "gate", "testdata", "trivy"))
+	vectors, err := filepath.Abs(filepath.Join("..", "..", "gate", "testdata", "trivy"))
 	if err != nil {
 		return err
 	}
@@ -454,25 +471,99 @@ func cmdTamperSig(ts *testscript.TestScript, neg bool, args []string) {
 // OIDC issuer) in-process on a loopback port; set SERVER to its URL,
 // SERVERHOST to its host:port and SERVERDATA to its data directory.
 func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: startserver")
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: ts.MkAbs(".server"), DevOIDC: true}
+	switch {
+	case neg:
+		ts.Fatalf("usage: startserver [-witness-policy FILE]")
+	case len(args) == 2 && args[0] == "-witness-policy":
+		cfg.WitnessPolicy = ts.MkAbs(args[1])
+	case len(args) != 0:
+		ts.Fatalf("usage: startserver [-witness-policy FILE]")
 	}
-	dir := ts.MkAbs(".server")
+	if addr := ts.Getenv("SERVERHOST"); addr != "" {
+		cfg.Addr = addr // a restart keeps its address
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, DevOIDC: true})
+	s, err := server.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		ts.Fatalf("start server: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
-	ts.Defer(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		<-done
 	})
+	ts.Defer(stop)
+	ts.Value("server").(*scriptServer).stop = stop
 	ts.Setenv("SERVER", s.URL())
 	ts.Setenv("SERVERHOST", s.Addr().String())
-	ts.Setenv("SERVERDATA", dir)
+	ts.Setenv("SERVERDATA", cfg.DataDir)
+}
+
+// stopserver: stop the server startserver started (to restart it with
+// other options on the same data and address).
+func cmdStopServer(ts *testscript.TestScript, neg bool, args []string) {
+	stop := ts.Value("server").(*scriptServer).stop
+	if neg || len(args) != 0 || stop == nil {
+		ts.Fatalf("usage: stopserver, after startserver")
+	}
+	stop()
+}
+
+// sshvkey NAME PUBFILE VAR: set VAR to the tlog-cosignature verifier key
+// (type 0x04) of the witness named NAME whose Ed25519 key is the OpenSSH
+// public key in PUBFILE, as litewitness, which holds its key in an
+// ssh-agent, names it.
+func cmdSSHVKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: sshvkey NAME PUBFILE VAR")
+	}
+	fields := strings.Fields(ts.ReadFile(args[1]))
+	if len(fields) < 2 || fields[0] != "ssh-ed25519" {
+		ts.Fatalf("%s: not an ssh-ed25519 public key", args[1])
+	}
+	blob, err := base64.StdEncoding.DecodeString(fields[1])
+	ts.Check(err)
+	// string "ssh-ed25519", then string key: the key is the last 32 bytes.
+	if len(blob) != 4+11+4+ed25519.PublicKeySize {
+		ts.Fatalf("%s: unexpected key blob length %d", args[1], len(blob))
+	}
+	vkey, err := tlog.CosignatureVerifierKey(args[0], ed25519.PublicKey(blob[len(blob)-ed25519.PublicKeySize:]))
+	ts.Check(err)
+	ts.Setenv(args[2], vkey)
+}
+
+// scriptServer is the server startserver runs in one script.
+type scriptServer struct {
+	stop func()
+}
+
+// freeport VAR: set VAR to a free loopback host:port.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], l.Addr().String())
+	ts.Check(l.Close())
+}
+
+// waithttp URL: wait up to 30s until URL answers (any status).
+func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waithttp URL")
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(args[0])
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	ts.Fatalf("%s did not answer within 30s", args[0])
 }
 
 // pushdir DIR REF VAR: push a one-layer image of the directory's files (a

@@ -3,21 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"strings"
-	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/spf13/cobra"
 
-	"hallmark.dev/internal/trust"
-	"hallmark.dev/oci/store"
+	"hallmark.dev/internal/pkcs11key"
+	"hallmark.dev/internal/setup"
+	"hallmark.dev/keys"
 	"hallmark.dev/sign"
-	"hallmark.dev/verify"
 )
 
 // signingFlags select the signer (a key, or an identity token for keyless
@@ -31,15 +23,12 @@ type signingFlags struct {
 	tlogUpload    bool
 	timestamp     bool
 	cmd           *cobra.Command
-	// services are the services selected by signerAndOptions, nil when
-	// there is no signing config.
-	services *sign.Services
 }
 
 func (f *signingFlags) bind(cmd *cobra.Command) {
 	f.cmd = cmd
 	fl := cmd.Flags()
-	fl.StringVar(&f.key, "key", "", "encrypted private key file (cosign format)")
+	fl.StringVar(&f.key, "key", "", "private key: an encrypted key file (cosign format), or a key in a token as a PKCS#11 URI (pkcs11:token=T;object=O?module-path=M)")
 	fl.StringVar(&f.identityToken, "identity-token", "", "OIDC identity token, or a file holding one, for keyless signing (also SIGSTORE_ID_TOKEN)")
 	fl.StringVar(&f.signingConfig, "signing-config", "", "signing_config.json: the CA, log and timestamp authority to use")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json: checks each new signature against it before it is stored")
@@ -49,122 +38,68 @@ func (f *signingFlags) bind(cmd *cobra.Command) {
 	fl.BoolVar(&f.timestamp, "timestamp", true, "get an RFC 3161 timestamp from the signing config's timestamp authority")
 }
 
-// signerAndOptions returns the keypair and the bundle options.
-func (e *env) signerAndOptions(ctx context.Context, f *signingFlags, allowHTTP bool) (sgsign.Keypair, sign.Options, error) {
-	token, err := e.idToken(f.identityToken)
-	if err != nil {
-		return nil, sign.Options{}, err
-	}
-	if f.key != "" && token != "" {
-		return nil, sign.Options{}, errors.New("--key and --identity-token are mutually exclusive")
-	}
-	var kp sgsign.Keypair
-	switch {
-	case f.key != "":
-		s, err := e.loadSigner(f.key)
-		if err != nil {
-			return nil, sign.Options{}, err
-		}
-		if kp, err = sign.NewKeySigner(s); err != nil {
-			return nil, sign.Options{}, err
-		}
-	case token != "":
-		if kp, err = sgsign.NewEphemeralKeypair(nil); err != nil {
-			return nil, sign.Options{}, err
-		}
-	default:
-		return nil, sign.Options{}, withHint(errors.New("no signing key or identity token"),
-			"pass --key cosign.key (make one with hallmark generate-key-pair), or --identity-token with --server or --signing-config")
-	}
-	scJSON, trJSON, err := e.trustDocuments(ctx, f, allowHTTP)
-	if err != nil {
-		return nil, sign.Options{}, err
-	}
-	if scJSON == nil {
-		if token != "" {
-			return nil, sign.Options{}, withHint(errors.New("keyless signing needs a certificate authority"),
-				"pass --server URL (a hallmark server) or --signing-config signing_config.json")
-		}
-		if (f.cmd.Flags().Changed("tlog-upload") || f.cmd.Flags().Changed("tlog")) && f.tlogUpload {
-			return nil, sign.Options{}, withHint(errors.New("no transparency log configured"),
-				"pass --server URL or --signing-config signing_config.json")
-		}
-		return kp, sign.Options{}, nil
-	}
-	sc, err := root.NewSigningConfigFromJSON(scJSON)
-	if err != nil {
-		return nil, sign.Options{}, fmt.Errorf("invalid signing config: %w", err)
-	}
-	services := sign.Services{Config: sc, IDToken: token, Log: f.tlogUpload, Timestamp: f.timestamp}
+// signer builds the signer the flags name.
+func (e *env) signer(ctx context.Context, f *signingFlags, allowHTTP bool) (*sign.Signer, error) {
+	token := f.identityToken
 	if token == "" {
-		services.Key = kp.GetPublicKey()
+		token, _ = e.lookupEnv("SIGSTORE_ID_TOKEN")
 	}
-	if trJSON != nil {
-		tr, err := verify.ParseTrustedRoot(trJSON)
-		if err != nil {
-			return nil, sign.Options{}, err
-		}
-		services.TrustedRoot = tr
-	}
-	opts, err := services.Options(time.Now())
+	tlogSet := f.cmd.Flags().Changed("tlog-upload") || f.cmd.Flags().Changed("tlog")
+	s, err := setup.NewSigner(ctx, setup.Signing{
+		KeyPath:  f.key,
+		Password: func() ([]byte, error) { return e.password("Enter password for private key "+f.key, false) },
+		PKCS11:   e.pkcs11Options(),
+		IDToken:  token, SigningConfigPath: f.signingConfig, TrustedRootPath: f.trustedRoot,
+		Server: f.server, AllowHTTP: allowHTTP,
+		RequireTlog: tlogSet && f.tlogUpload, SkipTlogUnsafe: !f.tlogUpload, SkipTimestamp: !f.timestamp,
+	})
 	if err != nil {
-		return nil, sign.Options{}, err
+		return nil, signingError(err, f)
 	}
-	f.services = &services
-	return kp, opts, nil
+	e.onExit(s.Close)
+	return s, nil
 }
 
-// trustDocuments reads the signing config and trusted root from files, or
-// from the --server.
-func (e *env) trustDocuments(ctx context.Context, f *signingFlags, allowHTTP bool) (sc, tr []byte, err error) {
-	if f.server != "" && (f.signingConfig != "" || f.trustedRoot != "") {
-		return nil, nil, errors.New("--server and --signing-config/--trusted-root are mutually exclusive")
+// signingError names the flags behind a refusal and says what to do.
+func signingError(err error, f *signingFlags) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sign.ErrKeyAndToken):
+		return errors.New("--key and --identity-token are mutually exclusive")
+	case errors.Is(err, sign.ErrNoSigner):
+		return withHint(err, "pass --key cosign.key (make one with hallmark generate-key-pair), or --identity-token with --server or --signing-config")
+	case errors.Is(err, sign.ErrKeylessNoConfig):
+		return withHint(err, "pass --server URL (a hallmark server) or --signing-config signing_config.json")
+	case errors.Is(err, sign.ErrNoTlogConfigured):
+		return withHint(err, "pass --server URL or --signing-config signing_config.json")
+	case errors.Is(err, setup.ErrServerAndFiles):
+		return errors.New("--server and --signing-config/--trusted-root are mutually exclusive")
+	case errors.Is(err, setup.ErrPlainHTTP):
+		return withHint(err, "use https, or pass --allow-http-registry")
+	case errors.Is(err, keys.ErrWrongPassword):
+		return withHint(err, "the password comes from HALLMARK_PASSWORD, else COSIGN_PASSWORD")
 	}
-	if f.server != "" {
-		if strings.HasPrefix(f.server, "http://") && !allowHTTP && !isLoopbackURL(f.server) {
-			return nil, nil, withHint(fmt.Errorf("refusing plain HTTP to %s", f.server), "use https, or pass --allow-http-registry")
-		}
-		tr, sc, err := trust.Fetch(ctx, &http.Client{Timeout: 30 * time.Second}, f.server)
-		return sc, tr, err
-	}
-	if f.signingConfig != "" {
-		if sc, err = os.ReadFile(f.signingConfig); err != nil {
-			return nil, nil, fmt.Errorf("read signing config: %w", err)
-		}
-	}
-	if f.trustedRoot != "" {
-		if tr, err = os.ReadFile(f.trustedRoot); err != nil {
-			return nil, nil, fmt.Errorf("read trusted root: %w", err)
-		}
-	}
-	return sc, tr, nil
+	return keyError(err)
 }
 
-// idToken returns the identity token: the flag's value, or the contents of
-// the file it names, else SIGSTORE_ID_TOKEN.
-func (e *env) idToken(flag string) (string, error) {
-	v := flag
-	if v == "" {
-		v, _ = e.lookupEnv("SIGSTORE_ID_TOKEN")
+// keyError says what to do about a key in a token that could not be
+// used.
+func keyError(err error) error {
+	const list = "hallmark pkcs11 list-tokens --module-path M, and list-keys, show what a module holds"
+	switch {
+	case errors.Is(err, pkcs11key.ErrNotBuiltIn):
+		return withHint(err, "PKCS#11 needs a hallmark built with cgo: CGO_ENABLED=1 go install hallmark.dev/cmd/hallmark (with a C compiler such as gcc installed)")
+	case errors.Is(err, pkcs11key.ErrNoModule):
+		return withHint(err, "add ?module-path=/path/to/module.so to the URI (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so), or set COSIGN_PKCS11_MODULE_PATH")
+	case errors.Is(err, pkcs11key.ErrModule):
+		return withHint(err, "module-path must name the token's PKCS#11 module, a shared library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)")
+	case errors.Is(err, pkcs11key.ErrNoPIN):
+		return withHint(err, "add &pin-source=FILE (or pin-value=) to the URI, or set COSIGN_PKCS11_PIN")
+	case errors.Is(err, pkcs11key.ErrWrongPIN):
+		return withHint(err, "the PIN comes from the URI (pin-value, pin-source), else HALLMARK_PKCS11_PIN or COSIGN_PKCS11_PIN")
+	case errors.Is(err, pkcs11key.ErrNoToken), errors.Is(err, pkcs11key.ErrNoKey), errors.Is(err, pkcs11key.ErrAmbiguous):
+		return withHint(err, list)
 	}
-	if v == "" {
-		return "", nil
-	}
-	if strings.Count(v, ".") == 2 && !strings.ContainsAny(v, "/ \n") {
-		return v, nil
-	}
-	b, err := os.ReadFile(v)
-	if err != nil {
-		return "", fmt.Errorf("identity token: not a JWT and not a readable file: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func isLoopbackURL(u string) bool {
-	h := strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
-	h = strings.SplitN(h, "/", 2)[0]
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	}
-	return store.IsLoopback(strings.Trim(h, "[]"))
+	return err
 }

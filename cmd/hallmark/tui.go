@@ -12,7 +12,9 @@ import (
 )
 
 // This file is the only one that prints. Results go to stdout; errors,
-// hints and progress go to stderr, prefixed "hallmark: ".
+// hints and progress go to stderr, prefixed "hallmark: ". Every printer
+// escapes the control characters of what it prints (escape.go), except raw,
+// which writes a downloaded document as it is.
 
 type ui struct {
 	out io.Writer
@@ -37,24 +39,26 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 // fail prints an error (each line prefixed) and its hint.
 func (u *ui) fail(err error) {
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
-		fmt.Fprintf(u.err, "hallmark: error: %s\n", line)
+		fmt.Fprintf(u.err, "hallmark: error: %s\n", escapeControl(line, false))
 	}
 	var ue *userError
 	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(u.err, "hallmark: hint: %s\n", ue.hint)
+		fmt.Fprintf(u.err, "hallmark: hint: %s\n", escapeControl(ue.hint, false))
 	}
 }
 
 func (u *ui) warn(format string, args ...any) {
-	fmt.Fprintf(u.err, "hallmark: warning: "+format+"\n", args...)
+	fmt.Fprintf(u.err, "hallmark: warning: "+format+"\n", escapeArgs(args)...)
 }
 
 func (u *ui) info(format string, args ...any) {
-	fmt.Fprintf(u.err, "hallmark: "+format+"\n", args...)
+	fmt.Fprintf(u.err, "hallmark: "+format+"\n", escapeArgs(args)...)
 }
 
+// printf prints to stdout; each argument is one line of text unless it is
+// a multiline.
 func (u *ui) printf(format string, args ...any) {
-	fmt.Fprintf(u.out, format, args...)
+	fmt.Fprintf(u.out, format, escapeArgs(args)...)
 }
 
 // raw writes bytes to stdout as they are (a downloaded document).
@@ -63,10 +67,17 @@ func (u *ui) raw(b []byte) error {
 	return err
 }
 
+// json prints v as indented JSON. encoding/json escapes C0 but not DEL or
+// C1; those are escaped too, as \u00XX, which keeps the document's value.
 func (u *ui) json(v any) error {
-	enc := json.NewEncoder(u.out)
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(u.out, escapeControl(buf.String(), true))
+	return err
 }
 
 // report prints a verification report: a verdict line, then each
@@ -105,7 +116,11 @@ func (u *ui) table(indent string, rows [][]string) {
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s%s\n", indent, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = escapeControl(c, false)
+		}
+		fmt.Fprintf(tw, "%s%s\n", indent, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
@@ -131,6 +146,9 @@ func (e *env) printRelease(r *ops.ReleaseResult) {
 		note := ""
 		if a.TimestampOnly {
 			note = fmt.Sprintf("timestamp only (%d bytes, over the log limit)", a.Size)
+		}
+		if p := a.SigningPolicy; p != nil {
+			note = fmt.Sprintf("records signing policy version %d (%s)", p.Version, p.Digest)
 		}
 		rows = append(rows, []string{a.Kind, a.PredicateType, a.Referrer, note})
 	}

@@ -433,48 +433,22 @@ func (e *Engine) checkAuthority(ctx context.Context, req *request, a *authority,
 	}
 	m := &authorityMatch{Attestations: map[string][]policyAttestation{}}
 	for _, w := range a.wanted {
-		var sts []statement
-		var err error
-		if w.requirements != nil {
-			sts, err = a.check.checkRequirements(ctx, s, d.String(), a.sigRepo, w.predicateType, w.requirements, e.cfg.Now())
-		} else {
-			var f *fetched
-			if f, err = req.fetch(ctx, s, fetchKey{repo: repo, digest: digest, attestations: true, secrets: secrets}); err == nil {
-				sts, err = a.check.checkAttestations(digest, f, w.predicateType)
-			}
-		}
+		f, err := req.fetch(ctx, s, fetchKey{repo: repo, digest: digest, attestations: true, secrets: secrets})
 		if err != nil {
 			r.err = fmt.Errorf("attestation %s (%s) check failed: %w", w.name, w.predicateType, err)
 			return r
 		}
-		var passed []policyAttestation
-		var firstFailure string
-		for _, st := range sts {
-			if w.policy != nil {
-				out, err := w.policy.Evaluate(ctx, st.Payload)
-				if err != nil {
-					r.err = fmt.Errorf("attestation %s: %w", w.name, err)
-					return r
-				}
-				if out.Warning != "" {
-					r.warned = append(r.warned, fmt.Sprintf("attestation %s: %s", w.name, out.Warning))
-				}
-				if !out.Passed {
-					if firstFailure == "" {
-						firstFailure = out.Reason
-					}
-					continue
-				}
-			}
-			passed = append(passed, policyAttestation{policySignature: toPolicySignature(st.signer), PredicateType: st.PredicateType, Digest: digest})
+		sts, warnings, err := a.check.checkAttestations(ctx, w.name, d.String(), digest, f, w.predicateType, w.checks, e.cfg.Now())
+		for _, warning := range warnings {
+			r.warned = append(r.warned, fmt.Sprintf("attestation %s: %s", w.name, warning))
 		}
-		if len(passed) == 0 {
-			if firstFailure != "" {
-				r.err = fmt.Errorf("attestation %s failed its policy: %s", w.name, firstFailure)
-			} else {
-				r.err = fmt.Errorf("no matching attestations with type %s", w.predicateType)
-			}
+		if err != nil {
+			r.err = err
 			return r
+		}
+		passed := make([]policyAttestation, len(sts))
+		for i, st := range sts {
+			passed[i] = policyAttestation{policySignature: toPolicySignature(st.signer), PredicateType: st.PredicateType, Digest: digest}
 		}
 		m.Attestations[w.name] = passed
 	}

@@ -1,8 +1,8 @@
 package admission
 
 // This file is the one place the webhook calls hallmark's verification,
-// registry and policy APIs (verify, oci/store, internal/ops, internal/gate,
-// slsa). The rest of the package sees only the small types below, so that
+// registry and policy APIs (verify, oci/store, policy, gate, slsa,
+// signpolicy). The rest of the package sees only the small types below, so that
 // a change of those APIs is a change of this file.
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,11 +22,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/admission/cip"
-	"hallmark.dev/internal/gate"
-	"hallmark.dev/internal/ops"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/policy"
+	"hallmark.dev/signpolicy"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
@@ -64,18 +66,12 @@ func (t *trustMaterial) hasTimestampAuthorities() bool {
 	return t != nil && len(t.tm.TimestampingAuthorities()) > 0
 }
 
-// withoutCTLogs is trusted material whose CT logs are not trusted, so that
-// certificates need no SCT (insecureIgnoreSCT).
-type withoutCTLogs struct{ root.TrustedMaterial }
-
-func (withoutCTLogs) CTLogs() map[string]*root.TransparencyLog { return nil }
-
 // checker verifies signatures and attestations under one authority.
 type checker struct{ a verify.Authority }
 
 // keySpec is a key authority: the keys, and the trusted root whose logs
 // must hold the signatures (logs) or whose timestamp authorities must
-// have timestamped them (timestamps), if any.
+// have timestamped them in place of a log entry (timestamps), if any.
 type keySpec struct {
 	keys       []crypto.PublicKey
 	logs       *trustMaterial
@@ -83,20 +79,21 @@ type keySpec struct {
 }
 
 func newKeyChecker(s keySpec) (*checker, error) {
-	ks, err := verify.NewKeys(s.keys...)
+	cfg := verify.AuthorityConfig{Keys: s.keys}
+	switch {
+	case s.timestamps != nil:
+		cfg.TrustedRoot = combineTrust(s.timestamps, s.logs).tm
+		// policy-controller's rfc3161timestamp: the signed timestamp
+		// stands for the log entry.
+		cfg.InsecureIgnoreTlogUnsafe, cfg.RequireSignedTimestamps = true, true
+	case s.logs != nil:
+		cfg.TrustedRoot = s.logs.tm
+	}
+	a, err := verify.NewAuthority(cfg)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case s.timestamps != nil:
-		ks, err = ks.WithTrustedRoot(combineTrust(s.timestamps, s.logs).tm).TimestampOnly()
-		if err != nil {
-			return nil, err
-		}
-	case s.logs != nil:
-		ks = ks.WithTrustedRoot(s.logs.tm)
-	}
-	return &checker{ks}, nil
+	return &checker{a}, nil
 }
 
 // keylessSpec is a keyless authority.
@@ -111,24 +108,21 @@ func newKeylessChecker(s keylessSpec) (*checker, error) {
 	if s.root == nil {
 		return nil, errors.New("no trusted root")
 	}
-	tm := s.root.tm
-	if s.ignoreSCT {
-		tm = withoutCTLogs{tm}
-	}
 	ids := make([]verify.Identity, len(s.identities))
 	for i, id := range s.identities {
 		ids[i] = verify.Identity{Issuer: id.Issuer, IssuerRegexp: id.IssuerRegExp, Subject: id.Subject, SubjectRegexp: id.SubjectRegExp}
 	}
-	k, err := verify.NewKeyless(tm, ids...)
+	a, err := verify.NewAuthority(verify.AuthorityConfig{
+		Identities:               ids,
+		TrustedRoot:              s.root.tm,
+		InsecureIgnoreTlogUnsafe: s.timestampOnly,
+		RequireSignedTimestamps:  s.timestampOnly,
+		InsecureIgnoreSCTUnsafe:  s.ignoreSCT,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if s.timestampOnly {
-		if k, err = k.TimestampOnly(); err != nil {
-			return nil, err
-		}
-	}
-	return &checker{k}, nil
+	return &checker{a}, nil
 }
 
 // registry reaches registries; a session adds the credentials of one
@@ -219,82 +213,152 @@ func (c *checker) checkSignatures(digest string, f *fetched) ([]signer, error) {
 	return out, nil
 }
 
-// statement is a verified attestation: its signer and in-toto statement.
+// statement is an attestation that verified and passed its checks: its
+// signer and in-toto statement.
 type statement struct {
 	signer
 	PredicateType string
-	Payload       []byte
 }
 
-// checkAttestations verifies the attestations of the predicate type found
-// for digest.
-func (c *checker) checkAttestations(digest string, f *fetched, predicateType string) ([]statement, error) {
-	res, err := verify.Attestations(digest, f.sigs, verify.AttestationPolicy{Authority: c.a, PredicateType: predicateType})
-	if err != nil {
-		return nil, oneLine(err)
+// attestationChecks are the checks an attestation of a ClusterImagePolicy
+// runs, in order: hallmark's requirements that apply to its predicate type,
+// then its cue or rego policy, if any. Requirements and policies are one
+// shape, policy.Check, run by policy.Run.
+type attestationChecks struct {
+	checks []policy.Check
+	// cip is the cue or rego policy's check, or nil.
+	cip *cipCheck
+}
+
+func newAttestationChecks(name, predicateType string, p *cip.CompiledPolicy, reqs []requirement) attestationChecks {
+	var out attestationChecks
+	for _, r := range reqs {
+		if slices.Contains(r.predicateTypes(), predicateType) {
+			out.checks = append(out.checks, r.check)
+		}
 	}
-	return statements(res.Verified), nil
-}
-
-func statements(vs []verify.VerifiedAttestation) []statement {
-	out := make([]statement, len(vs))
-	for i, v := range vs {
-		out[i] = statement{signer: signerOf(v.Source, v.Signer), PredicateType: v.Statement.PredicateType, Payload: v.Payload}
+	if p != nil {
+		out.cip = &cipCheck{attestation: name, p: p}
+		out.checks = append(out.checks, out.cip)
 	}
 	return out
 }
 
-// requirements are hallmark's own checks of an attestation, set by a
-// ClusterImagePolicy's admission.hallmark.dev/ annotations.
-type requirements struct {
-	gate       *gate.AttestationRequirements
-	provenance *slsa.Requirements
+// checkAttestations verifies the attestations of the predicate type found
+// for the image (repository@digest) and runs the checks over those that
+// verified, judged at now. It returns the statements the authority
+// reports: those that passed the cue or rego policy (as policy-controller,
+// one suffices), or every verified one when there is none; and the rego
+// policy's warnings. Errors name the attestation (name).
+func (c *checker) checkAttestations(ctx context.Context, name, image, digest string, f *fetched, predicateType string, cs attestationChecks, now time.Time) ([]statement, []string, error) {
+	res, err := verify.Attestations(digest, f.sigs, verify.AttestationPolicy{Authority: c.a, PredicateType: predicateType})
+	if err != nil {
+		return nil, nil, fmt.Errorf("attestation %s (%s) check failed: %w", name, predicateType, oneLine(err))
+	}
+	in := policy.Input{
+		Subjects:     []policy.Subject{{Name: image, Digests: []string{digest}}},
+		Attestations: res.Verified,
+		Time:         now,
+	}
+	results, err := policy.Run(ctx, in, cs.checks...)
+	var warnings []string
+	if cs.cip != nil {
+		for _, r := range results {
+			if r.Check != cs.cip.Name() {
+				continue
+			}
+			for _, f := range r.Findings {
+				if f.Name == cipWarning {
+					warnings = append(warnings, f.Detail)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, warnings, fmt.Errorf("attestation %s: %w", name, oneLine(err))
+	}
+	var out []statement
+	for _, v := range res.Verified {
+		if cs.cip != nil && !cs.cip.passed(results, v.Source) {
+			continue
+		}
+		out = append(out, statement{signer: signerOf(v.Source, v.Signer), PredicateType: v.Statement.PredicateType})
+	}
+	return out, warnings, nil
 }
 
-// GatePredicateType is the predicate type of hallmark's gate attestations.
-const GatePredicateType = gate.PredicateType
+// cipCheck is a ClusterImagePolicy attestation's cue or rego policy as a
+// policy.Check, with cosign's semantics (cip.CompiledPolicy): as in
+// policy-controller, one verified statement that passes suffices.
+type cipCheck struct {
+	attestation string
+	p           *cip.CompiledPolicy
+}
 
-// appliesTo reports whether the requirements check attestations of the
-// predicate type.
-func (r *requirements) appliesTo(predicateType string) bool {
-	if r == nil {
-		return false
+var _ policy.Check = (*cipCheck)(nil)
+
+// cipWarning names the findings that carry a rego policy's warning.
+const cipWarning = "warning"
+
+func (c *cipCheck) Name() string { return "policy " + c.attestation }
+
+func (c *cipCheck) Evaluate(ctx context.Context, in policy.Input) (policy.Result, error) {
+	res := policy.Result{Check: c.Name(), Findings: []policy.Finding{}}
+	first := ""
+	for _, a := range in.Attestations {
+		out, err := c.p.Evaluate(ctx, a.Payload)
+		if err != nil {
+			return policy.Result{}, err
+		}
+		if out.Warning != "" {
+			res.Findings = append(res.Findings, policy.Finding{Attestation: a.Source, Name: cipWarning, Passed: true, Detail: out.Warning})
+		}
+		res.Findings = append(res.Findings, policy.Finding{Attestation: a.Source, Passed: out.Passed, Detail: out.Reason})
+		res.Passed = res.Passed || out.Passed
+		if !out.Passed && first == "" {
+			first = out.Reason
+		}
 	}
-	if r.gate != nil && predicateType == gate.PredicateType {
-		return true
+	if !res.Passed {
+		res.Err = fmt.Errorf("failed its policy: %s", first)
 	}
-	if r.provenance != nil {
-		for _, pt := range slsa.PredicateTypes {
-			if pt == predicateType {
-				return true
+	return res, nil
+}
+
+// passed reports whether the attestation passed the policy, by its
+// finding in the results.
+func (c *cipCheck) passed(results []policy.Result, source string) bool {
+	for _, r := range results {
+		if r.Check != c.Name() {
+			continue
+		}
+		for _, f := range r.FindingsFor(source) {
+			if f.Name == "" {
+				return f.Passed
 			}
 		}
 	}
 	return false
 }
 
-// checkRequirements verifies the attestations of the predicate type for
-// the image (repository@digest) with hallmark's own checks: at least one
-// verified gate attestation that passed, recent enough and under the
-// policy digest; every verified provenance statement from the source.
-func (c *checker) checkRequirements(ctx context.Context, s *session, image, sigRepo, predicateType string, r *requirements, now time.Time) ([]statement, error) {
-	req := ops.VerifyAttestationsRequest{
-		Reference:  image,
-		Repository: sigRepo,
-		Policy:     verify.AttestationPolicy{Authority: c.a, PredicateType: predicateType},
-		Now:        func() time.Time { return now },
-	}
-	if predicateType == gate.PredicateType {
-		req.Gate = r.gate
-	} else {
-		req.Provenance = r.provenance
-	}
-	res, err := ops.VerifyAttestations(ctx, s.c, req)
-	if err != nil {
-		return nil, oneLine(err)
-	}
-	return statements(res.Verified), nil
+// requirement is one of hallmark's own checks of an attestation, set by a
+// ClusterImagePolicy's admission.hallmark.dev/ annotations.
+type requirement struct {
+	// annotation names the annotation that set it, for messages.
+	annotation string
+	check      policy.Check
 }
+
+// predicateTypes are the predicate types the requirement checks.
+func (r requirement) predicateTypes() []string {
+	if t, ok := r.check.(policy.ForPredicateTypes); ok {
+		return t.PredicateTypes()
+	}
+	return nil
+}
+
+// GatePredicateType is the predicate type of hallmark's gate attestations.
+const GatePredicateType = gate.PredicateType
 
 // Annotations of a ClusterImagePolicy that set hallmark's own checks.
 const (
@@ -306,14 +370,23 @@ const (
 	AnnotationProvenanceVersionedTag = AnnotationPrefix + "provenance-versioned-tag"
 	AnnotationProvenanceBranch       = AnnotationPrefix + "provenance-branch"
 	AnnotationProvenanceBuilder      = AnnotationPrefix + "provenance-builder-id"
+	AnnotationSigningPolicyDigest    = AnnotationPrefix + "signing-policy-digest"
 )
 
-// parseRequirements reads the admission.hallmark.dev/ annotations; nil
-// when there are none.
-func parseRequirements(ann map[string]string) (*requirements, error) {
-	var r requirements
+var annotations = []string{
+	AnnotationGateMaxAge, AnnotationGatePolicyDigest, AnnotationProvenanceSource, AnnotationProvenanceTag,
+	AnnotationProvenanceVersionedTag, AnnotationProvenanceBranch, AnnotationProvenanceBuilder, AnnotationSigningPolicyDigest,
+}
+
+// parseRequirements reads the admission.hallmark.dev/ annotations into
+// hallmark's checks: the gate attestation check (gate.NewCheck), the SLSA
+// provenance requirements (slsa.NewCheck, every verified statement), the
+// signing policy record (signpolicy.NewProvenanceCheck).
+func parseRequirements(ann map[string]string) ([]requirement, error) {
+	var gateReq *gate.AttestationRequirements
 	var prov slsa.Requirements
 	provGiven := false
+	signingPolicy := ""
 	for k, v := range ann {
 		if !strings.HasPrefix(k, AnnotationPrefix) {
 			continue
@@ -324,15 +397,15 @@ func parseRequirements(ann map[string]string) (*requirements, error) {
 			if err != nil {
 				return nil, fmt.Errorf("annotation %s: %w", k, err)
 			}
-			if r.gate == nil {
-				r.gate = &gate.AttestationRequirements{}
+			if gateReq == nil {
+				gateReq = &gate.AttestationRequirements{}
 			}
-			r.gate.MaxAge = age
+			gateReq.MaxAge = age
 		case AnnotationGatePolicyDigest:
-			if r.gate == nil {
-				r.gate = &gate.AttestationRequirements{}
+			if gateReq == nil {
+				gateReq = &gate.AttestationRequirements{}
 			}
-			r.gate.PolicyDigest = v
+			gateReq.PolicyDigest = v
 		case AnnotationProvenanceSource:
 			prov.SourceURI, provGiven = v, true
 		case AnnotationProvenanceTag:
@@ -343,37 +416,44 @@ func parseRequirements(ann map[string]string) (*requirements, error) {
 			prov.SourceBranch, provGiven = v, true
 		case AnnotationProvenanceBuilder:
 			prov.BuilderID, provGiven = v, true
+		case AnnotationSigningPolicyDigest:
+			signingPolicy = v
 		default:
-			return nil, fmt.Errorf("annotation %s: unknown (hallmark reads %s)", k, strings.Join([]string{
-				AnnotationGateMaxAge, AnnotationGatePolicyDigest, AnnotationProvenanceSource, AnnotationProvenanceTag,
-				AnnotationProvenanceVersionedTag, AnnotationProvenanceBranch, AnnotationProvenanceBuilder}, ", "))
+			return nil, fmt.Errorf("annotation %s: unknown (hallmark reads %s)", k, strings.Join(annotations, ", "))
 		}
 	}
-	if r.gate != nil {
-		if r.gate.MaxAge == 0 {
+	var reqs []requirement
+	if gateReq != nil {
+		if gateReq.MaxAge == 0 {
 			return nil, fmt.Errorf("annotation %s needs %s: say how old the gate attestation may be, e.g. 7d", AnnotationGatePolicyDigest, AnnotationGateMaxAge)
 		}
-		if err := r.gate.Validate(); err != nil {
+		c, err := gate.NewCheck(*gateReq)
+		if err != nil {
 			return nil, err
 		}
+		reqs = append(reqs, requirement{AnnotationGateMaxAge, c})
 	}
 	if provGiven {
 		if prov.SourceURI == "" {
 			return nil, fmt.Errorf("annotation %s is required with the other provenance annotations: name the repository the image must be built from", AnnotationProvenanceSource)
 		}
-		if err := prov.Validate(); err != nil {
+		c, err := slsa.NewCheck(prov, slsa.Every)
+		if err != nil {
 			return nil, err
 		}
-		r.provenance = &prov
+		reqs = append(reqs, requirement{AnnotationProvenanceSource, c})
 	}
-	if r.gate == nil && r.provenance == nil {
-		return nil, nil
+	if signingPolicy != "" {
+		c, err := signpolicy.NewProvenanceCheck(signingPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("annotation %s: %w", AnnotationSigningPolicyDigest, err)
+		}
+		reqs = append(reqs, requirement{AnnotationSigningPolicyDigest, c})
 	}
-	return &r, nil
+	// In a fixed order, whatever the map's: the gate, the provenance, the
+	// signing policy.
+	return reqs, nil
 }
-
-// provenancePredicateTypes are the SLSA provenance predicate types.
-var provenancePredicateTypes = slsa.PredicateTypes
 
 // explain adds to a registry error what the webhook pulls with, when the
 // registry refused the credentials.

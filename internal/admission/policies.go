@@ -56,8 +56,9 @@ type authority struct {
 type wantedAttestation struct {
 	name          string
 	predicateType string
-	policy        *cip.CompiledPolicy
-	requirements  *requirements // hallmark's own checks, when they apply
+	// checks are hallmark's requirements that apply and the cue or rego
+	// policy.
+	checks attestationChecks
 }
 
 // Resolver reads the objects policies refer to, in the webhook's
@@ -251,21 +252,18 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 // checkRequirementsApply refuses hallmark annotations that no attestation
 // of the policy would be checked by.
-func checkRequirementsApply(r *requirements, src *cip.ClusterImagePolicy) error {
-	if r == nil {
-		return nil
-	}
+func checkRequirementsApply(reqs []requirement, src *cip.ClusterImagePolicy) error {
 	var types []string
 	for _, a := range src.Spec.Authorities {
 		for _, w := range a.Attestations {
 			types = append(types, cip.PredicateTypeURI(w.PredicateType))
 		}
 	}
-	if r.gate != nil && !slices.Contains(types, GatePredicateType) {
-		return fmt.Errorf("annotation %s checks gate attestations, but no authority lists an attestation of predicate type %s (or vuln)", AnnotationGateMaxAge, GatePredicateType)
-	}
-	if r.provenance != nil && !slices.ContainsFunc(types, func(t string) bool { return slices.Contains(provenancePredicateTypes, t) }) {
-		return fmt.Errorf("annotation %s checks SLSA provenance, but no authority lists an attestation of predicate type %s", AnnotationProvenanceSource, strings.Join(provenancePredicateTypes, " or "))
+	for _, r := range reqs {
+		pts := r.predicateTypes()
+		if !slices.ContainsFunc(types, func(t string) bool { return slices.Contains(pts, t) }) {
+			return fmt.Errorf("annotation %s checks %s attestations, but no authority lists an attestation of predicate type %s", r.annotation, r.check.Name(), strings.Join(pts, " or "))
+		}
 	}
 	return nil
 }
@@ -281,7 +279,7 @@ func ValidateRequirements(src *cip.ClusterImagePolicy) error {
 	return checkRequirementsApply(r, src)
 }
 
-func (c *compiler) authority(a *cip.Authority, reqs *requirements) *authority {
+func (c *compiler) authority(a *cip.Authority, reqs []requirement) *authority {
 	out := &authority{name: a.Name, static: a.Static}
 	if a.Static != nil {
 		return out
@@ -315,14 +313,13 @@ func (c *compiler) authority(a *cip.Authority, reqs *requirements) *authority {
 	}
 	for _, w := range a.Attestations {
 		wa := &wantedAttestation{name: w.Name, predicateType: cip.PredicateTypeURI(w.PredicateType)}
+		var cp *cip.CompiledPolicy
 		if w.Policy != nil {
-			if wa.policy, err = c.policy(w.Name, w.Policy); err != nil {
+			if cp, err = c.policy(w.Name, w.Policy); err != nil {
 				return fail(fmt.Errorf("attestation %s: %w", w.Name, err))
 			}
 		}
-		if reqs.appliesTo(wa.predicateType) {
-			wa.requirements = reqs
-		}
+		wa.checks = newAttestationChecks(w.Name, wa.predicateType, cp, reqs)
 		out.wanted = append(out.wanted, wa)
 	}
 	return out

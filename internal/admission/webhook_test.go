@@ -21,6 +21,7 @@ import (
 	"hallmark.dev/internal/admission/admissiontest"
 	"hallmark.dev/internal/admission/cip"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/signpolicy"
 )
 
 // counted wraps a registry to count the requests it gets and to delay
@@ -419,7 +420,7 @@ func TestAttestationPolicies(t *testing.T) {
 		wantErr         string
 	}{
 		{"cue passes", "cue", `predicate: Data: "foobar e2e test"`, ""},
-		{"cue fails", "cue", `predicate: Data: "something else"`, `attestation custom failed its policy`},
+		{"cue fails", "cue", `predicate: Data: "something else"`, `attestation custom: failed its policy`},
 		{"rego passes", "rego", "package sigstore\nisCompliant { input.predicate.Data == \"foobar e2e test\" }", ""},
 		{"rego fails", "rego", "package sigstore\ndefault isCompliant = false", "is not compliant"},
 		{"cue error", "cue", `predicate: {`, "cue does not compile"},
@@ -650,4 +651,121 @@ func TestGateRequirement(t *testing.T) {
 	other := "sha256:" + strings.Repeat("0", 64)
 	e.keylessPolicies(st, tr, gated("7d", other))
 	wantDenied(t, e.validatePod("apps", img), "attestation gate", "no passing gate attestation", "the gate ran under policy "+policyDigest+", want "+other)
+}
+
+// provenancePolicy is keyPolicy with hallmark's annotations and an SLSA v1
+// provenance attestation.
+func provenancePolicy(annotations map[string]string) string {
+	var b strings.Builder
+	b.WriteString("  name: signed\n  annotations:\n")
+	for _, k := range []string{"provenance-source", "provenance-tag", "signing-policy-digest"} {
+		if v, ok := annotations[k]; ok {
+			fmt.Fprintf(&b, "    %s%s: %q\n", admission.AnnotationPrefix, k, v)
+		}
+	}
+	return strings.Replace(keyPolicy, "  name: signed\n", b.String(), 1) +
+		"    attestations:\n    - name: provenance\n      predicateType: https://slsa.dev/provenance/v1\n"
+}
+
+// TestProvenanceRequirement: hallmark's SLSA requirements (slsa.NewCheck),
+// set by annotations, hold every verified provenance statement to the
+// source repository and tag.
+func TestProvenanceRequirement(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	img := e.push("demo/app:v1", "app")
+	e.signer.Attest(t, img, "https://slsa.dev/provenance/v1", admissiontest.ProvenancePredicate(t, "https://github.com/org/app", "v1.0.0", nil))
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		want        []string // nil: admitted
+	}{
+		{"source and tag", map[string]string{"provenance-source": "github.com/org/app", "provenance-tag": "v1.0.0"}, nil},
+		{"source only", map[string]string{"provenance-source": "github.com/org/app"}, nil},
+		{"another tag", map[string]string{"provenance-source": "github.com/org/app", "provenance-tag": "v2.0.0"},
+			[]string{"failed policy signed", "attestation provenance:", "tag: provenance says v1.0.0, want v2.0.0"}},
+		{"another source", map[string]string{"provenance-source": "github.com/org/other", "provenance-tag": "v1.0.0"},
+			[]string{"failed policy signed", "attestation provenance:", "source uri", "github.com/org/other"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.policies(provenancePolicy(tc.annotations))
+			r := e.validatePod("apps", img)
+			if tc.want == nil {
+				wantAllowed(t, r)
+				return
+			}
+			wantDenied(t, r, tc.want...)
+		})
+	}
+	t.Run("no provenance attestation listed", func(t *testing.T) {
+		e.policies(strings.Replace(provenancePolicy(map[string]string{"provenance-source": "github.com/org/app"}), "https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom", 1))
+		wantDenied(t, e.validatePod("apps", img), "failed policy signed", "policy cannot be used", "annotation admission.hallmark.dev/provenance-source checks slsa attestations, but no authority lists")
+	})
+}
+
+// TestSigningPolicyRequirement: the signing policy's digest as a
+// requirement (signpolicy.NewProvenanceCheck): one verified provenance must
+// record a release allowed by that policy.
+func TestSigningPolicyRequirement(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	digest := "sha256:" + strings.Repeat("5", 64)
+	record := &signpolicy.ReleaseRecord{Repository: "github.com/org/app", Version: 2, Digest: digest, Tag: "v1.0.0", Commit: "0123456789abcdef0123456789abcdef01234567"}
+	recorded := e.push("demo/app:v1", "recorded")
+	e.signer.Attest(t, recorded, "https://slsa.dev/provenance/v1", admissiontest.ProvenancePredicate(t, "https://github.com/org/app", "v1.0.0", record))
+	unrecorded := e.push("demo/app:v2", "unrecorded")
+	e.signer.Attest(t, unrecorded, "https://slsa.dev/provenance/v1", admissiontest.ProvenancePredicate(t, "https://github.com/org/app", "v1.0.0", nil))
+	other := "sha256:" + strings.Repeat("6", 64)
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		image       string
+		want        []string // nil: admitted
+	}{
+		{"recorded", map[string]string{"signing-policy-digest": digest}, recorded, nil},
+		{"recorded, with source and tag", map[string]string{"signing-policy-digest": digest, "provenance-source": "github.com/org/app", "provenance-tag": "v1.0.0"}, recorded, nil},
+		{"another policy", map[string]string{"signing-policy-digest": other}, recorded,
+			[]string{"failed policy signed", "attestation provenance:", "no verified provenance records a release allowed by signing policy " + other, "records signing policy " + digest}},
+		{"no record", map[string]string{"signing-policy-digest": digest}, unrecorded,
+			[]string{"failed policy signed", "attestation provenance:", "records no signing policy"}},
+		{"not a digest", map[string]string{"signing-policy-digest": "v2"}, recorded,
+			[]string{"failed policy signed", "policy cannot be used", "annotation admission.hallmark.dev/signing-policy-digest: signpolicy: policy digest \"v2\""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.policies(provenancePolicy(tc.annotations))
+			r := e.validatePod("apps", tc.image)
+			if tc.want == nil {
+				wantAllowed(t, r)
+				return
+			}
+			wantDenied(t, r, tc.want...)
+		})
+	}
+}
+
+// TestKeylessTrustRootCTLog: the TrustRoot written from hallmark's trusted
+// root carries its CT log, so a keyless certificate needs an SCT from it:
+// under a TrustRoot naming another CT log key the SCT check fails, unless
+// the authority sets insecureIgnoreSCT.
+func TestKeylessTrustRootCTLog(t *testing.T) {
+	e, st, tr := keylessEnv(t)
+	if got := len(tr.Spec.SigstoreKeys.CTLogs); got != 1 {
+		t.Fatalf("TrustRoot ctLogs: got %d, want 1", got)
+	}
+	reg := &testkit.Registry{Host: st.Host}
+	img := reg.PushImage(t, "demo/app:v1", "app").String()
+	st.SignKeyless(t, img, "release@example.com")
+	e.keylessPolicies(st, tr, keylessPolicy)
+	wantAllowed(t, e.validatePod("apps", img))
+
+	otherKey := admissiontest.NewSigner(t)
+	wrong := *tr
+	keys := *tr.Spec.SigstoreKeys
+	keys.CTLogs = []cip.TransparencyLogInstance{keys.CTLogs[0]}
+	keys.CTLogs[0].PublicKey = []byte(otherKey.PublicKeyPEM)
+	wrong.Spec.SigstoreKeys = &keys
+	wrong.ResourceVersion = "2"
+	e.keylessPolicies(st, &wrong, keylessPolicy)
+	wantDenied(t, e.validatePod("apps", img), "failed policy keyless", "authority ci: signature check failed", "SCT")
+
+	e.keylessPolicies(st, &wrong, strings.Replace(keylessPolicy, "    keyless:\n", "    keyless:\n      insecureIgnoreSCT: true\n", 1))
+	wantAllowed(t, e.validatePod("apps", img))
 }

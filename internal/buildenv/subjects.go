@@ -22,19 +22,30 @@ var ErrNoDigest = errors.New("an image subject must be named by digest (NAME@sha
 // FileSubject returns the subject for a file: its base name and the
 // SHA-256 of its content, read as a stream.
 func FileSubject(path string) (attest.Subject, error) {
-	f, err := os.Open(path)
+	f, err := OpenArtifact(path)
 	if err != nil {
-		return attest.Subject{}, fmt.Errorf("buildenv: artifact: %w", err)
+		return attest.Subject{}, err
 	}
 	defer f.Close()
+	return ReaderSubject(filepath.Base(path), f)
+}
+
+// OpenArtifact opens an artifact file, which must be a regular file.
+func OpenArtifact(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("buildenv: artifact: %w", err)
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return attest.Subject{}, fmt.Errorf("buildenv: artifact: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("buildenv: artifact: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return attest.Subject{}, fmt.Errorf("buildenv: artifact %s is not a regular file", path)
+		f.Close()
+		return nil, fmt.Errorf("buildenv: artifact %s is not a regular file", path)
 	}
-	return ReaderSubject(filepath.Base(path), f)
+	return f, nil
 }
 
 // ReaderSubject returns the subject named name whose content r streams.

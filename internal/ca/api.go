@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"hallmark.dev/internal/identity"
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // The wire format of Fulcio API v2 (fulcio.proto
@@ -116,13 +117,15 @@ func badRequest(format string, args ...any) *apiError {
 // of a public key with its proof of possession or a CSR, an acceptable
 // key, and a token in the body or else in the Authorization header.
 func parseRequest(body []byte, authorization string) (*certRequest, error) {
+	// encoding/json matches the request's keys to fields under case
+	// folding: two keys that fold alike would name one field twice.
 	var r signingCertRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&r); err != nil {
-		return nil, badRequest("ca: request is not a JSON object: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	err := jsonstrict.Unmarshal(body, &r, jsonstrict.Rules{FoldKeys: true})
+	switch {
+	case errors.Is(err, jsonstrict.ErrTrailingData):
 		return nil, badRequest("ca: trailing data after the JSON request")
+	case err != nil:
+		return nil, badRequest("ca: request is not a JSON object: %v", err)
 	}
 
 	out := &certRequest{}
@@ -310,15 +313,20 @@ func (c *CA) signingCert(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return nil, badRequest("ca: proof of possession failed: %v: it must be the signature of %q (the token's email claim, else its sub claim) with the submitted key", err, clip(p.Challenge))
 		}
 	}
-	return c.issue(p, req.pub)
+	return c.issue(ctx, p, req.pub)
 }
 
 // issue creates and signs the leaf for p's key pub and returns the whole
 // chain, leaf first.
-func (c *CA) issue(p *identity.Principal, pub crypto.PublicKey) ([]*x509.Certificate, error) {
+func (c *CA) issue(ctx context.Context, p *identity.Principal, pub crypto.PublicKey) ([]*x509.Certificate, error) {
 	tmpl, err := c.leafTemplate(p, pub)
 	if err != nil {
 		return nil, fmt.Errorf("ca: certificate for %q: %w", p.Subject, err)
+	}
+	if c.ctlog != nil {
+		if err := c.embedSCT(ctx, tmpl, pub); err != nil {
+			return nil, fmt.Errorf("ca: certificate for %q: %w", p.Subject, err)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.intermediate, pub, c.signer)
 	if err != nil {

@@ -16,9 +16,12 @@
 // claims in the Fulcio extensions under 1.3.6.1.4.1.57264.1
 // (docs/oid-info.md).
 //
-// No certificate transparency log is involved yet: leaves carry no SCT, so
-// verifiers must not require one (cosign: --insecure-ignore-sct; sigstore-go:
-// no verify.WithSignedCertificateTimestamps).
+// With a certificate transparency log (Config.CTLog), the CA issues as
+// Fulcio does (RFC 6962 3.1): it signs a precertificate (the leaf with the
+// critical poison extension), submits it to the log, and embeds the SCT it
+// gets back in the leaf (the SCT list extension), so that verifiers which
+// require SCTs (cosign by default) accept the leaf. Without one, leaves
+// carry no SCT.
 //
 // The CA is a root and an intermediate created on first start in
 // Config.Dir and reused after; see Config.
@@ -34,6 +37,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	ct "github.com/google/certificate-transparency-go"
 
 	"hallmark.dev/internal/identity"
 )
@@ -80,6 +85,16 @@ type Config struct {
 	// Logger receives one record per issued or refused certificate; nil
 	// discards them.
 	Logger *slog.Logger
+	// CTLog, if set, logs every precertificate before its certificate is
+	// issued; its SCT is embedded in the certificate.
+	CTLog CTLog
+}
+
+// CTLog is a certificate transparency log that takes precertificates
+// (RFC 6962 add-pre-chain): chain is the precertificate, its issuer and the
+// root. *ctlog.Log implements it.
+type CTLog interface {
+	AddPreChain(ctx context.Context, chain []*x509.Certificate) (*ct.SignedCertificateTimestamp, error)
 }
 
 // Lifetimes.
@@ -103,6 +118,7 @@ type CA struct {
 	now          func() time.Time
 	validity     time.Duration
 	log          *slog.Logger
+	ctlog        CTLog
 	// onIssue, if set (by tests), sees every certificate issued.
 	onIssue func(*x509.Certificate)
 }
@@ -140,6 +156,7 @@ func New(cfg Config) (*CA, error) {
 		now:          cfg.Now,
 		validity:     cfg.Validity,
 		log:          cfg.Logger,
+		ctlog:        cfg.CTLog,
 	}, nil
 }
 

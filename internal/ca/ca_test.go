@@ -227,6 +227,7 @@ func TestRefusals(t *testing.T) {
 		{"not JSON", []byte("publicKey=1"), good, 400, "not a JSON object"},
 		{"JSON array", []byte("[]"), good, 400, "not a JSON object"},
 		{"trailing data", append(keyRequest(t, &k.PublicKey, "ECDSA", goodProof), []byte(" {}")...), good, 400, "trailing data"},
+		{"one field twice, in two cases", []byte(`{"certificateSigningRequest":"x","CertificateSigningRequest":"y"}`), good, 400, `duplicate JSON key "CertificateSigningRequest"`},
 		{"oversized", []byte(`{"x":"` + strings.Repeat("a", 70<<10) + `"}`), good, 413, "larger than"},
 	}
 	for _, tt := range tests {

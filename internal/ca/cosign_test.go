@@ -31,10 +31,11 @@ func cosignBinary(t *testing.T) string {
 // through sigstore-go's Fulcio v2 client) sign a blob with a certificate
 // from the CA, both through the (deprecated) --fulcio-url flag and through
 // a signing config without a transparency log, then checks each bundle
-// with sigstore-go and with cosign's own verify-blob.
+// with sigstore-go and with cosign's own verify-blob, both requiring the
+// SCT the CA embeds from its CT log (cosign's default).
 func TestCosignKeyless(t *testing.T) {
 	cosign := cosignBinary(t)
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{ct: true})
 	work := t.TempDir()
 	trJSON, err := s.trustedRoot(t).MarshalJSON()
 	if err != nil {
@@ -101,7 +102,7 @@ func TestCosignKeyless(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loading cosign's bundle: %v", err)
 			}
-			v, err := verify.NewVerifier(s.trustedRoot(t), verify.WithCurrentTime())
+			v, err := verify.NewVerifier(s.trustedRoot(t), verify.WithCurrentTime(), verify.WithSignedCertificateTimestamps(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +124,6 @@ func TestCosignKeyless(t *testing.T) {
 				"--certificate-identity", subject,
 				"--certificate-oidc-issuer", s.email.URL(),
 				"--insecure-ignore-tlog",
-				"--insecure-ignore-sct",
 				blob)
 		})
 	}

@@ -2,6 +2,7 @@ package ca_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -19,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	ct "github.com/google/certificate-transparency-go"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"hallmark.dev/internal/ca"
+	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/oidc"
 )
@@ -37,6 +41,7 @@ type stack struct {
 
 	ca     *ca.CA
 	caDir  string
+	ctl    *ctlog.Log
 	caSrv  *httptest.Server
 	issued atomic.Int64
 	last   atomic.Pointer[x509.Certificate]
@@ -46,6 +51,16 @@ type stackOptions struct {
 	caNow  func() time.Time
 	extra  []identity.Issuer
 	signer crypto.Signer
+	// ct runs a certificate transparency log the CA logs to.
+	ct bool
+}
+
+// lateCTLog forwards to a CT log created after the CA (the log accepts
+// the CA's root, which the CA creates).
+type lateCTLog struct{ l **ctlog.Log }
+
+func (f lateCTLog) AddPreChain(ctx context.Context, chain []*x509.Certificate) (*ct.SignedCertificateTimestamp, error) {
+	return (*f.l).AddPreChain(ctx, chain)
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -76,15 +91,31 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	s.ca, err = ca.New(ca.Config{
+	cfg := ca.Config{
 		Dir:      s.caDir,
 		Signer:   o.signer,
 		Identity: v,
 		Now:      o.caNow,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if o.ct {
+		cfg.CTLog = lateCTLog{&s.ctl}
+	}
+	s.ca, err = ca.New(cfg)
 	if err != nil {
 		t.Fatalf("ca.New: %v", err)
+	}
+	if o.ct {
+		chain := s.ca.Chain()
+		s.ctl, err = ctlog.New(t.Context(), ctlog.Config{Dir: t.TempDir(), Origin: "ct.example/log", Roots: chain[len(chain)-1:]})
+		if err != nil {
+			t.Fatalf("ctlog.New: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := s.ctl.Close(); err != nil {
+				t.Errorf("closing the ct log: %v", err)
+			}
+		})
 	}
 	ca.OnIssue(s.ca, func(c *x509.Certificate) {
 		s.issued.Add(1)
@@ -109,13 +140,24 @@ func mint(t *testing.T, iss *oidc.Issuer, sub, aud string, extra map[string]any)
 func (s *stack) trustedRoot(t *testing.T) *root.TrustedRoot {
 	t.Helper()
 	chain := s.ca.Chain()
+	ctlogs := map[string]*root.TransparencyLog{}
+	if s.ctl != nil {
+		ctlogs[hex.EncodeToString(s.ctl.LogID())] = &root.TransparencyLog{
+			BaseURL:             "https://ct.example/log",
+			ID:                  s.ctl.LogID(),
+			ValidityPeriodStart: chain[len(chain)-1].NotBefore,
+			HashFunc:            crypto.SHA256,
+			PublicKey:           s.ctl.PublicKey(),
+			SignatureHashFunc:   crypto.SHA256,
+		}
+	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
 			Root:                chain[len(chain)-1],
 			Intermediates:       chain[:len(chain)-1],
 			ValidityPeriodStart: chain[len(chain)-1].NotBefore,
 			URI:                 s.caSrv.URL,
-		}}, nil, nil, nil)
+		}}, ctlogs, nil, nil)
 	if err != nil {
 		t.Fatalf("NewTrustedRoot: %v", err)
 	}

@@ -20,6 +20,27 @@ func mustClaims(t testing.TB, s string) claims {
 	return c
 }
 
+// TestDecodeClaimsStrict: a claim set means one thing to every JSON
+// reader (RFC 7519 lets a parser reject repeated claim names), or is
+// refused.
+func TestDecodeClaimsStrict(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"repeated claim", `{"sub":"1","email":"a@b.example","email":"c@d.example"}`, `duplicate JSON key "email"`},
+		{"repeated nested claim", `{"sub":"1","act":{"sub":"x","sub":"y"}}`, `duplicate JSON key "sub" in act`},
+		{"trailing data", `{"sub":"1"} {}`, "after top-level value"},
+		{"null", `null`, "claims: not an object"},
+		{"an array", `[1]`, "claims: json: cannot unmarshal array"},
+		{"not JSON", `{"sub":`, "claims: invalid JSON"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeClaims([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("decodeClaims(%s) = %v, want %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestPrincipalFromClaims(t *testing.T) {
 	const iss = "https://issuer.example"
 	tests := []struct {

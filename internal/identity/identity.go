@@ -6,7 +6,11 @@
 //
 // Discovery documents and key sets are fetched through go-oidc on first use
 // of an issuer and cached; a verifier can therefore be built before its
-// issuers listen (the server's own dev issuer, for one).
+// issuers listen (the server's own dev issuer, for one). A key set is
+// fetched again when a token names a key not in the cache, at most once per
+// [KeyRefreshInterval] per issuer, so that tokens naming made-up keys cannot
+// turn the verifier into a fetcher of the issuer's keys at the attacker's
+// rate; a failed discovery is retried at the same pace.
 package identity
 
 import (

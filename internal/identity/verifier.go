@@ -1,13 +1,11 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // Verifier verifies ID tokens from an allow-list of issuers.
@@ -26,8 +26,8 @@ type Verifier struct {
 	client  *http.Client
 	now     func() time.Time
 	skew    time.Duration
-	// keyCtx carries the HTTP client to go-oidc's background key fetches.
-	keyCtx context.Context
+	// baseCtx supplies values to go-oidc's background key fetches.
+	baseCtx context.Context
 }
 
 // issuerState is one issuer and its lazily discovered go-oidc verifier.
@@ -35,6 +35,10 @@ type issuerState struct {
 	cfg Issuer
 	mu  sync.Mutex
 	ov  *oidc.IDTokenVerifier
+	// discovery spaces out attempts at discovery after a failed one; keys
+	// spaces out fetches of the key set, which go-oidc makes whenever a
+	// token names a key it has not cached or fails to verify.
+	discovery, keys *fetchLimiter
 }
 
 // Option configures a Verifier.
@@ -63,6 +67,11 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// KeyRefreshInterval is the shortest time between two fetches of an
+// issuer's key set, and between two attempts at its discovery document
+// after a failed one.
+const KeyRefreshInterval = 10 * time.Second
+
 // DefaultMaxSkew is the clock skew tolerated by default.
 const DefaultMaxSkew = time.Minute
 
@@ -83,8 +92,10 @@ func WithMaxSkew(d time.Duration) Option {
 
 // NewVerifier returns a verifier trusting issuers. Nothing is fetched yet:
 // each issuer's discovery document is fetched at its first token, and its
-// keys when a token names a key not yet cached. ctx supplies values (not
-// cancellation) to those background key fetches.
+// keys when a token names a key not yet cached, at most once per
+// KeyRefreshInterval per issuer (a token that needs a fetch sooner is
+// refused with ErrUnavailable). ctx supplies values (not cancellation) to
+// those background key fetches.
 func NewVerifier(ctx context.Context, issuers []Issuer, opts ...Option) (*Verifier, error) {
 	if len(issuers) == 0 {
 		return nil, errors.New("identity: no issuers")
@@ -107,10 +118,14 @@ func NewVerifier(ctx context.Context, issuers []Issuer, opts ...Option) (*Verifi
 		if _, dup := v.issuers[iss.URL]; dup {
 			return nil, fmt.Errorf("identity: issuer %q listed twice", iss.URL)
 		}
-		v.issuers[iss.URL] = &issuerState{cfg: iss}
+		v.issuers[iss.URL] = &issuerState{
+			cfg:       iss,
+			discovery: &fetchLimiter{every: KeyRefreshInterval, now: v.now},
+			keys:      &fetchLimiter{every: KeyRefreshInterval, now: v.now},
+		}
 		v.order = append(v.order, iss)
 	}
-	v.keyCtx = oidc.ClientContext(context.WithoutCancel(ctx), v.client)
+	v.baseCtx = context.WithoutCancel(ctx)
 	return v, nil
 }
 
@@ -204,25 +219,82 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (*Principal, err
 }
 
 // verifier returns the issuer's go-oidc verifier, running discovery on
-// first use; a failed discovery is retried at the next token.
+// first use; a failed discovery is retried at a token that comes
+// KeyRefreshInterval after it or later.
 func (st *issuerState) verifier(ctx context.Context, v *Verifier) (*oidc.IDTokenVerifier, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.ov != nil {
 		return st.ov, nil
 	}
+	if err := st.discovery.allow("discovery document"); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrUnavailable, st.cfg.URL, err)
+	}
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), st.cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: discovery: %v", ErrUnavailable, st.cfg.URL, err)
 	}
+	// go-oidc fetches the key set in the background, through a client
+	// that refuses more than one fetch per KeyRefreshInterval: a flood of
+	// tokens naming unknown keys costs the issuer one fetch.
+	keyClient := *v.client
+	keyClient.Transport = &limitedTransport{next: v.client.Transport, limit: st.keys}
+	keyCtx := oidc.ClientContext(v.baseCtx, &keyClient)
 	// go-oidc checks the signature and iss; audience and times are checked
 	// by checkClaims, with this package's skew and sentinels.
-	st.ov = p.VerifierContext(v.keyCtx, &oidc.Config{
+	st.ov = p.VerifierContext(keyCtx, &oidc.Config{
 		SkipClientIDCheck: true,
 		SkipExpiryCheck:   true,
 		Now:               v.now,
 	})
 	return st.ov, nil
+}
+
+// fetchLimiter allows one fetch per interval.
+type fetchLimiter struct {
+	every time.Duration
+	now   func() time.Time
+
+	mu   sync.Mutex
+	last time.Time // of the last fetch allowed; zero if none
+}
+
+// allow records a fetch of what, or refuses it if the last one was less
+// than the interval ago.
+func (l *fetchLimiter) allow(what string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if !l.last.IsZero() {
+		if since := now.Sub(l.last); since >= 0 && since < l.every {
+			return fmt.Errorf("%s fetched less than %s ago; next fetch in %s", what, l.every, (l.every - since).Round(time.Millisecond))
+		}
+	}
+	l.last = now
+	return nil
+}
+
+// limitedTransport sends a request only if its limiter allows a fetch;
+// the redirects a fetch follows are part of it.
+type limitedTransport struct {
+	next  http.RoundTripper // nil means http.DefaultTransport
+	limit *fetchLimiter
+}
+
+func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Response == nil {
+		if err := t.limit.allow("key set"); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(req)
 }
 
 // unverifiedIssuer reads the iss claim of a compact JWS without verifying
@@ -252,14 +324,9 @@ func unverifiedIssuer(raw string) (string, error) {
 type claims map[string]any
 
 func decodeClaims(payload []byte) (claims, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
 	var c claims
-	if err := dec.Decode(&c); err != nil {
+	if err := jsonstrict.Unmarshal(payload, &c, jsonstrict.Rules{UseNumber: true}); err != nil {
 		return nil, fmt.Errorf("claims: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("claims: trailing data")
 	}
 	if c == nil {
 		return nil, errors.New("claims: not an object")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,21 +234,23 @@ func GitHubExtensions(issuer string) certificate.Extensions {
 }
 
 func TestDiscoveryIsLazyAndCached(t *testing.T) {
-	dev := startDevIssuer(t, nil)
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	dev := startDevIssuer(t, clk.Now)
 	dev.down.Store(true) // the issuer is not serving yet
 	v, err := identity.NewVerifier(t.Context(), []identity.Issuer{{URL: dev.URL(), Type: identity.TypeEmail}},
-		identity.WithHTTPClient(dev.srv.Client()))
+		identity.WithHTTPClient(dev.srv.Client()), identity.WithClock(clk.Now))
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
 	if n := dev.discovery.Load(); n != 0 {
 		t.Fatalf("NewVerifier fetched discovery %d times, want 0", n)
 	}
-	tok := dev.mint(t, "alice@example.com", "", 0, nil)
+	tok := dev.mint(t, "alice@example.com", "", time.Hour, nil)
 	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, identity.ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable while the issuer is down", err)
 	}
 	dev.down.Store(false)
+	clk.Add(identity.KeyRefreshInterval) // a failed discovery is retried after the interval
 	for i := range 3 {
 		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Fatalf("Verify %d: %v", i, err)
@@ -259,28 +262,38 @@ func TestDiscoveryIsLazyAndCached(t *testing.T) {
 }
 
 func TestKeysUnavailable(t *testing.T) {
-	dev := startDevIssuer(t, nil)
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	dev := startDevIssuer(t, clk.Now)
 	dev.jwksDown.Store(true)
 	v, err := identity.NewVerifier(t.Context(), []identity.Issuer{{URL: dev.URL(), Type: identity.TypeEmail}},
-		identity.WithHTTPClient(dev.srv.Client()))
+		identity.WithHTTPClient(dev.srv.Client()), identity.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := dev.mint(t, "alice@example.com", "", 0, nil)
+	tok := dev.mint(t, "alice@example.com", "", time.Hour, nil)
 	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, identity.ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable while the key set is down", err)
 	}
 	dev.jwksDown.Store(false)
-	// go-oidc's key set hands the failed fetch's result to callers that
-	// arrive before it clears its in-flight request, so allow a moment.
-	var lastErr error
+	clk.Add(identity.KeyRefreshInterval) // a failed fetch counts: the next waits for the interval
+	if err := verifySoon(t, v, tok); err != nil {
+		t.Fatalf("Verify after the key set is back: %v", err)
+	}
+}
+
+// verifySoon verifies tok, retrying for a moment: go-oidc's key set hands
+// the result of a failed (or refused) fetch to callers that arrive before it
+// clears its in-flight request.
+func verifySoon(t *testing.T, v *identity.Verifier, tok string) error {
+	t.Helper()
+	var err error
 	for range 50 {
-		if _, lastErr = v.Verify(t.Context(), tok); lastErr == nil {
-			return
+		if _, err = v.Verify(t.Context(), tok); err == nil {
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("Verify after the key set is back: %v", lastErr)
+	return err
 }
 
 func TestNewVerifierRejects(t *testing.T) {
@@ -325,5 +338,134 @@ func TestIssuers(t *testing.T) {
 	}
 	if got := in[1].ChallengeClaim(); got != "sub" {
 		t.Errorf("github issuer challenge claim %q, want sub", got)
+	}
+}
+
+// clock is a settable clock for tests that step past refresh intervals.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestUnknownKeyRefreshIsRateLimited(t *testing.T) {
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	dev := startDevIssuer(t, clk.Now)
+	// Tokens of an impostor with the issuer's URL name a key the issuer
+	// does not publish: each would make go-oidc fetch the key set again.
+	impostor, err := oidc.NewIssuer(oidc.IssuerConfig{Dir: t.TempDir(), URL: dev.URL(), Now: clk.Now})
+	if err != nil {
+		t.Fatalf("NewIssuer: %v", err)
+	}
+	v, err := identity.NewVerifier(t.Context(), []identity.Issuer{{URL: dev.URL(), Type: identity.TypeEmail}},
+		identity.WithHTTPClient(dev.srv.Client()), identity.WithClock(clk.Now))
+	if err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	good := dev.mint(t, "alice@example.com", "", time.Hour, nil)
+	if _, err := v.Verify(t.Context(), good); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	bad, err := impostor.Mint("mallory@example.com", "", time.Hour, nil)
+	if err != nil {
+		t.Fatalf("Mint: %v", err)
+	}
+
+	limited := 0
+	for i := range 200 {
+		_, err := v.Verify(t.Context(), bad)
+		switch {
+		case errors.Is(err, identity.ErrUnavailable) && strings.Contains(err.Error(), "fetched less than"):
+			limited++
+		case errors.Is(err, identity.ErrInvalidToken) && strings.Contains(err.Error(), "signature"):
+			// go-oidc handed it the result of the good token's fetch,
+			// still in flight.
+		default:
+			t.Fatalf("Verify %d of an unknown key right after a fetch: got %v, want ErrUnavailable saying the key set was fetched less than %s ago", i, err, identity.KeyRefreshInterval)
+		}
+	}
+	if limited == 0 {
+		t.Errorf("got no refusal for a recent fetch, want most of 200")
+	}
+	if got := dev.jwks.Load(); got != 1 {
+		t.Fatalf("200 tokens with an unknown key right after a fetch: got %d key set fetches in all, want 1", got)
+	}
+	// Tokens of known keys verify meanwhile, without a fetch.
+	if _, err := v.Verify(t.Context(), good); err != nil {
+		t.Fatalf("Verify of a known key while refreshes wait: %v", err)
+	}
+
+	clk.Add(identity.KeyRefreshInterval)
+	refreshed := false
+	for i := range 200 {
+		_, err := v.Verify(t.Context(), bad)
+		switch {
+		case errors.Is(err, identity.ErrInvalidToken) && strings.Contains(err.Error(), "signature"):
+			refreshed = true // checked against a fresh key set
+		case errors.Is(err, identity.ErrUnavailable):
+		default:
+			t.Fatalf("Verify %d of the impostor's token after the interval: got %v, want ErrInvalidToken or ErrUnavailable", i, err)
+		}
+	}
+	if !refreshed {
+		t.Errorf("no Verify of the impostor's token after the interval was checked against a fresh key set")
+	}
+	if got := dev.jwks.Load(); got != 2 {
+		t.Errorf("200 more tokens with an unknown key after the interval: got %d key set fetches in all, want 2", got)
+	}
+
+	// A real key rotation: the new key's tokens verify once a refresh is
+	// allowed.
+	rotated, err := oidc.NewIssuer(oidc.IssuerConfig{Dir: t.TempDir(), URL: dev.URL(), Now: clk.Now})
+	if err != nil {
+		t.Fatalf("NewIssuer: %v", err)
+	}
+	dev.serving.Store(rotated)
+	tok, err := rotated.Mint("alice@example.com", "", time.Hour, nil)
+	if err != nil {
+		t.Fatalf("Mint: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, identity.ErrUnavailable) {
+		t.Fatalf("Verify of the rotated key within the interval: got %v, want ErrUnavailable", err)
+	}
+	clk.Add(identity.KeyRefreshInterval)
+	if err := verifySoon(t, v, tok); err != nil {
+		t.Fatalf("Verify of the rotated key after the interval: %v", err)
+	}
+}
+
+func TestFailedDiscoveryRetryIsRateLimited(t *testing.T) {
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	dev := startDevIssuer(t, clk.Now)
+	dev.down.Store(true)
+	v, err := identity.NewVerifier(t.Context(), []identity.Issuer{{URL: dev.URL(), Type: identity.TypeEmail}},
+		identity.WithHTTPClient(dev.srv.Client()), identity.WithClock(clk.Now))
+	if err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	tok := dev.mint(t, "alice@example.com", "", time.Hour, nil)
+	for i := range 100 {
+		if _, err := v.Verify(t.Context(), tok); !errors.Is(err, identity.ErrUnavailable) {
+			t.Fatalf("Verify %d while the issuer is down: got %v, want ErrUnavailable", i, err)
+		}
+	}
+	if got := dev.discovery.Load(); got != 1 {
+		t.Fatalf("100 tokens while discovery fails: got %d discovery fetches, want 1", got)
+	}
+	dev.down.Store(false)
+	clk.Add(identity.KeyRefreshInterval)
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("Verify once the issuer is back and the interval is over: %v", err)
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // pemType is the label of a key file's PEM block (RFC 7468 §10).
@@ -219,4 +220,28 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// ErrLocked means another holder, in this process or another, has the lock
+// file locked.
+var ErrLocked = errors.New("locked by another process")
+
+// Lock takes an exclusive advisory lock on the file at path, creating it,
+// so that one owner at a time uses what it guards (a log's directory). The
+// kernel drops the lock when the process dies, so a killed process leaves
+// nothing to clean up; closing the returned file releases it. A lock held
+// elsewhere is an error wrapping [ErrLocked].
+func Lock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return f, nil
 }

@@ -1,6 +1,7 @@
 package logserver
 
 import (
+	"crypto"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,6 +32,7 @@ const (
 	DefaultPushbackMaxOutstanding = tessera.DefaultPushbackMaxOutstanding
 	DefaultMaxRequestBytes        = 128 << 10
 	DefaultAddTimeout             = 30 * time.Second
+	DefaultShutdownTimeout        = 30 * time.Second
 )
 
 // Config configures a Log. Only Dir and Origin are required.
@@ -57,6 +59,12 @@ type Config struct {
 	// a KeyType that contradicts it is an error.
 	KeyType string
 
+	// Signer, if set, is the log's key held elsewhere (a PKCS#11 token),
+	// Ed25519 or ECDSA P-256, used instead of Dir/log-key.pem, which is
+	// neither read nor written. A log keeps its key: an existing log whose
+	// published checkpoint another key signed is refused (ErrKeyMismatch).
+	Signer crypto.Signer
+
 	// Logger receives the log's diagnostics. Nil discards them.
 	Logger *slog.Logger
 
@@ -77,6 +85,19 @@ type Config struct {
 	// AddTimeout bounds how long a request waits for its entry to be
 	// integrated and published.
 	AddTimeout time.Duration
+
+	// Witnesses is the quorum of witnesses (C2SP tlog-witness) that must
+	// cosign a checkpoint before it is published
+	// (tessera.NewWitnessGroupFromPolicy); the zero value publishes
+	// without witnesses. An entry's request then waits for a witnessed
+	// checkpoint.
+	Witnesses tessera.WitnessGroup
+	// WitnessTimeout bounds one round of asking the witnesses to cosign
+	// (tessera.DefaultWitnessTimeout if zero).
+	WitnessTimeout time.Duration
+	// ShutdownTimeout bounds how long Close waits for tessera to publish a
+	// checkpoint covering every entry it has accepted.
+	ShutdownTimeout time.Duration
 }
 
 // WithDefaults returns c with every zero knob set to its default.
@@ -104,6 +125,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AddTimeout == 0 {
 		c.AddTimeout = DefaultAddTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.WitnessTimeout == 0 {
+		c.WitnessTimeout = tessera.DefaultWitnessTimeout
 	}
 	return c
 }

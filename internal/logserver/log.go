@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,10 +29,6 @@ import (
 
 	"hallmark.dev/tlog"
 )
-
-// shutdownTimeout bounds how long Close waits for tessera to publish a
-// checkpoint covering every entry it has accepted.
-const shutdownTimeout = 30 * time.Second
 
 // A Log is a running transparency log. Its methods are safe for concurrent
 // use.
@@ -93,7 +90,7 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, exists)
+	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, cfg.Signer, exists)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +117,7 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 
 	// The log's background work outlives ctx and stops at Close.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	driver, err := posix.New(bg, posix.Config{Path: tiles})
+	driver, err := posix.New(bg, posix.Config{Path: tiles, HTTPClient: &http.Client{Timeout: cfg.WitnessTimeout}})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("opening tessera storage: %w", err)
@@ -132,7 +129,10 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 		WithCheckpointInterval(cfg.CheckpointInterval).
 		WithPushback(cfg.PushbackMaxOutstanding).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, dedup).
-		WithShutdownTimeout(shutdownTimeout)
+		WithShutdownTimeout(cfg.ShutdownTimeout)
+	if len(cfg.Witnesses.Components) > 0 {
+		opts = opts.WithWitnesses(cfg.Witnesses, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
 	if err != nil {
 		cancel()
@@ -183,7 +183,7 @@ func checkPublished(tiles, origin string, v note.Verifier) error {
 	return nil
 }
 
-// Close stops accepting entries, waits (up to 30 s) until tessera has
+// Close stops accepting entries, waits (up to Config.ShutdownTimeout) until tessera has
 // published a checkpoint covering every entry it accepted, and releases the
 // directory. Every entry Add acknowledged was already durable.
 func (l *Log) Close() error {
@@ -281,7 +281,7 @@ func (l *Log) add(ctx context.Context, entry any) (*rekorv1.TransparencyLogEntry
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.AddTimeout)
 	defer cancel()
-	idx, cp, err := l.awaiter.Await(ctx, l.appender.Add(ctx, tessera.NewEntry(body)))
+	idx, cp, err := l.await(ctx, l.appender.Add(ctx, tessera.NewEntry(body)))
 	switch {
 	case err == nil:
 	case l.closed.Load():
@@ -297,6 +297,30 @@ func (l *Log) add(ctx context.Context, entry any) (*rekorv1.TransparencyLogEntry
 		return nil, false, err
 	}
 	return tle, idx.IsDup, nil
+}
+
+// await waits for a published checkpoint covering the entry of f, or for
+// ctx. tessera's PublicationAwaiter sees ctx only when a checkpoint is
+// read; while none is published (a first checkpoint that witnesses have
+// not cosigned) it would wait past ctx, so the wait runs aside and is
+// abandoned at ctx's end; it ends at the next publication or at Close.
+func (l *Log) await(ctx context.Context, f tessera.IndexFuture) (tessera.Index, []byte, error) {
+	type result struct {
+		idx tessera.Index
+		cp  []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		idx, cp, err := l.awaiter.Await(ctx, f)
+		done <- result{idx, cp, err}
+	}()
+	select {
+	case r := <-done:
+		return r.idx, r.cp, r.err
+	case <-ctx.Done():
+		return tessera.Index{}, nil, ctx.Err()
+	}
 }
 
 // entry builds the TransparencyLogEntry of body at index, with an inclusion

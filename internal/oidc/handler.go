@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 // TokenRequest is the body of POST P/token.
@@ -35,18 +36,17 @@ type TokenResponse struct {
 // maxTokenRequest bounds the body of a token request.
 const maxTokenRequest = 64 << 10
 
-// ParseTokenRequest decodes a token request strictly: one JSON object, no
-// unknown fields, no trailing data, numbers in claims kept verbatim.
+// tokenRequestRules are the rules of a token request: the fields of
+// TokenRequest, spelled exactly.
+var tokenRequestRules = jsonstrict.Rules{Fields: jsonstrict.FieldsOf(TokenRequest{}), UseNumber: true}
+
+// ParseTokenRequest decodes a token request strictly (jsonstrict): one
+// JSON object, no repeated keys, no unknown fields, no trailing data,
+// numbers in claims kept verbatim.
 func ParseTokenRequest(body []byte) (TokenRequest, error) {
 	var req TokenRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
+	if err := jsonstrict.Unmarshal(body, &req, tokenRequestRules); err != nil {
 		return TokenRequest{}, fmt.Errorf("oidc: token request: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return TokenRequest{}, errors.New("oidc: token request: trailing data after JSON object")
 	}
 	if req.TTL < 0 || req.TTL > int64(MaxTTL/time.Second) {
 		return TokenRequest{}, fmt.Errorf("oidc: token request: ttl %d out of range [0, %d]", req.TTL, int64(MaxTTL/time.Second))

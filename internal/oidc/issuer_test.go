@@ -302,6 +302,25 @@ func TestNewIssuerRejects(t *testing.T) {
 	}
 }
 
+// TestParseTokenRequestStrict: a request means one thing to every JSON
+// reader, or is refused.
+func TestParseTokenRequestStrict(t *testing.T) {
+	for _, tt := range []struct{ name, body, want string }{
+		{"field in another case", `{"Subject":"x"}`, `unknown field "Subject"`},
+		{"repeated key", `{"subject":"x","subject":"y"}`, `duplicate JSON key "subject"`},
+		{"repeated claim", `{"subject":"x","claims":{"a":1,"a":2}}`, `duplicate JSON key "a" in claims`},
+		{"unknown field", `{"subject":"x","sub":"y"}`, `unknown field "sub"`},
+		{"trailing data", `{"subject":"x"} {}`, "after top-level value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := oidc.ParseTokenRequest([]byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseTokenRequest(%s) = %v, want %q", tt.body, err, tt.want)
+			}
+		})
+	}
+}
+
 func FuzzParseTokenRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"subject":"alice@example.com"}`,

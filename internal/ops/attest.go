@@ -2,11 +2,9 @@ package ops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,13 +12,11 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
-	"hallmark.dev/internal/gate"
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/policy"
 	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
-	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
 
@@ -62,6 +58,9 @@ type SBOMCheck struct {
 func AttestImage(ctx context.Context, c *store.Client, req AttestImageRequest) (*AttestImageResult, error) {
 	if req.Signer == nil {
 		return nil, errors.New("no signing key")
+	}
+	if err := attest.CheckAttestationType(req.PredicateType); err != nil {
+		return nil, err
 	}
 	now := time.Now
 	if req.Now != nil {
@@ -158,17 +157,14 @@ type VerifyAttestationsRequest struct {
 	Reference  string
 	Repository string
 	Policy     verify.AttestationPolicy
-	// Policies (CUE or Rego) every verified statement must satisfy.
-	Policies []policy.Policy
-	// Provenance, when set, are SLSA requirements every verified statement
-	// must meet (the predicate type must be SLSA provenance); their
-	// Artifacts are set to the image.
-	Provenance *slsa.Requirements
-	// Gate, when set, is a gate attestation policy at least one verified
-	// statement must satisfy (the predicate type must be the gate's).
-	Gate *gate.AttestationRequirements
-	// Now is the clock the gate attestation policy judges ages by; nil
-	// means time.Now.
+	// Checks are the verification policies run, in order, over the
+	// attestations that verified, with the image as their subject: CUE
+	// and Rego policies ([policy.Parse]), SLSA provenance requirements
+	// (slsa.NewCheck), the gate attestation policy (gate.NewCheck). A
+	// check that applies to other predicate types than Policy's is refused
+	// before anything is fetched.
+	Checks []policy.Check
+	// Now is the clock checks judge ages by; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -176,47 +172,17 @@ type VerifyAttestationsRequest struct {
 type VerifyAttestationsResult struct {
 	Image string `json:"image"`
 	*verify.AttestationResult
-	// Policies holds one result per verified attestation and policy.
-	Policies []PolicyResult `json:"policies,omitempty"`
-	// Provenance holds the SLSA checks of each verified attestation, when
-	// provenance requirements were given.
-	Provenance []ProvenancePolicyResult `json:"provenance,omitempty"`
-	// Gate holds the gate attestation policy's checks of each verified
-	// attestation, when that policy was given.
-	Gate []GatePolicyResult `json:"gate,omitempty"`
-}
-
-// PolicyResult is one policy evaluated over one verified attestation.
-type PolicyResult struct {
-	Attestation string   `json:"attestation"`
-	Policy      string   `json:"policy"`
-	Passed      bool     `json:"passed"`
-	Messages    []string `json:"messages,omitempty"`
-}
-
-// PolicyError is returned when verified attestations fail a policy.
-type PolicyError struct {
-	Failed []PolicyResult
-}
-
-func (e *PolicyError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d policy check(s) failed", len(e.Failed))
-	for _, f := range e.Failed {
-		for _, m := range f.Messages {
-			fmt.Fprintf(&b, "\n  %s: policy %s: %s", f.Attestation, f.Policy, m)
-		}
-	}
-	return b.String()
+	// Checks holds each check's result, in the request's order, when the
+	// attestations verified.
+	Checks []policy.Result `json:"checks,omitempty"`
 }
 
 // VerifyAttestations resolves the reference, fetches the attestations of
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
-// the policy's predicate type. Then every verified statement must satisfy
-// the CUE and Rego policies and the provenance requirements, and at least
-// one the gate attestation policy.
+// the policy's predicate type. Then it runs the checks over the verified
+// attestations; when checks fail the error is a *policy.Error naming them.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
-	if err := validatePolicies(req); err != nil {
+	if err := validateChecks(req.Checks, req.Policy.PredicateType); err != nil {
 		return nil, err
 	}
 	f, err := fetchAttestations(ctx, c, req.Reference, req.Repository)
@@ -265,26 +231,5 @@ func verifyFetched(ctx context.Context, f *fetched, req VerifyAttestationsReques
 	if err != nil {
 		return out, err
 	}
-	var failed []PolicyResult
-	for _, v := range res.Verified {
-		for _, p := range req.Policies {
-			r, err := p.Evaluate(ctx, json.RawMessage(v.Payload))
-			if err != nil {
-				return out, fmt.Errorf("%s: policy %s: %w", v.Source, p.Name(), err)
-			}
-			pr := PolicyResult{Attestation: v.Source, Policy: p.Name(), Passed: r.Passed, Messages: r.Messages}
-			out.Policies = append(out.Policies, pr)
-			if !r.Passed {
-				failed = append(failed, pr)
-			}
-		}
-	}
-	var errs []error
-	if len(failed) > 0 {
-		errs = append(errs, &PolicyError{Failed: failed})
-	}
-	if err := checkPolicies(out, req, d.String(), d.DigestStr()); err != nil {
-		errs = append(errs, err)
-	}
-	return out, errors.Join(errs...)
+	return out, runChecks(ctx, out, req.Checks, req.Now, imageSubject(res, d.String()))
 }

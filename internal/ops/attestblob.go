@@ -21,7 +21,9 @@ import (
 type Artifact struct {
 	// Path is the file; empty when only the digest is known.
 	Path string
-	// Digest is "sha256:<hex>"; computed from Path when empty.
+	// Digest is "alg:<hex>", alg one of attest.ArtifactDigestAlgorithms;
+	// when empty, the file is hashed (with SHA-256, or when it is checked
+	// against a statement, with the algorithms its subjects use).
 	Digest string
 }
 
@@ -75,15 +77,10 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 	if req.Now != nil {
 		now = req.Now
 	}
-	subjects := make([]attest.Subject, 0, len(req.Artifacts))
-	for _, a := range req.Artifacts {
-		s, err := a.Resolve()
-		if err != nil {
-			return nil, err
-		}
-		subjects = append(subjects, s)
-	}
-	var st []byte
+	var (
+		st       []byte
+		subjects []attest.Subject
+	)
 	switch {
 	case len(req.Statement) > 0 && len(req.Predicate) > 0:
 		return nil, errors.New("give a statement or a predicate, not both")
@@ -92,18 +89,30 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 		if err != nil {
 			return nil, err
 		}
-		for i, s := range subjects {
-			d := "sha256:" + s.Digest["sha256"]
-			if _, ok := parsed.SubjectFor(d); !ok {
-				return nil, fmt.Errorf("artifact %s (%s) is not a subject of the statement", artifactName(req.Artifacts[i], s), d)
+		for _, a := range req.Artifacts {
+			if err := a.checkSubjectOf(parsed); err != nil {
+				return nil, err
 			}
+		}
+		if err := attest.CheckAttestationType(parsed.PredicateType); err != nil {
+			return nil, err
 		}
 		st = req.Statement
 		subjects = parsed.Subject
 		req.PredicateType = parsed.PredicateType
 	case len(req.Predicate) > 0:
-		if len(subjects) == 0 {
+		if len(req.Artifacts) == 0 {
 			return nil, errors.New("no artifacts to attest about")
+		}
+		if err := attest.CheckAttestationType(req.PredicateType); err != nil {
+			return nil, err
+		}
+		for _, a := range req.Artifacts {
+			s, err := a.Resolve()
+			if err != nil {
+				return nil, err
+			}
+			subjects = append(subjects, s)
 		}
 		pred, err := attest.Predicate(req.PredicateType, req.Predicate, now())
 		if err != nil {
@@ -122,18 +131,40 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 	return &AttestBlobResult{Bundle: b, PredicateType: req.PredicateType, Subjects: subjects}, nil
 }
 
-func artifactName(a Artifact, s attest.Subject) string {
-	if a.Path != "" {
-		return a.Path
+// checkSubjectOf checks that the artifact is one of the statement's
+// subjects: by its digest, or by its file's digest with the algorithms
+// the subjects use (see attest.MatchReader).
+func (a Artifact) checkSubjectOf(st *attest.Statement) error {
+	d, ok := a.Digest, false
+	if d != "" {
+		_, ok = st.SubjectFor(d)
+	} else {
+		f, err := buildenv.OpenArtifact(a.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if d, ok, err = attest.MatchReader(f, st.Subject); err != nil {
+			return fmt.Errorf("buildenv: artifact %s: %w", a.Path, err)
+		}
 	}
-	return s.Name
+	if !ok {
+		name := a.Path
+		if name == "" {
+			name = d
+		}
+		return fmt.Errorf("artifact %s (%s) is not a subject of the statement", name, d)
+	}
+	return nil
 }
 
 // VerifyBlobAttestation verifies the attestation bundle in the file
 // bundlePath about an artifact: signature and authority, that the artifact
-// is one of the statement's subjects, and the predicate type. The bundle
-// is read as a stream, so that an attestation of tens of megabytes (an
-// SBOM) is verified in about its own size of memory.
+// is one of the statement's subjects (by any digest of
+// attest.ArtifactDigestAlgorithms: a file is hashed with those its
+// subjects use), and the predicate type. The bundle is read as a stream,
+// so that an attestation of tens of megabytes (an SBOM) is verified in
+// about its own size of memory.
 func VerifyBlobAttestation(bundlePath string, a Artifact, p verify.AttestationPolicy) (*verify.AttestationResult, error) {
 	fi, err := os.Stat(bundlePath)
 	if err != nil {
@@ -142,15 +173,19 @@ func VerifyBlobAttestation(bundlePath string, a Artifact, p verify.AttestationPo
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("read bundle: %s is not a regular file", bundlePath)
 	}
-	s, err := a.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	digest := "sha256:" + s.Digest["sha256"]
 	src := verify.BundleSource{
 		Source: bundlePath,
 		Size:   fi.Size(),
 		Open:   func() (io.ReadCloser, error) { return os.Open(bundlePath) },
 	}
-	return verify.AttestationsFrom(digest, nil, []verify.BundleSource{src}, p)
+	va := verify.Artifact{Digest: a.Digest}
+	if a.Digest == "" {
+		f, err := buildenv.OpenArtifact(a.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		va.Content = f
+	}
+	return verify.BlobAttestation(src, va, p)
 }

@@ -147,7 +147,7 @@ func DownloadSBOM(ctx context.Context, c *store.Client, req DownloadRequest) (*S
 	var best []SBOMDownload
 	for _, v := range res.Verified {
 		cand := SBOMDownload{Image: res.Image, Source: v.Source, PredicateType: v.Statement.PredicateType,
-			Predicate: v.Statement.Predicate, Signed: signedTime(v.Signer)}
+			Predicate: v.Statement.Predicate, Signed: v.Signer.EarliestVerifiedTime()}
 		if doc, err := sbom.Parse(v.Statement.Predicate); err == nil {
 			cand.Created = doc.Created
 		}
@@ -169,15 +169,13 @@ func DownloadSBOM(ctx context.Context, c *store.Client, req DownloadRequest) (*S
 	return &best[0], nil
 }
 
-// newer compares a and b by verified signing time, then by creation time.
+// newer compares a and b by verified signing time (the earliest: a
+// timestamp added to the bundle later, as anyone may stamp a signature
+// again, must not make an old attestation the newest), then by creation
+// time.
 func newer(a, b SBOMDownload) int {
 	if c := a.Signed.Compare(b.Signed); c != 0 {
 		return c
 	}
 	return a.Created.Compare(b.Created)
 }
-
-// signedTime is the earliest verified time of a signature: a timestamp
-// added to the bundle later (anyone may stamp a signature again) must not
-// make an old attestation the newest.
-func signedTime(s verify.Signer) time.Time { return earliestTrustedTime(s) }

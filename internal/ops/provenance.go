@@ -17,6 +17,7 @@ import (
 
 	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/policy"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
@@ -26,10 +27,23 @@ import (
 const MaxProvenanceFileSize = 64 << 20
 
 // VerifiedProvenance is one provenance statement whose signature verified,
-// with the outcome of its checks.
+// with the findings of the SLSA check about it.
 type VerifiedProvenance struct {
 	verify.VerifiedAttestation
-	Checks *slsa.Result `json:"checks"`
+	Checks []policy.Finding `json:"checks"`
+}
+
+// Passed reports whether the statement passed every check.
+func (v *VerifiedProvenance) Passed() bool {
+	if len(v.Checks) == 0 {
+		return false
+	}
+	for _, f := range v.Checks {
+		if !f.Passed {
+			return false
+		}
+	}
+	return true
 }
 
 // VerifyProvenanceResult reports the provenance found for an image or for
@@ -51,39 +65,11 @@ func (r *VerifyProvenanceResult) Passing() *VerifiedProvenance {
 		return nil
 	}
 	for i := range r.Verified {
-		if r.Verified[i].Checks.Passed() {
+		if r.Verified[i].Passed() {
 			return &r.Verified[i]
 		}
 	}
 	return nil
-}
-
-// ProvenanceCheckError is returned when provenance was found and its
-// signature verified, but none passed the checks; it names, for each, the
-// checks that failed.
-type ProvenanceCheckError struct {
-	Subject string
-	Failed  []ProvenanceFailure
-}
-
-// ProvenanceFailure is one verified provenance that failed its checks.
-type ProvenanceFailure struct {
-	Source string
-	Err    *slsa.Error
-}
-
-func (e *ProvenanceCheckError) Error() string {
-	if len(e.Failed) == 1 {
-		return e.Failed[0].Source + ": " + e.Failed[0].Err.Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "none of the %d verified provenance statements for %s passed the checks", len(e.Failed), e.Subject)
-	for _, f := range e.Failed {
-		for _, c := range f.Err.Failed {
-			fmt.Fprintf(&b, "\n  %s: %s: %s", f.Source, c.Name, c.Detail)
-		}
-	}
-	return b.String()
 }
 
 // VerifyImageProvenanceRequest says which image's provenance to verify.
@@ -91,20 +77,25 @@ type VerifyImageProvenanceRequest struct {
 	Reference  string
 	Repository string
 	Authority  verify.Authority
-	// Requirements are checked against each verified provenance; their
-	// Artifacts are set to the image.
+	// Requirements are checked against each verified provenance, with
+	// the image as the artifact (their Artifacts must be empty).
 	Requirements slsa.Requirements
+	// Checks are further checks (signpolicy.NewProvenanceCheck): one
+	// verified statement must pass the requirements and every check.
+	Checks []policy.Check
 }
 
 // VerifyImageProvenance resolves the image once, fetches its attestations
 // (referrers and the legacy .att tag), verifies those that are SLSA
 // provenance (v1 or v0.2) under the authority, and checks each verified
-// statement against the requirements. It succeeds when one passes.
+// statement against the requirements. It succeeds when one passes; when
+// none does, the error is a *policy.Error.
 func VerifyImageProvenance(ctx context.Context, c *store.Client, req VerifyImageProvenanceRequest) (*VerifyProvenanceResult, error) {
 	if req.Authority == nil {
 		return nil, verify.ErrNoAuthority
 	}
-	if err := req.Requirements.Validate(); err != nil {
+	check, err := slsa.NewCheck(req.Requirements, slsa.One)
+	if err != nil {
 		return nil, err
 	}
 	d, h, sigRepo, atts, err := fetch(ctx, c, req.Reference, req.Repository, c.Attestations)
@@ -151,8 +142,7 @@ func VerifyImageProvenance(ctx context.Context, c *store.Client, req VerifyImage
 			out.Rejected = append(out.Rejected, r)
 		}
 	}
-	req.Requirements.Artifacts = out.Artifacts
-	return out, evaluate(out, statements, req.Requirements)
+	return out, evaluate(ctx, out, statements, append([]policy.Check{check}, req.Checks...))
 }
 
 // VerifyArtifactProvenanceRequest says which provenance file to verify
@@ -164,23 +154,28 @@ type VerifyArtifactProvenanceRequest struct {
 	// Artifacts are the files the provenance must cover; at least one.
 	Artifacts []string
 	Authority verify.Authority
-	// Requirements are checked against each verified provenance; their
-	// Artifacts are set to the files.
+	// Requirements are checked against each verified provenance, with
+	// the files as the artifacts (their Artifacts must be empty).
 	Requirements slsa.Requirements
+	// Checks are further checks (signpolicy.NewProvenanceCheck): one
+	// verified statement must pass the requirements and every check.
+	Checks []policy.Check
 }
 
 // VerifyArtifactProvenance reads the provenance file and the artifacts,
 // verifies each signed statement in the file under the authority, and
 // checks each verified SLSA provenance against the requirements with the
-// artifacts' digests. It succeeds when one passes.
-func VerifyArtifactProvenance(req VerifyArtifactProvenanceRequest) (*VerifyProvenanceResult, error) {
+// artifacts' digests. It succeeds when one passes; when none does, the
+// error is a *policy.Error.
+func VerifyArtifactProvenance(ctx context.Context, req VerifyArtifactProvenanceRequest) (*VerifyProvenanceResult, error) {
 	if req.Authority == nil {
 		return nil, verify.ErrNoAuthority
 	}
 	if len(req.Artifacts) == 0 {
 		return nil, errors.New("no artifact given")
 	}
-	if err := req.Requirements.Validate(); err != nil {
+	check, err := slsa.NewCheck(req.Requirements, slsa.One)
+	if err != nil {
 		return nil, err
 	}
 	data, err := readLimited(req.ProvenancePath, MaxProvenanceFileSize)
@@ -212,52 +207,44 @@ func VerifyArtifactProvenance(req VerifyArtifactProvenanceRequest) (*VerifyProve
 			statements = append(statements, *v)
 		}
 	}
-	req.Requirements.Artifacts = out.Artifacts
-	return out, evaluate(out, statements, req.Requirements)
+	return out, evaluate(ctx, out, statements, append([]policy.Check{check}, req.Checks...))
 }
 
-// evaluate checks each verified statement and says whether one passed.
-func evaluate(out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, req slsa.Requirements) error {
-	failed, err := checkProvenance(statements, req, func(v verify.VerifiedAttestation, res *slsa.Result) {
-		out.Verified = append(out.Verified, VerifiedProvenance{VerifiedAttestation: v, Checks: res})
-	})
-	if err != nil {
+// evaluate runs the SLSA check and the further checks over the verified
+// statements and records each with its findings. One statement must pass
+// them all.
+func evaluate(ctx context.Context, out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, checks []policy.Check) error {
+	if len(statements) == 0 {
+		if len(out.Rejected) == 0 {
+			return fmt.Errorf("no SLSA provenance found for %s", out.Subject)
+		}
+		return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
+	}
+	results, err := policy.Run(ctx, policy.Input{Subjects: out.Artifacts, Attestations: statements}, checks...)
+	if len(results) < len(checks) {
 		return err
 	}
-	if out.Passing() != nil {
-		return nil
-	}
-	if len(failed) > 0 {
-		return &ProvenanceCheckError{Subject: out.Subject, Failed: failed}
-	}
-	if len(out.Rejected) == 0 {
-		return fmt.Errorf("no SLSA provenance found for %s", out.Subject)
-	}
-	return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
-}
-
-// checkProvenance runs slsa.Check and slsa.CheckSigner (the signing
-// certificate's source repository) on each statement and passes record its
-// result; it returns the statements that failed a check, and stops at any
-// other error.
-func checkProvenance(statements []verify.VerifiedAttestation, req slsa.Requirements, record func(verify.VerifiedAttestation, *slsa.Result)) ([]ProvenanceFailure, error) {
-	var failed []ProvenanceFailure
 	for _, v := range statements {
-		res, err := slsa.Check(v.Statement, v.Payload, req)
-		var ce *slsa.Error
-		if err != nil && !errors.As(err, &ce) {
-			return nil, fmt.Errorf("%s: %w", v.Source, err)
+		vp := VerifiedProvenance{VerifiedAttestation: v}
+		for _, r := range results {
+			vp.Checks = append(vp.Checks, r.FindingsFor(v.Source)...)
 		}
-		// The certificate's record of the repository the signer ran in
-		// must agree with the expected source too (slsa-verifier checks
-		// it first).
-		res.Checks = append(res.Checks, slsa.CheckSigner(req.SourceURI, v.Signer.SourceRepositoryURI, v.Signer.GitHubRepository))
-		if f := res.Failed(); len(f) > 0 {
-			failed = append(failed, ProvenanceFailure{Source: v.Source, Err: &slsa.Error{Failed: f}})
-		}
-		record(v, res)
+		out.Verified = append(out.Verified, vp)
 	}
-	return failed, nil
+	if err != nil || out.Passing() != nil {
+		return err
+	}
+	// Each check passed on some statement, but no one statement passed
+	// them all.
+	var failed []string
+	for _, v := range out.Verified {
+		for _, f := range v.Checks {
+			if !f.Passed {
+				failed = append(failed, fmt.Sprintf("%s: %s: %s", v.Source, f.Name, f.Detail))
+			}
+		}
+	}
+	return fmt.Errorf("no verified provenance for %s passes every check: %s", out.Subject, strings.Join(failed, "; "))
 }
 
 // provenanceEntry is one signed statement read from a provenance file.
@@ -338,18 +325,31 @@ func hashArtifact(path string) (slsa.Artifact, error) {
 	}}, nil
 }
 
+// readLimited reads a file of at most limit bytes. A regular file's size
+// is checked before anything is read; any file is read no further than
+// the limit (it may grow, or be a pipe).
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
+	var buf bytes.Buffer
+	if fi.Mode().IsRegular() {
+		if fi.Size() > limit {
+			return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit", path, fi.Size(), limit)
+		}
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%s is over the %d byte limit", path, limit)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }

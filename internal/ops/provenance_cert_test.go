@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
@@ -19,6 +20,7 @@ import (
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/policy"
 	"hallmark.dev/sign"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
@@ -117,7 +119,7 @@ func TestProvenanceCertificateRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(path string) (*VerifyProvenanceResult, error) {
-		return VerifyArtifactProvenance(VerifyArtifactProvenanceRequest{ProvenancePath: path, Artifacts: []string{artifact},
+		return VerifyArtifactProvenance(t.Context(), VerifyArtifactProvenanceRequest{ProvenancePath: path, Artifacts: []string{artifact},
 			Authority: authority, Requirements: slsa.Requirements{SourceURI: "github.com/org/app"}})
 	}
 
@@ -128,14 +130,24 @@ func TestProvenanceCertificateRepository(t *testing.T) {
 	if got := res.Verified[0].Signer; got.SourceRepositoryURI != "https://github.com/org/app" || got.GitHubRepository != "org/app" {
 		t.Errorf("signer %+v, want the certificate's repository org/app", got)
 	}
-	if want := (slsa.CheckResult{Name: slsa.CheckCertificateSource, Passed: true, Detail: "https://github.com/org/app"}); !slices.Contains(res.Verified[0].Checks.Checks, want) {
-		t.Errorf("checks %+v, want %+v", res.Verified[0].Checks.Checks, want)
+	v := res.Verified[0]
+	if want := (policy.Finding{Attestation: v.Source, Name: slsa.CheckCertificateSource, Passed: true, Detail: "https://github.com/org/app"}); !slices.ContainsFunc(v.Checks, func(f policy.Finding) bool { return cmp.Equal(f, want) }) {
+		t.Errorf("checks %+v, want %+v", v.Checks, want)
 	}
 
 	res, err = run(signFrom("mallory/app"))
-	var pe *ProvenanceCheckError
-	if !errors.As(err, &pe) || len(pe.Failed) != 1 || len(pe.Failed[0].Err.Failed) != 1 || !pe.Failed[0].Err.Has(slsa.CheckCertificateSource) {
-		t.Fatalf("signed from mallory/app: got %v, want only the certificate source repository check to fail", err)
+	var pe *policy.Error
+	if !errors.As(err, &pe) || len(pe.Failed) != 1 {
+		t.Fatalf("signed from mallory/app: got %v, want a *policy.Error", err)
+	}
+	var failed []string
+	for _, f := range pe.Failed[0].Findings {
+		if !f.Passed {
+			failed = append(failed, f.Name)
+		}
+	}
+	if !slices.Equal(failed, []string{slsa.CheckCertificateSource}) {
+		t.Fatalf("signed from mallory/app: failed %v, want only the certificate source repository check", failed)
 	}
 	const want = "app.sigstore.json: certificate source repository: the signing certificate was issued to a workload of https://github.com/mallory/app, want github.com/org/app"
 	if err.Error() != want {

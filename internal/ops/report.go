@@ -15,9 +15,8 @@ import (
 // every check made on it, every policy evaluated, and one verdict.
 type Report struct {
 	// Success is true when at least one attestation of the requested type
-	// verified, every policy (and the provenance requirements) passed over
-	// every verified attestation, and, with a gate attestation policy, at
-	// least one verified attestation satisfied it.
+	// verified and every check (policy.Check) over the verified
+	// attestations passed.
 	Success       bool   `json:"success"`
 	Subject       string `json:"subject"`
 	PredicateType string `json:"predicateType"`
@@ -38,8 +37,8 @@ type AttestationReport struct {
 	Statement *attest.Statement `json:"statement,omitempty"`
 }
 
-// Check is one check on one attestation: a verification step, a policy,
-// or a check of the built-in policies ("slsa …", "gate …").
+// Check is one check on one attestation: a verification step, or a
+// finding of a verification policy ("policy FILE", "slsa …", "gate …").
 type Check struct {
 	Name string `json:"name"`
 	// Result is "passed", "failed", "not-required" or "skipped".
@@ -53,7 +52,7 @@ const (
 	Passed      = "passed"
 	Failed      = "failed"
 	NotRequired = "not-required"
-	Skipped     = "skipped" // an attestation of another predicate type
+	Skipped     = "skipped" // not made: another predicate type, or a check the verifier waived
 )
 
 // NewReport builds the report of a verification: res may be nil when
@@ -67,39 +66,19 @@ func NewReport(res *VerifyAttestationsResult, predicateType string, err error) *
 		return r
 	}
 	r.Subject = res.Image
-	policies := map[string][]PolicyResult{}
-	for _, p := range res.Policies {
-		policies[p.Attestation] = append(policies[p.Attestation], p)
-	}
-	provenance := map[string]*ProvenancePolicyResult{}
-	for i, p := range res.Provenance {
-		provenance[p.Attestation] = &res.Provenance[i]
-	}
-	gates := map[string]*GatePolicyResult{}
-	for i, g := range res.Gate {
-		gates[g.Attestation] = &res.Gate[i]
-	}
 	if res.AttestationResult == nil {
 		return r
 	}
 	for _, v := range res.Verified {
 		signer := v.Signer
 		a := AttestationReport{Source: v.Source, Result: "verified", Signer: &signer, Statement: v.Statement, Checks: verifiedChecks(signer, res.Digest, v.Statement)}
-		for _, p := range policies[v.Source] {
-			c := Check{Name: "policy " + p.Policy, Result: Passed, Messages: p.Messages}
-			if !p.Passed {
-				c.Result = Failed
-			}
-			a.Checks = append(a.Checks, c)
-		}
-		if p := provenance[v.Source]; p != nil && p.Checks != nil {
-			for _, c := range p.Checks.Checks {
-				a.Checks = append(a.Checks, Check{Name: "slsa " + c.Name, Result: result(c.Passed), Detail: c.Detail})
-			}
-		}
-		if g := gates[v.Source]; g != nil {
-			for _, c := range g.Checks {
-				a.Checks = append(a.Checks, Check{Name: "gate " + c.Name, Result: result(c.Passed), Detail: c.Detail})
+		for _, cr := range res.Checks {
+			for _, f := range cr.FindingsFor(v.Source) {
+				name := cr.Check
+				if f.Name != "" {
+					name += " " + f.Name
+				}
+				a.Checks = append(a.Checks, Check{Name: name, Result: result(f.Passed), Detail: f.Detail, Messages: f.Messages})
 			}
 		}
 		r.Attestations = append(r.Attestations, a)
@@ -134,9 +113,12 @@ func verifiedChecks(s verify.Signer, digest string, st *attest.Statement) []Chec
 			Check{Name: "certificate", Result: Passed, Detail: "chains to the trusted root at the verified time"},
 			Check{Name: "identity", Result: Passed, Detail: fmt.Sprintf("%s from %s", s.Subject, s.Issuer)})
 	}
-	if s.LogEntries > 0 {
+	switch {
+	case s.LogEntries > 0:
 		cs = append(cs, Check{Name: "log", Result: Passed, Detail: fmt.Sprintf("%d entries with inclusion proofs", s.LogEntries)})
-	} else {
+	case s.LogSkipped:
+		cs = append(cs, Check{Name: "log", Result: Skipped, Detail: "not checked: the verifier waived the log entry"})
+	default:
 		cs = append(cs, Check{Name: "log", Result: NotRequired})
 	}
 	var times []string

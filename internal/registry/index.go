@@ -1,10 +1,10 @@
 package registry
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"hallmark.dev/internal/jsonstrict"
 	"hallmark.dev/internal/keyfile"
 )
 
@@ -40,6 +41,10 @@ type descriptor struct {
 type referrerIndex struct {
 	root string
 }
+
+// recordRules are the rules of a record as put writes it: the fields of
+// descriptor, each once, spelled exactly.
+var recordRules = jsonstrict.Rules{Fields: jsonstrict.FieldsOf(descriptor{})}
 
 // recordSuffix ends every record's file name; temporary files start with a
 // dot and never end with it.
@@ -116,8 +121,9 @@ func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
 	return errors.Join(errs...)
 }
 
-// list returns the recorded referrers of subject in repo, sorted by digest.
-func (x *referrerIndex) list(repo string, subject digest.Digest) ([]descriptor, error) {
+// referrers returns the digests of the recorded referrers of subject in
+// repo, sorted. The records themselves are read one at a time, by get.
+func (x *referrerIndex) referrers(repo string, subject digest.Digest) ([]digest.Digest, error) {
 	dir := x.subjectDir(repo, subject)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -126,29 +132,59 @@ func (x *referrerIndex) list(repo string, subject digest.Digest) ([]descriptor, 
 	if err != nil {
 		return nil, fmt.Errorf("registry: listing referrers of %s: %w", subject, err)
 	}
-	var out []descriptor
+	var out []digest.Digest
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordSuffix) {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("registry: listing referrers of %s: %w", subject, err)
-		}
-		var d descriptor
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&d); err != nil {
-			return nil, fmt.Errorf("registry: referrer record %s: %w", filepath.Join(dir, name), err)
-		}
-		if err := d.Digest.Validate(); err != nil || digestFileName(d.Digest)+recordSuffix != name {
-			return nil, fmt.Errorf("registry: referrer record %s: digest %q does not match the file name", filepath.Join(dir, name), d.Digest)
+		alg, hex, ok := strings.Cut(strings.TrimSuffix(name, recordSuffix), "-")
+		d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+		if !ok || d.Validate() != nil {
+			return nil, fmt.Errorf("registry: referrer record %s: the file name is not a digest", filepath.Join(dir, name))
 		}
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	slices.SortFunc(out, func(a, b digest.Digest) int { return strings.Compare(string(a), string(b)) })
 	return out, nil
+}
+
+// maxRecordSize bounds the record files get reads. Records written since
+// annotations are capped are a few dozen KiB at most; older ones carry
+// the annotations of a manifest of up to MaxManifestSize bytes, which
+// JSON escaping can grow up to six times.
+const maxRecordSize = 6*MaxManifestSize + 4<<10
+
+// get reads the record of referrer of subject in repo; ok is false if
+// there is none (it was removed since referrers listed it).
+func (x *referrerIndex) get(repo string, subject, referrer digest.Digest) (d descriptor, ok bool, err error) {
+	path := filepath.Join(x.subjectDir(repo, subject), digestFileName(referrer)+recordSuffix)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return descriptor{}, false, nil
+	}
+	if err != nil {
+		return descriptor{}, false, fmt.Errorf("registry: reading referrer record: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return descriptor{}, false, fmt.Errorf("registry: reading referrer record: %w", err)
+	}
+	if fi.Size() > maxRecordSize {
+		return descriptor{}, false, fmt.Errorf("registry: referrer record %s is over %d bytes", path, maxRecordSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxRecordSize))
+	if err != nil {
+		return descriptor{}, false, fmt.Errorf("registry: reading referrer record: %w", err)
+	}
+	if err := jsonstrict.Unmarshal(b, &d, recordRules); err != nil {
+		return descriptor{}, false, fmt.Errorf("registry: referrer record %s: %w", path, err)
+	}
+	if d.Digest != referrer {
+		return descriptor{}, false, fmt.Errorf("registry: referrer record %s: digest %q does not match the file name", path, d.Digest)
+	}
+	return d, true, nil
 }
 
 // mkdirAllDurable is os.MkdirAll that also fsyncs the parent of each

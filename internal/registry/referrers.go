@@ -2,14 +2,19 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
@@ -33,13 +38,19 @@ type referrer struct {
 	desc    descriptor
 }
 
-// errInvalidSubject reports a manifest whose subject cannot be indexed.
-var errInvalidSubject = errors.New("invalid subject")
+// Errors of parseReferrer: a manifest the registry cannot record as a
+// referrer.
+var (
+	errInvalidSubject      = errors.New("invalid subject")
+	errAnnotationsTooLarge = errors.New("annotations too large")
+)
 
 // parseReferrer inspects a manifest pushed with the given Content-Type. It
 // returns nil if the manifest is not an OCI image manifest or index with a
-// subject (including when it is not JSON: distribution rejects those), and
-// an error wrapping errInvalidSubject if the subject has no valid digest.
+// subject (including when it is not JSON: distribution rejects those), an
+// error wrapping errInvalidSubject if the subject has no valid digest, and
+// one wrapping errAnnotationsTooLarge if its annotations are over
+// MaxReferrerAnnotationsSize.
 func parseReferrer(contentType string, body []byte) (*referrer, error) {
 	var m struct {
 		MediaType    string `json:"mediaType"`
@@ -74,6 +85,9 @@ func parseReferrer(contentType string, body []byte) (*referrer, error) {
 	}
 	if len(m.Annotations) == 0 {
 		m.Annotations = nil // "annotations":{} is recorded as none
+	}
+	if n := annotationsSize(m.Annotations); n > MaxReferrerAnnotationsSize {
+		return nil, fmt.Errorf("%w: a referrer with annotations of %d bytes, over the %d this registry records and lists (keys and values)", errAnnotationsTooLarge, n, MaxReferrerAnnotationsSize)
 	}
 	artifactType := m.ArtifactType
 	if artifactType == "" && mediaType == mediaTypeImageManifest && m.Config != nil {
@@ -163,7 +177,25 @@ func (h *handler) deleteManifest(w http.ResponseWriter, r *http.Request, name, r
 	rec.sendTo(w)
 }
 
-// serveReferrers answers GET /v2/<name>/referrers/<digest>.
+// annotationsSize is the size of annotations as MaxReferrerAnnotationsSize
+// counts it: the bytes of its keys and values.
+func annotationsSize(annotations map[string]string) int {
+	n := 0
+	for k, v := range annotations {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// serveReferrers answers GET /v2/<name>/referrers/<digest>[?artifactType=…][&last=…]
+// with one page of the referrers, at most pageSize bytes, sorted by digest
+// and starting after the digest last; a page that is not the last links to
+// the next one (Link: <…>; rel="next").
+//
+// At most maxListings pages are built at once; each holds the referrers'
+// digests, the page and one record, so a listing's memory does not grow
+// with the records' size, and all listings' memory not with the clients'
+// number.
 func (h *handler) serveReferrers(w http.ResponseWriter, r *http.Request, name, ref string) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -181,62 +213,112 @@ func (h *handler) serveReferrers(w http.ResponseWriter, r *http.Request, name, r
 		writeError(w, http.StatusBadRequest, codeDigestInvalid, "provided digest did not match uploaded content", fmt.Sprintf("invalid digest %q: %v", ref, err))
 		return
 	}
-
-	ctx := r.Context()
-	recorded, err := h.index.list(name, subject)
-	if err != nil {
-		h.logger.ErrorContext(ctx, "listing referrers failed", "repository", name, "subject", subject, "err", err)
-		writeError(w, http.StatusInternalServerError, codeUnknown, "unknown error", "listing the referrers failed")
-		return
-	}
-	repo, err := h.manifests.Repository(ctx, named)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeNameInvalid, "invalid repository name", err.Error())
-		return
-	}
-	manifests, err := repo.Manifests(ctx)
-	if err != nil {
-		h.logger.ErrorContext(ctx, "opening manifests failed", "repository", name, "err", err)
-		writeError(w, http.StatusInternalServerError, codeUnknown, "unknown error", "listing the referrers failed")
-		return
-	}
-
-	artifactType := r.URL.Query().Get("artifactType")
-	list := make([]descriptor, 0, len(recorded))
-	for _, d := range recorded {
-		if artifactType != "" && d.ArtifactType != artifactType {
-			continue
-		}
-		ok, err := manifests.Exists(ctx, d.Digest)
-		if err != nil {
-			h.logger.ErrorContext(ctx, "checking referrer failed", "repository", name, "referrer", d.Digest, "err", err)
-			writeError(w, http.StatusInternalServerError, codeUnknown, "unknown error", "listing the referrers failed")
+	query := r.URL.Query()
+	artifactType := query.Get("artifactType")
+	var last digest.Digest
+	if s := query.Get("last"); s != "" {
+		if last, err = digest.Parse(s); err != nil {
+			writeError(w, http.StatusBadRequest, codeDigestInvalid, "provided digest did not match uploaded content", fmt.Sprintf("invalid digest %q in last: %v", s, err))
 			return
 		}
-		if ok {
-			list = append(list, d)
-		}
 	}
 
-	b, err := json.Marshal(struct {
-		SchemaVersion int          `json:"schemaVersion"`
-		MediaType     string       `json:"mediaType"`
-		Manifests     []descriptor `json:"manifests"`
-	}{2, mediaTypeImageIndex, list})
+	ctx := r.Context()
+	select {
+	case h.listings <- struct{}{}:
+	case <-ctx.Done():
+		return // the client went away
+	}
+	body, next, err := h.referrersPage(ctx, name, named, subject, artifactType, last)
+	<-h.listings
 	if err != nil {
-		h.logger.ErrorContext(ctx, "encoding referrers failed", "repository", name, "subject", subject, "err", err)
+		h.logger.ErrorContext(ctx, "listing referrers failed", "repository", name, "subject", subject, "err", err)
 		writeError(w, http.StatusInternalServerError, codeUnknown, "unknown error", "listing the referrers failed")
 		return
 	}
 	if artifactType != "" {
 		w.Header().Set(headerFiltersApplied, "artifactType")
 	}
+	if next != "" {
+		q := url.Values{"last": {next.String()}}
+		if artifactType != "" {
+			q.Set("artifactType", artifactType)
+		}
+		w.Header().Set("Link", "</v2/"+name+"/referrers/"+subject.String()+"?"+q.Encode()+`>; rel="next"`)
+	}
 	w.Header().Set("Content-Type", mediaTypeImageIndex)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(b) // An error means the client went away; nothing to do.
+		w.Write(body) // An error means the client went away; nothing to do.
 	}
+}
+
+// referrersPage builds the page of referrers of subject after last; next
+// is the cursor of the following page, empty if this one is the last.
+func (h *handler) referrersPage(ctx context.Context, name string, named reference.Named, subject digest.Digest, artifactType string, last digest.Digest) (page []byte, next digest.Digest, err error) {
+	recorded, err := h.index.referrers(name, subject)
+	if err != nil {
+		return nil, "", err
+	}
+	if last != "" {
+		i, found := slices.BinarySearchFunc(recorded, last, func(a, b digest.Digest) int { return strings.Compare(string(a), string(b)) })
+		if found {
+			i++
+		}
+		recorded = recorded[i:]
+	}
+	var manifests distribution.ManifestService
+	if len(recorded) > 0 {
+		repo, err := h.manifests.Repository(ctx, named)
+		if err != nil {
+			return nil, "", fmt.Errorf("opening repository: %w", err)
+		}
+		if manifests, err = repo.Manifests(ctx); err != nil {
+			return nil, "", fmt.Errorf("opening manifests: %w", err)
+		}
+	}
+
+	const head, tail = `{"schemaVersion":2,"mediaType":"` + mediaTypeImageIndex + `","manifests":[`, `]}`
+	var buf bytes.Buffer
+	buf.WriteString(head)
+	listed := 0
+	for i, dgst := range recorded {
+		d, ok, err := h.index.get(name, subject, dgst)
+		if err != nil {
+			return nil, "", err
+		}
+		if !ok || artifactType != "" && d.ArtifactType != artifactType {
+			continue
+		}
+		if n := annotationsSize(d.Annotations); n > MaxReferrerAnnotationsSize {
+			// Recorded before the cap: listed without them, as a
+			// descriptor that still leads to the manifest.
+			h.logger.WarnContext(ctx, "referrer record with annotations over the cap: listed without them", "repository", name, "referrer", d.Digest, "subject", subject, "annotations_bytes", n)
+			d.Annotations = nil
+		}
+		exists, err := manifests.Exists(ctx, d.Digest)
+		if err != nil {
+			return nil, "", fmt.Errorf("checking referrer %s: %w", d.Digest, err)
+		}
+		if !exists {
+			continue
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, "", fmt.Errorf("encoding referrer %s: %w", d.Digest, err)
+		}
+		if listed > 0 && buf.Len()+1+len(b)+len(tail) > h.pageSize {
+			// Every record before this one has been looked at.
+			return append(buf.Bytes(), tail...), recorded[i-1], nil
+		}
+		if listed > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+		listed++
+	}
+	return append(buf.Bytes(), tail...), "", nil
 }
 
 // bufferedResponse holds distribution's answer so that the referrers index

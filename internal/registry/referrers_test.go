@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const (
@@ -115,6 +120,48 @@ func TestParseReferrer(t *testing.T) {
 	}
 }
 
+// TestRecordStrict: a referrer record the index did not write as it
+// writes records (a key repeated, or in another case) is refused.
+func TestRecordStrict(t *testing.T) {
+	subject := digest.FromString("subject")
+	d := descriptor{MediaType: mediaTypeImageManifest, Digest: digest.FromString("referrer"), Size: 8}
+	for _, tt := range []struct{ name, edit, want string }{
+		{"as written", "", ""},
+		{"repeated key", `{"size":9,`, `duplicate JSON key "size"`},
+		{"key in another case", `{"Size":9,`, `unknown field "Size"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err := openReferrerIndex(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := x.put("repo", subject, d); err != nil {
+				t.Fatal(err)
+			}
+			if tt.edit != "" {
+				name := filepath.Join(x.subjectDir("repo", subject), digestFileName(d.Digest)+recordSuffix)
+				b, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(name, bytes.Replace(b, []byte("{"), []byte(tt.edit), 1), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, ok, err := x.get("repo", subject, d.Digest)
+			if tt.want == "" {
+				if err != nil || !ok || got.Digest != d.Digest {
+					t.Fatalf("get: %v, %v, %v, want the record", got, ok, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("get: %v, %v, %v, want an error with %q", got, ok, err, tt.want)
+			}
+		})
+	}
+}
+
 // FuzzParseReferrer checks that whatever a client pushes, a referrer the
 // registry would record names a valid subject, describes exactly the pushed
 // bytes, and survives the index's record encoding unchanged.
@@ -125,8 +172,8 @@ func FuzzParseReferrer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		ref, err := parseReferrer(contentType, body)
 		if err != nil {
-			if ref != nil || !errors.Is(err, errInvalidSubject) {
-				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject", ref, err)
+			if ref != nil || !errors.Is(err, errInvalidSubject) && !errors.Is(err, errAnnotationsTooLarge) {
+				t.Fatalf("got referrer %+v and error %v, want nil and errInvalidSubject or errAnnotationsTooLarge", ref, err)
 			}
 			return
 		}
@@ -142,6 +189,9 @@ func FuzzParseReferrer(f *testing.F) {
 		if got, want := ref.desc.Size, int64(len(body)); got != want {
 			t.Errorf("size: got %d, want %d", got, want)
 		}
+		if n := annotationsSize(ref.desc.Annotations); n > MaxReferrerAnnotationsSize {
+			t.Errorf("recorded annotations of %d bytes, over the %d cap", n, MaxReferrerAnnotationsSize)
+		}
 		if mt := ref.desc.MediaType; mt != mediaTypeImageManifest && mt != mediaTypeImageIndex {
 			t.Errorf("media type: got %q, want an OCI manifest or index", mt)
 		}
@@ -150,9 +200,7 @@ func FuzzParseReferrer(f *testing.F) {
 			t.Fatalf("encoding record: %v", err)
 		}
 		var got descriptor
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&got); err != nil {
+		if err := jsonstrict.Unmarshal(b, &got, recordRules); err != nil {
 			t.Fatalf("decoding record %s: %v", b, err)
 		}
 		if diff := cmp.Diff(ref.desc, got); diff != "" {

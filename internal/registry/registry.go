@@ -19,7 +19,9 @@
 //
 //   - PUT /v2/<name>/manifests/<reference> with an OCI image manifest or
 //     index that has a subject: the body (at most [MaxManifestSize] bytes,
-//     distribution's own limit; larger bodies get 413) goes to distribution.
+//     distribution's own limit; larger bodies get 413) goes to distribution,
+//     unless its annotations are over [MaxReferrerAnnotationsSize] bytes
+//     (400 MANIFEST_INVALID: the listing would carry them).
 //     Only if distribution answers 201 Created is the referrer's descriptor
 //     recorded, and the record MUST be durable (written to a temporary file,
 //     fsynced, renamed, directory fsynced) before the client gets its answer,
@@ -29,7 +31,11 @@
 //     OCI image index listing the descriptors of the referrers of <digest>
 //     that still exist in the repository (an empty list, never 404),
 //     filtered by artifact type when asked (with the OCI-Filters-Applied
-//     header).
+//     header). A list longer than [Config.ReferrersPageSize] bytes is paged:
+//     each page but the last has a Link header (RFC 8288) with rel="next" to
+//     the following one, ?last=<digest of its last record>. Pages are built
+//     one record at a time, at most a few at once, so that memory does not
+//     grow with the records or the clients.
 //   - DELETE /v2/<name>/manifests/<digest>: if distribution deletes the
 //     manifest, its referrer record is removed too. Listing checks that each
 //     referrer still exists, so a record left behind by a failed removal is
@@ -43,8 +49,10 @@
 // # On disk
 //
 // Under [Config.Dir], distribution owns docker/registry/v2/. The referrers
-// index lives in _hallmark/referrers/<name>/<subject alg>-<hex>/<referrer
-// alg>-<hex>.json, one JSON descriptor per file, so concurrent pushes of
+// index lives in _hallmark/referrers/<name>/_subjects/<subject
+// alg>-<hex>/<referrer alg>-<hex>.json, one JSON descriptor per file (no
+// repository path component starts with "_", so _subjects never collides
+// with a nested repository), so concurrent pushes of
 // referrers never contend for a shared file. One process at a time may serve
 // a directory.
 //
@@ -90,7 +98,26 @@ type Config struct {
 
 	// Logger receives the registry's logs; nil discards them.
 	Logger *slog.Logger
+
+	// ReferrersPageSize is the largest referrers response, in bytes; a
+	// longer list is paged. A page holds one referrer at least. Default
+	// DefaultReferrersPageSize.
+	ReferrersPageSize int
 }
+
+// DefaultReferrersPageSize is the default largest referrers response: a
+// few hundred referrers as cosign and notation write them, at least three
+// with annotations at MaxReferrerAnnotationsSize.
+const DefaultReferrersPageSize = 256 << 10
+
+// MaxReferrerAnnotationsSize is the largest annotations a referrer may
+// carry, in bytes of their keys and values. The referrers API lists each
+// referrer's annotations, so the registry refuses to record a referrer with
+// more: a handful of pushes must not make every listing megabytes long.
+const MaxReferrerAnnotationsSize = 64 << 10
+
+// maxListings bounds the referrers pages built at once.
+const maxListings = 4
 
 // handler serves the referrers API and hands everything else to
 // distribution.
@@ -99,6 +126,8 @@ type handler struct {
 	manifests distribution.Namespace // existence checks when listing referrers
 	index     *referrerIndex
 	locks     keyedMutex
+	pageSize  int
+	listings  chan struct{} // a slot per page being built
 	logger    *slog.Logger
 	distLog   *logrus.Entry // distribution's logger, carried in request contexts
 }
@@ -119,6 +148,13 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: creating directory: %w", err)
+	}
+	pageSize := cfg.ReferrersPageSize
+	switch {
+	case pageSize == 0:
+		pageSize = DefaultReferrersPageSize
+	case pageSize < 0:
+		return nil, fmt.Errorf("registry: negative referrers page size %d", pageSize)
 	}
 	index, err := openReferrerIndex(filepath.Join(dir, "_hallmark", "referrers"))
 	if err != nil {
@@ -153,6 +189,8 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		dist:      app,
 		manifests: ns,
 		index:     index,
+		pageSize:  pageSize,
+		listings:  make(chan struct{}, maxListings),
 		logger:    logger,
 		distLog:   distLog,
 	}, nil

@@ -1,5 +1,5 @@
 // Package scan runs a vulnerability scanner on a container image and
-// returns its report for the gate (hallmark.dev/internal/gate).
+// returns its report for the gate (hallmark.dev/gate).
 //
 // Only trivy is run, as `trivy image --scanners vuln --format json` on
 // an image named by digest: the vulnerability scanner alone, so that a

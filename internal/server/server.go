@@ -6,9 +6,12 @@
 //	                              certificate authority (Fulcio API v2)
 //	/api/v2/log/entries, checkpoint, tile/
 //	                              transparency log (Rekor v2 write API, C2SP tlog-tiles)
+//	/ctlog/ct/v1/add-chain, add-pre-chain, get-roots; /ctlog/checkpoint, tile/, issuer/
+//	                              certificate transparency log (C2SP static-ct-api)
 //	/api/v1/timestamp             timestamp authority (RFC 3161)
 //	/api/v1/trust/trusted_root.json, signing_config.json
 //	                              trust distribution
+//	/api/v1/signing-policy/       signing policy store (see signingpolicy.go)
 //	/oidc/                        development OIDC issuer (only with DevOIDC)
 //
 // Config is the documented configuration schema of `hallmark serve`.
@@ -17,6 +20,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -31,14 +35,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/transparency-dev/tessera"
+	"golang.org/x/net/netutil"
+
 	"hallmark.dev/internal/ca"
+	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/pkcs11key"
+	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
+	"hallmark.dev/oci/store"
 )
 
 // Config configures a server.
@@ -55,14 +66,61 @@ type Config struct {
 	// tokens, and the log's checkpoint origin (its host).
 	PublicURL string `yaml:"publicURL"`
 	// DevOIDC runs the built-in OIDC issuer at <PublicURL>/oidc, which mints
-	// tokens for any subject: for local use and tests only.
+	// tokens for any subject: for local use and tests only. It is refused
+	// unless both Addr and PublicURL are on loopback (127.0.0.0/8, ::1 or
+	// localhost), and beside Issuers.
 	DevOIDC bool `yaml:"devOIDC"`
 	// Issuers are the OIDC issuers whose tokens the CA accepts (GitHub
 	// Actions, GitLab CI, Kubernetes, email providers). The dev issuer is
 	// added when DevOIDC is set.
 	Issuers []identity.Issuer `yaml:"issuers"`
+	// WitnessPolicy is a C2SP tlog-policy file naming the witnesses (with
+	// their URLs) and the quorum that must cosign each checkpoint of the
+	// transparency log and of the CT log before it is published. Empty
+	// publishes without witnesses.
+	WitnessPolicy string `yaml:"witnessPolicy"`
+	// SigningPolicy says who writes signing policies (see signingpolicy.go).
+	SigningPolicy policystore.Config `yaml:"signingPolicy"`
+	// CAKey, TSAKey and LogKey, if set, are PKCS#11 URIs (RFC 7512, see
+	// internal/pkcs11key) of keys in a token that the certificate
+	// authority's intermediate, the timestamp authority and the log's
+	// checkpoints sign with, instead of keys in DataDir. A service takes
+	// its key when it is created: the CA's and the TSA's roots (key files
+	// in DataDir) certify the token keys on first start, and later starts
+	// need the same keys, except the CA key after RotateCA. The TSA key is
+	// ECDSA; the log key Ed25519 or ECDSA P-256. The trusted root carries
+	// their public keys.
+	CAKey  string `yaml:"caKey"`
+	TSAKey string `yaml:"tsaKey"`
+	LogKey string `yaml:"logKey"`
+	// PKCS11 supplies what those URIs leave out: the module and the PIN.
+	PKCS11 pkcs11key.Options `yaml:"-"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
+
+	// Connection limits, which keep clients that hold connections open from
+	// exhausting the server. Zero means the default.
+
+	// ReadHeaderTimeout bounds the reading of a request's headers. Default
+	// DefaultReadHeaderTimeout (30s).
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// IdleTimeout closes a kept-alive connection that has waited this long
+	// for its next request. Default DefaultIdleTimeout (2m).
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// MinDataRate, in bytes per second, is the slowest a request body may
+	// arrive and a response may be taken, on average from the start of the
+	// transfer, once DataRateGrace has passed; a slower one is cut and its
+	// connection closed. There is no overall time limit: a blob upload that
+	// keeps the rate completes however long it takes. Default
+	// DefaultMinDataRate (1 KiB/s).
+	MinDataRate int64 `yaml:"minDataRate"`
+	// DataRateGrace is the time a transfer has before MinDataRate applies.
+	// Default DefaultDataRateGrace (10s).
+	DataRateGrace time.Duration `yaml:"dataRateGrace"`
+	// MaxConnections bounds the connections served at once; further ones
+	// wait, unaccepted, until one closes. Default DefaultMaxConnections
+	// (512).
+	MaxConnections int `yaml:"maxConnections"`
 }
 
 // DefaultAddr is where `hallmark serve` listens by default.
@@ -74,9 +132,14 @@ type Server struct {
 	listener      net.Listener
 	handler       http.Handler
 	log           *logserver.Log
+	ctlog         *ctlog.Log
+	witnesses     tessera.WitnessGroup
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
+	// Keys in a token, nil unless configured; closed by Close.
+	caKey, tsaKey, logKey crypto.Signer
+	tokenKeys             []*pkcs11key.Signer
 
 	mu   sync.Mutex
 	http *http.Server // set by Serve
@@ -84,6 +147,10 @@ type Server struct {
 
 // New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
 // serves them; Close releases them if Serve is never called.
+//
+// A configuration New refuses (a development issuer off loopback or beside
+// real issuers, a public URL that is not one) is refused before anything
+// is written to cfg.DataDir, so a corrected start on it finds it as it was.
 func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
@@ -94,14 +161,34 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data directory: %w", err)
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	cfg = withLimitDefaults(cfg)
+	srv := &Server{cfg: cfg}
+	if err := srv.openKeys(); err != nil {
+		srv.Close()
+		return nil, err
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		srv.Close()
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
-	srv := &Server{cfg: cfg, listener: l}
+	srv.listener = l
+	if cfg.DevOIDC {
+		// The dev issuer mints tokens for anyone who asks: a CA that trusts
+		// it issues certificates for any email. Keep it to a machine of its
+		// own.
+		if host, _, err := net.SplitHostPort(l.Addr().String()); err != nil || !store.IsLoopback(host) {
+			srv.Close()
+			return nil, fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", l.Addr())
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
 	s = srv
 	defer func() {
 		if err != nil {
@@ -118,7 +205,67 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	return s, nil
 }
 
+// checkConfig refuses, before anything is listened on or written, a
+// configuration that cannot serve safely.
+func checkConfig(cfg Config) error {
+	if err := checkLimits(cfg); err != nil {
+		return err
+	}
+	var public *url.URL
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("server: public URL %q: want an http or https URL with a host and no user info, query or fragment", cfg.PublicURL)
+		}
+		public = u
+	}
+	for _, k := range []struct{ name, uri string }{{"CA key", cfg.CAKey}, {"TSA key", cfg.TSAKey}, {"log key", cfg.LogKey}} {
+		if k.uri == "" {
+			continue
+		}
+		if _, err := pkcs11key.ParseURI(k.uri); err != nil {
+			return fmt.Errorf("server: %s: %w", k.name, err)
+		}
+	}
+	if cfg.CAKey != "" && !cfg.DevOIDC && len(cfg.Issuers) == 0 {
+		return errors.New("server: a CA key is configured but no OIDC issuer, so the certificate authority would not run")
+	}
+	if !cfg.DevOIDC {
+		return nil
+	}
+	if len(cfg.Issuers) > 0 {
+		return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
+	}
+	// Whatever the listen address, a public URL off loopback means a
+	// proxy brings other machines to the issuer.
+	if public != nil && !store.IsLoopback(public.Hostname()) {
+		return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on loopback, and the public URL %q is not on loopback", cfg.PublicURL)
+	}
+	return nil
+}
+
 func (s *Server) dir(name string) string { return filepath.Join(s.cfg.DataDir, name) }
+
+// openKeys opens the keys in a token the configuration names, before
+// anything is written: a wrong PIN or a missing key leaves DataDir as it
+// was.
+func (s *Server) openKeys() error {
+	for _, k := range []struct {
+		name, uri string
+		key       *crypto.Signer
+	}{{"CA key", s.cfg.CAKey, &s.caKey}, {"TSA key", s.cfg.TSAKey, &s.tsaKey}, {"log key", s.cfg.LogKey, &s.logKey}} {
+		if k.uri == "" {
+			continue
+		}
+		signer, err := pkcs11key.Open(k.uri, s.cfg.PKCS11)
+		if err != nil {
+			return fmt.Errorf("server: %s: %w", k.name, err)
+		}
+		s.tokenKeys = append(s.tokenKeys, signer)
+		*k.key = signer
+	}
+	return nil
+}
 
 func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
@@ -131,7 +278,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	mux.Handle("/v2/", reg)
 
-	t, err := tsa.New(tsa.Config{Dir: s.dir("tsa"), Logger: cfg.Logger})
+	t, err := tsa.New(tsa.Config{Dir: s.dir("tsa"), Logger: cfg.Logger, Signer: s.tsaKey})
 	if err != nil {
 		return fmt.Errorf("server: timestamp authority: %w", err)
 	}
@@ -142,7 +289,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
-	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger})
+	if s.witnesses, err = witnessGroup(cfg.WitnessPolicy); err != nil {
+		return err
+	}
+	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses, Signer: s.logKey})
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
@@ -153,15 +303,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	issuers := append([]identity.Issuer(nil), cfg.Issuers...)
 	if cfg.DevOIDC {
-		// The dev issuer mints tokens for anyone who asks: a CA that trusts
-		// it issues certificates for any email. Keep it to a machine of its
-		// own, and out of a CA that real issuers rely on.
-		if host, _, err := net.SplitHostPort(s.listener.Addr().String()); err != nil || !net.ParseIP(host).IsLoopback() {
-			return fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", s.listener.Addr())
-		}
-		if len(cfg.Issuers) > 0 {
-			return errors.New("server: the development OIDC issuer cannot run beside real OIDC issuers: it would let anyone get certificates from the same CA")
-		}
+		// New has checked that the issuer is on loopback, alone.
 		s.issuer, err = oidc.NewIssuer(oidc.IssuerConfig{Dir: s.dir("oidc"), URL: cfg.PublicURL + trust.OIDCPath})
 		if err != nil {
 			return fmt.Errorf("server: dev OIDC issuer: %w", err)
@@ -179,9 +321,12 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: identity: %w", err)
 		}
-		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger})
+		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, CTLog: lateCTLog{&s.ctlog}, Signer: s.caKey})
 		if err != nil {
 			return fmt.Errorf("server: certificate authority: %w", err)
+		}
+		if err := s.buildCTLog(ctx, mux, authority.Chain()); err != nil {
+			return err
 		}
 		h := authority.Handler()
 		for _, p := range []string{"/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"} {
@@ -213,6 +358,10 @@ func (s *Server) build(ctx context.Context) error {
 		}
 	}
 	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
+	if s.ctlog != nil {
+		services.CTLogs = []trust.LogKey{{PublicKey: s.ctlog.PublicKey(), LogID: s.ctlog.LogID(), Valid: trust.Period{Start: start}}}
+		services.CTLogURL = cfg.PublicURL + CTLogPath
+	}
 	if s.trustedRoot, err = trust.TrustedRoot(services); err != nil {
 		return err
 	}
@@ -220,6 +369,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	if err := s.writeTrust(); err != nil {
+		return err
+	}
+	if err := s.mountSigningPolicy(mux); err != nil {
 		return err
 	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {
@@ -255,7 +407,7 @@ func (s *Server) writeTrust() error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
-	return nil
+	return s.writeVerifierKeys(dir)
 }
 
 // URL is the server's public base URL.
@@ -275,19 +427,21 @@ func (s *Server) SigningConfig() []byte { return bytes.Clone(s.signingConfig) }
 func (s *Server) DevIssuer() *oidc.Issuer { return s.issuer }
 
 // Serve serves until ctx is done, then shuts down gracefully and closes
-// the services.
+// the services. It enforces the connection limits of Config.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Close()
+	p := pace{rate: s.cfg.MinDataRate, grace: s.cfg.DataRateGrace}
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		Handler:           p.paced(s.handler, s.cfg.Logger),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
 	s.http = hs
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(s.listener) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(s.listener, s.cfg.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
@@ -320,6 +474,12 @@ func (s *Server) Close() error {
 	}
 	if s.log != nil {
 		errs = append(errs, s.log.Close())
+	}
+	if s.ctlog != nil {
+		errs = append(errs, s.ctlog.Close())
+	}
+	for _, k := range s.tokenKeys {
+		errs = append(errs, k.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -314,3 +314,88 @@ func TestDevOIDCConfined(t *testing.T) {
 		t.Errorf("beside real issuers: got %v", err)
 	}
 }
+
+// TestDevOIDCRefusedBehindPublicURL: the development issuer mints tokens for
+// anyone, so it does not run where a public URL sends clients, whatever
+// address it listens on. A refused start leaves nothing in the data
+// directory that stops the corrected start on it.
+func TestDevOIDCRefusedBehindPublicURL(t *testing.T) {
+	tests := []struct {
+		name      string
+		publicURL string
+		wantErr   string // empty: the start succeeds
+	}{
+		{"public name", "https://sign.example.com", `public URL "https://sign.example.com" is not on loopback`},
+		{"public address", "http://203.0.113.7:5005", `public URL "http://203.0.113.7:5005" is not on loopback`},
+		{"unspecified address", "http://0.0.0.0:5005", "is not on loopback"},
+		{"name that starts like loopback", "http://127.0.0.1.example.com", "is not on loopback"},
+		{"not a URL", "://nope", "public URL"},
+		{"loopback address", "http://127.0.0.1:5005", ""},
+		{"loopback IPv6", "http://[::1]:5005", ""},
+		{"localhost", "http://localhost:5005", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", DataDir: dir, PublicURL: tt.publicURL, DevOIDC: true})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New with public URL %q: %v", tt.publicURL, err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatalf("New with --dev-oidc behind public URL %q succeeded, want it refused", tt.publicURL)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %q, want it to say %q", err, tt.wantErr)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("reading the data directory: %v", err)
+			}
+			if len(entries) != 0 {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("refused start left %v in the data directory, want nothing", names)
+			}
+			// The corrected start, on the same directory and the same
+			// public name's absence, serves and signs.
+			s2 := start(t, dir)
+			signKeylessBlob(t, s2, []byte("after a refused start\n"), true)
+		})
+	}
+}
+
+// TestRefusedStartKeepsExistingState: a refused start on a directory that
+// has served before changes none of its published documents.
+func TestRefusedStartKeepsExistingState(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	s := startAt(t, dir, addr)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	trustedRoot := filepath.Join(dir, "trust", server.TrustedRootFile)
+	before, err := os.ReadFile(trustedRoot)
+	if err != nil {
+		t.Fatalf("reading the trusted root: %v", err)
+	}
+	if _, err := server.New(t.Context(), server.Config{Addr: addr, DataDir: dir, PublicURL: "https://sign.example.com", DevOIDC: true}); err == nil || !strings.Contains(err.Error(), "not on loopback") {
+		t.Fatalf("got %v, want a refusal for the public URL", err)
+	}
+	after, err := os.ReadFile(trustedRoot)
+	if err != nil {
+		t.Fatalf("reading the trusted root: %v", err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("a refused start rewrote the trusted root:\n%s", after)
+	}
+	startAt(t, dir, addr)
+}

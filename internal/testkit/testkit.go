@@ -1,7 +1,10 @@
 // Package testkit starts what hallmark's tests need, in process and on
 // loopback, in milliseconds: registries (hallmark's own disk-backed one with
 // the referrers API, and an in-memory one without it), sample images and
-// indexes, and key pairs.
+// indexes, key pairs, the whole server stack (registry, CA, log, TSA and
+// dev OIDC issuer, [StartStack]) with signers for it, and a fake trivy.
+// It also starts, when the tools are installed, an ssh-agent whose key
+// lives in a SoftHSM2 token ([StartHSMAgent]).
 package testkit
 
 import (
@@ -153,4 +156,26 @@ func NewKeyPair(t testing.TB, dir, prefix string, alg keys.Algorithm, password s
 		t.Fatal(err)
 	}
 	return kp
+}
+
+// FakeTrivy writes a stand-in for the trivy binary to dir and returns its
+// path: it reports no vulnerability in the image it is asked to scan
+// (naming the image by the reference it was given) and answers version
+// with a version and no database.
+func FakeTrivy(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "trivy")
+	script := `#!/bin/sh
+if [ "$1" = version ]; then echo '{"Version":"0.70.0"}'; exit 0; fi
+out=""; ref=""
+while [ $# -gt 0 ]; do
+  case "$1" in --output) out="$2"; shift;; --) ref="$2"; shift;; esac
+  shift
+done
+printf '{"SchemaVersion":2,"ArtifactName":"%s","ArtifactType":"container_image","Metadata":{"RepoDigests":["%s"]},"Results":[]}' "$ref" "$ref" > "$out"
+`
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatalf("write fake trivy: %v", err)
+	}
+	return path
 }

@@ -12,6 +12,7 @@ package trust
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,11 @@ type Services struct {
 	Log []LogKey
 	// TSA lists the timestamp authority's chains, the current one last.
 	TSA []Chain
+	// CTLogs lists the certificate transparency log's keys, the current
+	// one last; their base URL is CTLogURL.
+	CTLogs []LogKey
+	// CTLogURL is the CT log's submission prefix.
+	CTLogURL string
 	// OIDC is true when the server runs its development OIDC issuer.
 	OIDC bool
 }
@@ -152,7 +158,39 @@ func TrustedRoot(s Services) ([]byte, error) {
 			LogId:         &protocommon.LogId{KeyId: k.LogID},
 		})
 	}
+	for _, k := range s.CTLogs {
+		ctl, err := ctLog(k, s.CTLogURL)
+		if err != nil {
+			return nil, err
+		}
+		tr.Ctlogs = append(tr.Ctlogs, ctl)
+	}
 	return indent(tr)
+}
+
+// ctLog is a ctlogs[] entry: an ECDSA P-256 key whose log ID is SHA-256 of
+// its DER encoding (RFC 6962 3.2).
+func ctLog(k LogKey, baseURL string) (*prototrust.TransparencyLogInstance, error) {
+	if baseURL == "" {
+		return nil, errors.New("trust: CT log without a URL")
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("trust: CT log key: %w", err)
+	}
+	details, err := signature.GetDefaultPublicKeyDetails(k.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("trust: CT log key: %w", err)
+	}
+	if sum := sha256.Sum256(der); !bytes.Equal(k.LogID, sum[:]) {
+		return nil, errors.New("trust: CT log ID is not SHA-256 of its public key")
+	}
+	return &prototrust.TransparencyLogInstance{
+		BaseUrl:       baseURL,
+		HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
+		PublicKey:     &protocommon.PublicKey{RawBytes: der, KeyDetails: details, ValidFor: timeRange(k.Valid)},
+		LogId:         &protocommon.LogId{KeyId: k.LogID},
+	}, nil
 }
 
 // SigningConfig returns signing_config.json (v0.2) for the services: the

@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +117,48 @@ func TestTrustedRootAndSigningConfig(t *testing.T) {
 	}
 	if _, err := trust.TrustedRoot(trust.Services{}); err == nil {
 		t.Error("a trusted root without a base URL was written")
+	}
+}
+
+// TestTrustedRootCTLogs checks that a CT log is listed under ctlogs with
+// the log ID sigstore-go looks an SCT's log up by, and that a log ID that
+// is not the key's hash is refused.
+func TestTrustedRootCTLogs(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, _ := selfSigned(t, "ca", start)
+	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(ctKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	s := trust.Services{
+		BaseURL:  "http://127.0.0.1:5005",
+		CA:       []trust.Chain{{Certificates: []*x509.Certificate{ca}, Valid: trust.Period{Start: start}}},
+		CTLogs:   []trust.LogKey{{PublicKey: ctKey.Public(), LogID: id[:], Valid: trust.Period{Start: start}}},
+		CTLogURL: "http://127.0.0.1:5005/ctlog",
+	}
+	trJSON, err := trust.TrustedRoot(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(trJSON)
+	if err != nil {
+		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
+	}
+	ctlogs := tr.CTLogs()
+	l, ok := ctlogs[hex.EncodeToString(id[:])]
+	if len(ctlogs) != 1 || !ok {
+		t.Fatalf("ctlogs %v, want one keyed by SHA-256 of the DER key", ctlogs)
+	}
+	if l.BaseURL != s.CTLogURL {
+		t.Errorf("ct log base URL %q, want %q", l.BaseURL, s.CTLogURL)
+	}
+	s.CTLogs[0].LogID = make([]byte, 32)
+	if _, err := trust.TrustedRoot(s); err == nil || !strings.Contains(err.Error(), "not SHA-256 of its public key") {
+		t.Errorf("a wrong CT log ID: got %v, want a refusal", err)
 	}
 }

@@ -27,7 +27,8 @@
 //     probability and need no state shared between requests or processes.
 //   - genTime: [Config.Now] in UTC, truncated to the second.
 //   - accuracy: one second, which covers the truncation.
-//   - nonce: the request's, when it has one.
+//   - nonce: the request's, when it has one. A nonce of more than
+//     [MaxNonceBits] bits (absolute value) is refused with badDataFormat.
 //   - tsa: the leaf certificate's subject, as a directoryName.
 //
 // The certificates field of the SignedData holds the chain, leaf first,
@@ -38,9 +39,10 @@
 // Requests are accepted with a SHA-256, SHA-384 or SHA-512 message imprint
 // whose digest has the algorithm's length. The TSA refuses, with PKIStatus
 // rejection and a PKIFailureInfo, requests that are not a TimeStampReq or not
-// version 1, or whose digest has the wrong length (badDataFormat), that use
-// another hash algorithm, SHA-1 included (badAlg), that ask for another
-// policy (unacceptedPolicy) or that carry extensions (unacceptedExtension).
+// version 1, whose digest has the wrong length or whose nonce is over
+// [MaxNonceBits] bits (badDataFormat), that use another hash algorithm,
+// SHA-1 included (badAlg), that ask for another policy (unacceptedPolicy) or
+// that carry extensions (unacceptedExtension).
 // A refusal is an answer, not an error: [TSA.Timestamp] returns an error only
 // when it cannot produce a token at all, for instance when the signer fails.
 //
@@ -84,8 +86,8 @@
 // has the required extended key usage and that the key matches the leaf.
 // One process at a time may use a directory.
 //
-// The TSA signs through a [crypto.Signer] only, so the key may live in an
-// HSM or KMS. Key generation and ECDSA signatures draw their randomness from
+// The TSA signs through a [crypto.Signer] only; [New] reads that key from
+// [Config.Dir]. Key generation and ECDSA signatures draw their randomness from
 // the Go runtime's secure source, which since Go 1.26 ignores a custom
 // reader; [Config.Rand] supplies the serial numbers of tokens and
 // certificates.

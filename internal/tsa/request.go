@@ -17,6 +17,17 @@ var (
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
+// MaxNonceBits is the largest nonce, in bits of its absolute value, the
+// TSA accepts; a request with a larger one is refused with badDataFormat.
+// RFC 3161 §2.4.1 sets no bound on the nonce INTEGER, but the TSA echoes it
+// into every token it signs, so an unbounded one makes each request a
+// signed answer as large as the body allows. Clients send 64 bits (OpenSSL's
+// "ts -query"), 159 bits (cosign, sigstore's timestamp-authority client)
+// or 32 random bytes (.NET signing tools); 256 bits covers them all.
+// Neither sigstore's timestamp-authority nor digitorus/timestamp bounds the
+// nonce itself: the former bounds only the whole JSON request (1 KiB).
+const MaxNonceBits = 256
+
 // policyOID is the TSA policy under which every token is issued (see the
 // package documentation).
 var policyOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2}
@@ -104,6 +115,9 @@ func (r *request) check() *refusal {
 	}
 	if len(r.policy) > 0 && !r.policy.Equal(policyOID) {
 		return refuse(failUnacceptedPolicy, "unsupported policy %s; this TSA issues under %s", r.policy, policyOID)
+	}
+	if r.nonce != nil && r.nonce.BitLen() > MaxNonceBits {
+		return refuse(failBadDataFormat, "nonce is %d bits, over the %d this TSA accepts", r.nonce.BitLen(), MaxNonceBits)
 	}
 	if r.extensions > 0 {
 		return refuse(failUnacceptedExtension, "request has extensions; this TSA supports none")

@@ -107,6 +107,7 @@ func TestHTTPRoundTrip(t *testing.T) {
 		{"sha384 certReq", crypto.SHA384, true, nil},
 		{"sha512 nonce", crypto.SHA512, false, new(big.Int).Lsh(big.NewInt(1), 159)},
 		{"negative nonce", crypto.SHA256, true, big.NewInt(-42)},
+		{"nonce at the cap", crypto.SHA256, false, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), tsa.MaxNonceBits), big.NewInt(1))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := createRequest(t, data, &timestamp.RequestOptions{Hash: tc.hash, Certificates: tc.certReq, Nonce: tc.nonce})
@@ -297,6 +298,7 @@ func refusalCases(t testing.TB) []struct {
 	req        []byte
 	httpStatus int
 	failInfo   int
+	reasonHas  string
 } {
 	sha1Req, err := (&timestamp.Request{HashAlgorithm: crypto.SHA1, HashedMessage: make([]byte, 20)}).Marshal()
 	if err != nil {
@@ -317,6 +319,12 @@ func refusalCases(t testing.TB) []struct {
 	otherPolicy.ReqPolicy = asn1.ObjectIdentifier{1, 2, 3, 4}
 	ext := goodRaw()
 	ext.Extensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: []byte{0x05, 0x00}}}
+	bigNonce := goodRaw()
+	bigNonce.Nonce = new(big.Int).Lsh(big.NewInt(1), tsa.MaxNonceBits) // one bit over
+	hugeNonce := goodRaw()
+	hugeNonce.Nonce = new(big.Int).SetBytes(bytes.Repeat([]byte{0x7f}, 60<<10))
+	negNonce := goodRaw()
+	negNonce.Nonce = new(big.Int).Neg(bigNonce.Nonce)
 	good := marshal(t, goodRaw())
 
 	return []struct {
@@ -324,20 +332,24 @@ func refusalCases(t testing.TB) []struct {
 		req        []byte
 		httpStatus int
 		failInfo   int
+		reasonHas  string
 	}{
-		{"garbage", []byte("this is not DER"), http.StatusBadRequest, badDataFormat},
-		{"empty body", nil, http.StatusBadRequest, badDataFormat},
-		{"trailing data", append(append([]byte(nil), good...), 0), http.StatusBadRequest, badDataFormat},
-		{"truncated", good[:len(good)-1], http.StatusBadRequest, badDataFormat},
-		{"not a request", marshal(t, []int{1, 2, 3}), http.StatusBadRequest, badDataFormat},
-		{"sha-1", sha1Req, http.StatusOK, badAlg},
-		{"sha-224", marshal(t, sha224), http.StatusOK, badAlg},
-		{"hash parameters", marshal(t, params), http.StatusOK, badAlg},
-		{"short digest", marshal(t, short), http.StatusOK, badDataFormat},
-		{"empty digest", marshal(t, empty), http.StatusOK, badDataFormat},
-		{"version 2", marshal(t, v2), http.StatusOK, badDataFormat},
-		{"other policy", marshal(t, otherPolicy), http.StatusOK, unacceptedPolicy},
-		{"extension", marshal(t, ext), http.StatusOK, unacceptedExtension},
+		{"garbage", []byte("this is not DER"), http.StatusBadRequest, badDataFormat, "not a DER TimeStampReq"},
+		{"empty body", nil, http.StatusBadRequest, badDataFormat, "not a DER TimeStampReq"},
+		{"trailing data", append(append([]byte(nil), good...), 0), http.StatusBadRequest, badDataFormat, "trailing data"},
+		{"truncated", good[:len(good)-1], http.StatusBadRequest, badDataFormat, "not a DER TimeStampReq"},
+		{"not a request", marshal(t, []int{1, 2, 3}), http.StatusBadRequest, badDataFormat, "not a MessageImprint"},
+		{"sha-1", sha1Req, http.StatusOK, badAlg, "sha-1"},
+		{"sha-224", marshal(t, sha224), http.StatusOK, badAlg, "unsupported hash algorithm"},
+		{"hash parameters", marshal(t, params), http.StatusOK, badAlg, "has parameters"},
+		{"short digest", marshal(t, short), http.StatusOK, badDataFormat, "31 bytes"},
+		{"empty digest", marshal(t, empty), http.StatusOK, badDataFormat, "0 bytes"},
+		{"version 2", marshal(t, v2), http.StatusOK, badDataFormat, "version is 2"},
+		{"other policy", marshal(t, otherPolicy), http.StatusOK, unacceptedPolicy, "unsupported policy"},
+		{"extension", marshal(t, ext), http.StatusOK, unacceptedExtension, "extensions"},
+		{"nonce over the cap", marshal(t, bigNonce), http.StatusOK, badDataFormat, "nonce is 257 bits"},
+		{"negative nonce over the cap", marshal(t, negNonce), http.StatusOK, badDataFormat, "nonce is 257 bits"},
+		{"60 KiB nonce", marshal(t, hugeNonce), http.StatusOK, badDataFormat, "nonce is 491519 bits"},
 	}
 }
 
@@ -355,8 +367,8 @@ func TestRefusals(t *testing.T) {
 				if got := failBits(st.FailInfo); len(got) != 1 || got[0] != tc.failInfo {
 					t.Errorf("PKIFailureInfo bits: got %v, want [%d]", got, tc.failInfo)
 				}
-				if len(st.StatusString) != 1 || st.StatusString[0] == "" {
-					t.Errorf("statusString: got %q, want one reason", st.StatusString)
+				if len(st.StatusString) != 1 || !strings.Contains(st.StatusString[0], tc.reasonHas) {
+					t.Errorf("statusString: got %q, want one reason containing %q", st.StatusString, tc.reasonHas)
 				}
 				if _, err := timestamp.ParseResponse(resp); err == nil {
 					t.Errorf("ParseResponse of a refusal: got no error")
@@ -389,14 +401,16 @@ func TestJSONRefusals(t *testing.T) {
 		body       string
 		httpStatus int
 		failInfo   int
+		reasonHas  string
 	}{
-		{"not JSON", `{"artifactHash":`, http.StatusBadRequest, badDataFormat},
-		{"not base64", `{"artifactHash":"!!","hashAlgorithm":"sha256"}`, http.StatusBadRequest, badDataFormat},
-		{"bad policy", `{"artifactHash":"` + d + `","hashAlgorithm":"sha256","tsaPolicyOID":"1.x"}`, http.StatusBadRequest, badDataFormat},
-		{"sha1", `{"artifactHash":"` + base64.StdEncoding.EncodeToString(make([]byte, 20)) + `","hashAlgorithm":"sha1"}`, http.StatusOK, badAlg},
-		{"md5", `{"artifactHash":"` + d + `","hashAlgorithm":"md5"}`, http.StatusOK, badAlg},
-		{"wrong length", `{"artifactHash":"` + d + `","hashAlgorithm":"sha512"}`, http.StatusOK, badDataFormat},
-		{"other policy", `{"artifactHash":"` + d + `","hashAlgorithm":"SHA256","tsaPolicyOID":"1.2.3"}`, http.StatusOK, unacceptedPolicy},
+		{"not JSON", `{"artifactHash":`, http.StatusBadRequest, badDataFormat, "not a JSON timestamp request"},
+		{"not base64", `{"artifactHash":"!!","hashAlgorithm":"sha256"}`, http.StatusBadRequest, badDataFormat, "not base64"},
+		{"bad policy", `{"artifactHash":"` + d + `","hashAlgorithm":"sha256","tsaPolicyOID":"1.x"}`, http.StatusBadRequest, badDataFormat, "tsaPolicyOID"},
+		{"sha1", `{"artifactHash":"` + base64.StdEncoding.EncodeToString(make([]byte, 20)) + `","hashAlgorithm":"sha1"}`, http.StatusOK, badAlg, "sha-1"},
+		{"md5", `{"artifactHash":"` + d + `","hashAlgorithm":"md5"}`, http.StatusOK, badAlg, `"md5"`},
+		{"wrong length", `{"artifactHash":"` + d + `","hashAlgorithm":"sha512"}`, http.StatusOK, badDataFormat, "32 bytes"},
+		{"other policy", `{"artifactHash":"` + d + `","hashAlgorithm":"SHA256","tsaPolicyOID":"1.2.3"}`, http.StatusOK, unacceptedPolicy, "unsupported policy"},
+		{"nonce over the cap", `{"artifactHash":"` + d + `","hashAlgorithm":"sha256","nonce":` + new(big.Int).Lsh(big.NewInt(1), tsa.MaxNonceBits).String() + `}`, http.StatusOK, badDataFormat, "nonce is 257 bits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _, body := post(t, srv.URL, "application/json", []byte(tc.body))
@@ -406,6 +420,9 @@ func TestJSONRefusals(t *testing.T) {
 			st := parseStatus(t, body)
 			if got := failBits(st.FailInfo); st.Status != 2 || len(got) != 1 || got[0] != tc.failInfo {
 				t.Errorf("status: got %d %v, want 2 [%d]", st.Status, got, tc.failInfo)
+			}
+			if len(st.StatusString) != 1 || !strings.Contains(st.StatusString[0], tc.reasonHas) {
+				t.Errorf("statusString: got %q, want one reason containing %q", st.StatusString, tc.reasonHas)
 			}
 		})
 	}

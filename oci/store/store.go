@@ -18,8 +18,11 @@ import (
 	"hash"
 	"io"
 	"math"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,10 +123,15 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 		remote.WithContext(ctx),
 		remote.WithTransport(c.transport),
 		remote.WithAuthFromKeychain(c.opts.Keychain),
-		remote.WithUserAgent("hallmark"),
-		remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}),
+		remote.WithUserAgent(userAgent),
+		remote.WithRetryBackoff(retryBackoff),
 	}
 }
+
+// userAgent and retryBackoff apply to every registry request.
+const userAgent = "hallmark"
+
+var retryBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}
 
 // Resolve returns the digest and descriptor a reference names now. A
 // digest reference is checked to exist.
@@ -331,7 +339,113 @@ func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subj
 	return out, streamed, nil
 }
 
+// referrers lists the referrers of subject in repo: every page of the
+// referrers API, which a registry may split, linking each page to the next
+// (OCI distribution spec, "Listing Referrers"; go-containerregistry's
+// remote.Referrers reads the first page only), or, on registries without
+// the API, the index of the referrers tag schema. It stops once it has
+// more than MaxSignatures.
 func (c *Client) referrers(ctx context.Context, repo name.Repository, subject v1.Hash) ([]v1.Descriptor, error) {
+	op := "list referrers of " + subject.String() + " in " + repo.String()
+	auth, err := authn.Resolve(ctx, c.opts.Keychain, repo)
+	if err != nil {
+		return nil, c.wrap(repo.Registry, op, err)
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewRetry(c.transport, transport.WithRetryBackoff(retryBackoff)), []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, c.wrap(repo.Registry, op, err)
+	}
+	client := &http.Client{Transport: transport.NewUserAgent(rt, userAgent)}
+	next := &url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/referrers/" + subject.String()}
+	var out []v1.Descriptor
+	for page := 0; next != nil && len(out) <= MaxSignatures; page++ {
+		if page > MaxSignatures {
+			return nil, c.wrap(repo.Registry, op, fmt.Errorf("more than %d pages of referrers", MaxSignatures))
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, c.wrap(repo.Registry, op, err)
+		}
+		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if page == 0 && (resp.StatusCode != http.StatusOK || mt != string(types.OCIImageIndex)) {
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable:
+				return c.referrersTagSchema(ctx, repo, subject) // no referrers API
+			}
+		}
+		m, err := readReferrersPage(resp)
+		if err != nil {
+			return nil, c.wrap(repo.Registry, op, err)
+		}
+		out = append(out, m.Manifests...)
+		if next, err = nextPage(resp); err != nil {
+			return nil, c.wrap(repo.Registry, op, err)
+		}
+	}
+	return out, nil
+}
+
+// readReferrersPage reads and closes a page of the referrers API.
+func readReferrersPage(resp *http.Response) (*v1.IndexManifest, error) {
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, oci.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > oci.MaxManifestSize {
+		return nil, fmt.Errorf("a page of referrers over %d bytes", oci.MaxManifestSize)
+	}
+	return v1.ParseIndexManifest(bytes.NewReader(b))
+}
+
+// nextPage returns the page a response links to with rel="next" (RFC
+// 8288: Link: <URL>; rel="next"), nil if none. It must be on the same
+// registry.
+func nextPage(resp *http.Response) (*url.URL, error) {
+	for _, header := range resp.Header.Values("Link") {
+		for link := range strings.SplitSeq(header, ",") {
+			target, params, _ := strings.Cut(link, ";")
+			target = strings.TrimSpace(target)
+			if len(target) < 2 || target[0] != '<' || target[len(target)-1] != '>' || !isNextRel(params) {
+				continue
+			}
+			target = target[1 : len(target)-1]
+			u, err := resp.Request.URL.Parse(target)
+			if err != nil {
+				return nil, fmt.Errorf("next page link %q: %v", target, err)
+			}
+			if u.Scheme != resp.Request.URL.Scheme || u.Host != resp.Request.URL.Host {
+				return nil, fmt.Errorf("next page link %q leaves the registry", target)
+			}
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+// isNextRel reports whether a link's parameters say rel="next".
+func isNextRel(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "rel") && slices.Contains(strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)), "next") {
+			return true
+		}
+	}
+	return false
+}
+
+// referrersTagSchema reads the referrers of subject from a registry without
+// the referrers API.
+func (c *Client) referrersTagSchema(ctx context.Context, repo name.Repository, subject v1.Hash) ([]v1.Descriptor, error) {
 	idx, err := remote.Referrers(repo.Digest(subject.String()), c.remoteOpts(ctx)...)
 	if err != nil {
 		return nil, c.wrap(repo.Registry, "list referrers of "+subject.String()+" in "+repo.String(), err)

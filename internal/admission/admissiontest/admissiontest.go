@@ -10,18 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"sigs.k8s.io/yaml"
 
+	"hallmark.dev/gate"
 	"hallmark.dev/internal/admission/cip"
-	"hallmark.dev/internal/gate"
 	"hallmark.dev/internal/ops"
-	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sign"
-	"hallmark.dev/verify"
+	"hallmark.dev/signpolicy"
 )
 
 // Signer signs images with a key of its own.
@@ -84,62 +83,33 @@ func Policy(t testing.TB, doc string) *cip.ClusterImagePolicy {
 	return c
 }
 
-// Stack is hallmark's own Sigstore stack (CA, Rekor v2 log, timestamp
-// authority, development OIDC issuer and registry), in process.
+// Stack is hallmark's own Sigstore stack (CA with its CT log, Rekor v2
+// log, timestamp authority, development OIDC issuer and registry), in
+// process (testkit.Stack).
 type Stack struct {
-	// URL is the stack's base URL; Host its host:port, the registry's.
-	URL, Host string
-	// TrustedRoot is its trusted_root.json.
+	*testkit.Stack
+	// Host is the stack's host:port, the registry's.
+	Host string
+	// TrustedRoot is its trusted_root.json, which lists the CT log: keyless
+	// signatures carry an SCT.
 	TrustedRoot []byte
-	srv         *server.Server
 }
 
 // StartStack starts the stack until the test ends.
 func StartStack(t testing.TB) *Stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true})
-	if err != nil {
-		cancel()
-		t.Fatalf("start the stack: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return &Stack{URL: s.URL(), Host: s.Addr().String(), TrustedRoot: s.TrustedRoot(), srv: s}
+	s := testkit.StartStack(t, nil)
+	return &Stack{Stack: s, Host: s.Server.Addr().String(), TrustedRoot: s.Server.TrustedRoot()}
 }
 
 // Issuer is the development OIDC issuer's URL.
-func (s *Stack) Issuer() string { return s.URL + "/oidc" }
+func (s *Stack) Issuer() string { return s.Stack.Issuer }
 
 // options returns signing options for a keyless signature as subject:
 // a certificate from the stack's CA, a log entry and a signed timestamp.
 func (s *Stack) options(t testing.TB, subject string) (sgsign.Keypair, sign.Options) {
 	t.Helper()
-	token, err := s.srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.srv.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp, opts
+	return s.KeylessOptions(t, subject)
 }
 
 // SignKeyless signs the image as subject.
@@ -186,4 +156,25 @@ func GatePredicate(t testing.TB, digest string, scannedAt time.Time) (predicate 
 		t.Fatal(err)
 	}
 	return p, res.PolicyDigest
+}
+
+// ProvenancePredicate returns SLSA v1 provenance of a GitHub workflow build
+// of source (https://github.com/…) at tag, and, when record is not nil, the
+// signing policy's release record in it (signpolicy.AddToProvenance), as
+// hallmark release writes it.
+func ProvenancePredicate(t testing.TB, source, tag string, record *signpolicy.ReleaseRecord) []byte {
+	t.Helper()
+	p := []byte(fmt.Sprintf(`{"buildDefinition":{"buildType":"https://actions.github.io/buildtypes/workflow/v1",
+"externalParameters":{"workflow":{"ref":"refs/tags/%[2]s","repository":%[1]q,"path":".github/workflows/release.yml"}},
+"internalParameters":{"github":{"event_name":"push"}},
+"resolvedDependencies":[{"uri":"git+%[1]s@refs/tags/%[2]s","digest":{"gitCommit":"0123456789abcdef0123456789abcdef01234567"}}]},
+"runDetails":{"builder":{"id":"https://github.com/org/builder/.github/workflows/build.yml@refs/tags/v2.0.0"}}}`, source, tag))
+	if record == nil {
+		return p
+	}
+	p, err := signpolicy.AddToProvenance(p, *record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -410,7 +410,7 @@ func TestAttestationPolicyHolds(t *testing.T) {
 `)
 	s.eventually("the rego policy denies", func() error {
 		_, err := s.createPod("b", true, tag)
-		if err != nil && strings.Contains(err.Error(), "attestation custom-match-predicate failed its policy") {
+		if err != nil && strings.Contains(err.Error(), "attestation custom-match-predicate: failed its policy") {
 			return nil
 		}
 		return fmt.Errorf("got %v, want the attestation policy to deny", err)

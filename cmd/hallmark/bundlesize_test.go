@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"hallmark.dev/keys"
+)
+
+// TestBundleSizeCheckedFirst: a bundle or provenance file over the size
+// limit is refused by its size, before it is read: refusing a sparse file
+// of 200 MB allocates next to nothing.
+func TestBundleSizeCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.sigstore.json")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(200 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := keys.MarshalPublicKey(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(dir, "cosign.pub")
+	if err := os.WriteFile(pub, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	artifact := filepath.Join(dir, "app.tar.gz")
+	if err := os.WriteFile(artifact, []byte("app"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"verify-blob", []string{"verify-blob", "--key", pub, "--bundle", big, artifact}},
+		{"verify-blob-attestation", []string{"verify-blob-attestation", "--key", pub, "--bundle", big, "--type", "slsaprovenance1", artifact}},
+		{"verify-provenance", []string{"verify-provenance", "--key", pub, "--source-uri", "github.com/org/app", "--provenance-path", big, artifact}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			code := run(c.args, strings.NewReader(""), &stdout, &stderr, func(string) (string, bool) { return "", false })
+			runtime.ReadMemStats(&after)
+			if code == 0 {
+				t.Fatalf("exit 0, want a refusal; stdout:\n%s", stdout.String())
+			}
+			if want := "209715200 bytes, over the 67108864 byte limit"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr.String(), want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+				t.Errorf("allocated %d MB to refuse the file, want under 8 MB", alloc>>20)
+			}
+		})
+	}
+}

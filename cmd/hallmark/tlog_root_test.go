@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/keys"
+)
+
+// A trusted root that lists no transparency log cannot vouch for a log
+// entry: verification is refused, with a hint naming
+// --insecure-ignore-tlog, keyed and keyless (decision D14); with the flag
+// the signed timestamp is required instead and the result says the log
+// was not checked.
+func TestTrustedRootWithoutLog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	dir := t.TempDir()
+	var m map[string]any
+	if err := json.Unmarshal(srv.TrustedRoot(), &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "tlogs")
+	noLog, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	rootPath := write("trusted_root.json", noLog)
+	file := write("file.txt", []byte("a release"))
+	token, err := srv.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := testkit.NewKeyPair(t, dir, "cosign", keys.ECDSAP256, "pw")
+	env := func(k string) (string, bool) {
+		if k == "HALLMARK_PASSWORD" {
+			return "pw", true
+		}
+		return "", false
+	}
+	hallmark := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(args, strings.NewReader(""), &stdout, &stderr, env)
+		return code, stdout.String(), stderr.String()
+	}
+	keyed, keyless := filepath.Join(dir, "keyed.json"), filepath.Join(dir, "keyless.json")
+	if code, _, stderr := hallmark("sign-blob", "--key", kp.KeyPath, "--server", srv.URL(), "--bundle", keyed, file); code != 0 {
+		t.Fatalf("sign-blob --key: %s", stderr)
+	}
+	if code, _, stderr := hallmark("sign-blob", "--identity-token", token, "--server", srv.URL(), "--bundle", keyless, file); code != 0 {
+		t.Fatalf("sign-blob --identity-token: %s", stderr)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"keyed", []string{"verify-blob", "--key", kp.PubPath, "--trusted-root", rootPath, "--bundle", keyed, file}},
+		{"keyless", []string{"verify-blob", "--certificate-identity", "dev@example.com", "--certificate-oidc-issuer", srv.URL() + "/oidc", "--trusted-root", rootPath, "--bundle", keyless, file}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := hallmark(tc.args...)
+			if code == 0 || !strings.Contains(stderr, "hallmark: error: the trusted root lists no transparency log") ||
+				!strings.Contains(stderr, "hallmark: hint: pass --insecure-ignore-tlog") {
+				t.Fatalf("exit %d, stderr %q; want a refusal with a hint naming --insecure-ignore-tlog", code, stderr)
+			}
+			code, stdout, stderr := hallmark(append(tc.args[:len(tc.args)-1:len(tc.args)-1], "--insecure-ignore-tlog", file)...)
+			if code != 0 || !strings.Contains(stdout, "timestamped ") || !strings.Contains(stdout, "log not checked (--insecure-ignore-tlog)") {
+				t.Fatalf("with --insecure-ignore-tlog: exit %d, stdout %q, stderr %q; want verified, saying the log was not checked", code, stdout, stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,27 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"hallmark.dev/internal/policystore"
+	"hallmark.dev/verify"
+)
+
+// mountSigningPolicy serves the signing policy store at
+// /api/v1/signing-policy/ on DataDir/signing-policy: the chains of policy
+// versions per source repository and the approvals, publicly readable,
+// written only by the configured policy writer (Config.SigningPolicy). It
+// verifies versions against the server's own trusted root.
+func (s *Server) mountSigningPolicy(mux *http.ServeMux) error {
+	tr, err := verify.ParseTrustedRoot(s.trustedRoot)
+	if err != nil {
+		return fmt.Errorf("server: signing policy: %w", err)
+	}
+	store, err := policystore.New(s.cfg.SigningPolicy, s.dir("signing-policy"), tr, s.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("server: signing policy: %w", err)
+	}
+	mux.Handle(policystore.PathPrefix, store.Handler())
+	return nil
+}
