@@ -13,6 +13,8 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"hallmark.dev/policy"
 )
 
 // A ClusterImagePolicy's cue and rego policies are evaluated as cosign
@@ -62,23 +64,6 @@ const (
 
 var regoQuery = fmt.Sprintf("%s = data.%s.%s", regoRule, regoPackage, regoRule)
 
-// unsafeBuiltins reach outside the evaluation; as in the policy package,
-// they are removed from the capabilities.
-var unsafeBuiltins = map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true}
-
-var capabilities = sync.OnceValue(func() *ast.Capabilities {
-	caps := ast.CapabilitiesForThisVersion()
-	var safe []*ast.Builtin
-	for _, b := range caps.Builtins {
-		if !unsafeBuiltins[b.Name] {
-			safe = append(safe, b)
-		}
-	}
-	caps.Builtins = safe
-	caps.AllowNet = []string{}
-	return caps
-})
-
 // CompilePolicy parses a policy of type "cue" or "rego"; name names it in
 // messages.
 func CompilePolicy(name, typ, src string) (*CompiledPolicy, error) {
@@ -95,7 +80,7 @@ func CompilePolicy(name, typ, src string) (*CompiledPolicy, error) {
 			rego.Query(regoQuery),
 			rego.Module(regoPackage+".rego", src),
 			rego.SetRegoVersion(ast.RegoV0),
-			rego.Capabilities(capabilities()),
+			rego.Capabilities(policy.SafeRegoCapabilities()),
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(context.Background())
 		if err != nil {

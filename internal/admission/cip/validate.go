@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"hallmark.dev/attest"
 )
 
 // FieldError is one reason a resource is refused (or, when Warning, one
@@ -318,35 +320,24 @@ func (k *KeylessRef) validate(e *errs, p string) {
 	}
 }
 
-// ShortPredicateTypes are cosign's short names of predicate types, which
-// policy-controller accepts with a warning, and the URIs they stand for.
-var ShortPredicateTypes = map[string]string{
-	"custom":           "https://cosign.sigstore.dev/attestation/v1",
-	"slsaprovenance":   "https://slsa.dev/provenance/v0.2",
-	"slsaprovenance02": "https://slsa.dev/provenance/v0.2",
-	"slsaprovenance1":  "https://slsa.dev/provenance/v1",
-	"spdx":             "https://spdx.dev/Document",
-	"spdxjson":         "https://spdx.dev/Document",
-	"cyclonedx":        "https://cyclonedx.org/bom",
-	"link":             "https://in-toto.io/Link/v1",
-	"vuln":             "https://cosign.sigstore.dev/attestation/vuln/v1",
-	"openvex":          "https://openvex.dev/ns",
-}
-
 // PredicateTypeURI returns the URI a predicate type names: itself, or the
-// URI of a short name.
+// URI of one of cosign's short names (attest.PredicateType), which
+// policy-controller accepts with a warning.
 func PredicateTypeURI(t string) string {
-	if u, ok := ShortPredicateTypes[t]; ok {
+	if u, err := attest.PredicateType(t); err == nil {
 		return u
 	}
 	return t
 }
 
+// isShortPredicateType reports whether t is one of cosign's short names.
+func isShortPredicateType(t string) bool { return PredicateTypeURI(t) != t }
+
 func (a *Attestation) validate(e *errs, p string) {
 	if a.Name == "" {
 		e.missing(join(p, "name"))
 	}
-	switch _, short := ShortPredicateTypes[a.PredicateType]; {
+	switch short := isShortPredicateType(a.PredicateType); {
 	case a.PredicateType == "":
 		e.missing(join(p, "predicateType"))
 	case short:
