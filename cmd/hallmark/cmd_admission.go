@@ -96,6 +96,7 @@ change. In the cluster the Pod's service account is used; elsewhere pass --kubec
 	fl.BoolVar(&cfg.AllowHTTP, "allow-http-registry", false, "allow plain HTTP to registries that are not on loopback")
 	fl.IntVar(&cfg.CacheSize, "cache-size", admission.DefaultCacheSize, "verdicts kept")
 	fl.DurationVar(&cfg.CacheTTL, "cache-ttl", admission.DefaultCacheTTL, "how long a passing verdict is reused (a failing one: 10s at most)")
+	fl.DurationVar(&cfg.TagCacheTTL, "tag-cache-ttl", admission.DefaultTagCacheTTL, "how long the digest a tag was resolved to is reused, per credentials and reference (a moved tag is seen within it); negative: resolve at every admission")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log every decision")
 	return cmd
 }

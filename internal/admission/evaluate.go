@@ -67,6 +67,13 @@ type EngineConfig struct {
 	// verdict is reused. Zero means the defaults.
 	CacheSize int
 	CacheTTL  time.Duration
+	// TagCacheSize bounds the tag cache (entries); TagCacheTTL is how long
+	// the digest a tag was resolved to is reused by the mutating webhook,
+	// per (credentials, reference): a tag moved is seen within it. Zero
+	// means the defaults; a negative TagCacheTTL resolves every tag at
+	// every admission.
+	TagCacheSize int
+	TagCacheTTL  time.Duration
 	// Now is the clock (gate attestation ages); nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per decision; nil discards.
@@ -80,6 +87,8 @@ const (
 	DefaultCacheSize       = 10000
 	DefaultCacheTTL        = 10 * time.Minute
 	DefaultRegistryTimeout = 5 * time.Second
+	DefaultTagCacheSize    = 10000
+	DefaultTagCacheTTL     = 30 * time.Second
 )
 
 // Engine decides whether images may be admitted, under the current
@@ -89,6 +98,7 @@ type Engine struct {
 	policies atomic.Pointer[Policies]
 	reg      *registry
 	cache    *verdictCache
+	tags     *tagCache // nil: tags are resolved at every admission
 	flight   singleflight.Group
 }
 
@@ -106,6 +116,12 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = DefaultCacheTTL
 	}
+	if cfg.TagCacheSize <= 0 {
+		cfg.TagCacheSize = DefaultTagCacheSize
+	}
+	if cfg.TagCacheTTL == 0 {
+		cfg.TagCacheTTL = DefaultTagCacheTTL
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -121,7 +137,11 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, reg: newRegistry(cfg.RegistryTimeout, cfg.AllowHTTP, cfg.Transport), cache: cache}
+	tags, err := newTagCache(cfg.TagCacheSize, cfg.TagCacheTTL, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, reg: newRegistry(cfg.RegistryTimeout, cfg.AllowHTTP, cfg.Transport), cache: cache, tags: tags}
 	e.policies.Store(&Policies{})
 	return e, nil
 }

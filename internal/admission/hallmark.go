@@ -10,6 +10,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -140,13 +141,41 @@ func newRegistry(timeout time.Duration, allowHTTP bool, transport http.RoundTrip
 	return &registry{transport: transport, timeout: timeout, allowHTTP: allowHTTP}
 }
 
-type session struct{ c *store.Client }
+type session struct {
+	c  *store.Client
+	kc authn.Keychain
+}
 
 func (r *registry) session(kc authn.Keychain) *session {
 	if kc == nil {
 		kc = authn.NewMultiKeychain()
 	}
-	return &session{store.New(store.Options{AllowHTTP: r.allowHTTP, Timeout: r.timeout, Keychain: kc, Transport: r.transport})}
+	return &session{c: store.New(store.Options{AllowHTTP: r.allowHTTP, Timeout: r.timeout, Keychain: kc, Transport: r.transport}), kc: kc}
+}
+
+// tagKey returns what the tag cache keys a reference by: its full name
+// (registry/repository:tag) and an identity of the credentials the session
+// pulls it with (a SHA-256 of what the keychain gives for its registry,
+// anonymous included), so that no secret is kept in the key.
+func (s *session) tagKey(ctx context.Context, image string) (reference, credentials string, err error) {
+	ref, err := s.c.ParseReference(image)
+	if err != nil {
+		return "", "", err
+	}
+	auth, err := authn.Resolve(ctx, s.kc, ref.Context())
+	if err != nil {
+		return "", "", err
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return "", "", err
+	}
+	j, err := json.Marshal(cfg)
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.Sum256(j)
+	return ref.Name(), hex.EncodeToString(h[:]), nil
 }
 
 // resolve returns the digest reference (repository@sha256:…) an image

@@ -16,6 +16,7 @@ type Metrics struct {
 	verdicts  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	cacheHits *prometheus.CounterVec
+	tagHits   *prometheus.CounterVec
 }
 
 // NewMetrics returns the metrics.
@@ -39,8 +40,12 @@ func NewMetrics() *Metrics {
 			Name: "hallmark_admission_verdict_cache_total",
 			Help: "Verdict cache lookups, by result (hit, miss).",
 		}, []string{"result"}),
+		tagHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_admission_tag_cache_total",
+			Help: "Tag cache lookups of the mutating webhook, by result (hit, miss).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.verdicts, m.latency, m.cacheHits)
+	m.reg.MustRegister(m.requests, m.verdicts, m.latency, m.cacheHits, m.tagHits)
 	return m
 }
 
@@ -71,5 +76,11 @@ func (m *Metrics) cacheHit() {
 func (m *Metrics) cacheMiss() {
 	if m != nil {
 		m.cacheHits.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *Metrics) tagLookup(result string) {
+	if m != nil {
+		m.tagHits.WithLabelValues(result).Inc()
 	}
 }

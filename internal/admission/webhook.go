@@ -242,7 +242,7 @@ func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		wg.Go(func() {
 			v, _ := resolved.LoadOrStore(im.image, &resolveOnce{})
 			o := v.(*resolveOnce)
-			o.Do(func() { o.ref, o.err = s.resolve(ctx, im.image) })
+			o.Do(func() { o.ref, o.err = e.resolveTag(ctx, s, im.image) })
 			if o.err != nil {
 				if e.cfg.NoMatch == NoMatchAllow && !e.anyPolicyMatches(im.image, w.res) {
 					return
@@ -279,6 +279,28 @@ func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		resp.Patch, resp.PatchType = b, &pt
 	}
 	return resp
+}
+
+// resolveTag returns the digest reference a tag names, from the tag cache
+// when a resolution with the same credentials is fresh there.
+func (e *Engine) resolveTag(ctx context.Context, s *session, image string) (string, error) {
+	ref, creds, err := s.tagKey(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	if d, ok := e.tags.get(creds, ref); ok {
+		e.cfg.Metrics.tagLookup("hit")
+		return d, nil
+	}
+	if e.tags != nil {
+		e.cfg.Metrics.tagLookup("miss")
+	}
+	d, err := s.resolve(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	e.tags.put(creds, ref, d)
+	return d, nil
 }
 
 type resolveOnce struct {

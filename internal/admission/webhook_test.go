@@ -2,16 +2,19 @@ package admission_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -768,4 +771,95 @@ func TestKeylessTrustRootCTLog(t *testing.T) {
 
 	e.keylessPolicies(st, &wrong, strings.Replace(keylessPolicy, "    keyless:\n", "    keyless:\n      insecureIgnoreSCT: true\n", 1))
 	wantAllowed(t, e.validatePod("apps", img))
+}
+
+// fakeCredentials gives the namespace "private" a user of its own and
+// every other namespace none.
+type fakeCredentials struct{}
+
+func (fakeCredentials) Keychain(_ context.Context, namespace, _ string, _ []string) (authn.Keychain, error) {
+	if namespace != "private" {
+		return authn.NewMultiKeychain(), nil
+	}
+	return staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "dev", Password: "secret"})}, nil
+}
+
+type staticKeychain struct{ a authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
+
+// TestTagCache: the mutating webhook reuses the digest a tag was resolved
+// to, per (credentials, reference), for the tag cache's time to live: a
+// re-admitted Pod asks the registry nothing, another namespace's
+// credentials resolve again, and a moved tag is pinned to its new digest
+// once the entry expired. A negative TTL resolves at every admission.
+func TestTagCache(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	metrics := admission.NewMetrics()
+	e := newEnv(t, admission.EngineConfig{Now: clock, TagCacheTTL: 30 * time.Second, Credentials: fakeCredentials{}, Metrics: metrics})
+	e.policies(keyPolicy)
+	first := e.push("demo/app:v1", "first")
+	tag := e.reg.Host + "/demo/app:v1"
+	pinned := func(ns string) (string, int64) {
+		t.Helper()
+		before := e.count.manifests.Load()
+		r := e.review(admission.PathMutate, "", "v1", "pods", "Pod", ns, pod(ns, tag), "")
+		wantAllowed(t, r)
+		var patch []map[string]string
+		if err := json.Unmarshal(r.Patch, &patch); err != nil || len(patch) != 1 {
+			t.Fatalf("patch %s: %v", r.Patch, err)
+		}
+		return patch[0]["value"], e.count.manifests.Load() - before
+	}
+	var moved string
+	for _, step := range []struct {
+		name     string
+		ns       string
+		advance  time.Duration
+		move     string // push new content to the tag first
+		want     string // "first" or "moved"
+		requests int64
+	}{
+		{"resolved", "apps", 0, "", "first", 1},
+		{"again, from the cache", "apps", 10 * time.Second, "", "first", 0},
+		{"other credentials resolve", "private", 0, "", "first", 1},
+		{"other credentials, cached", "private", 0, "", "first", 0},
+		{"moved, within the TTL", "apps", 0, "moved", "first", 0},
+		{"moved, after the TTL", "apps", 21 * time.Second, "", "moved", 1},
+	} {
+		mu.Lock()
+		now = now.Add(step.advance)
+		mu.Unlock()
+		if step.move != "" {
+			moved = e.push("demo/app:v1", step.move)
+		}
+		want := first
+		if step.want == "moved" {
+			want = moved
+		}
+		got, n := pinned(step.ns)
+		if got != want || n != step.requests {
+			t.Fatalf("%s: pinned to %s with %d manifest requests; want %s with %d", step.name, got, n, want, step.requests)
+		}
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`hallmark_admission_tag_cache_total{result="hit"} 3`, `hallmark_admission_tag_cache_total{result="miss"} 3`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	off := newEnv(t, admission.EngineConfig{TagCacheTTL: -1})
+	off.policies(keyPolicy)
+	off.push("demo/app:v1", "app")
+	for i := range 2 {
+		before := off.count.manifests.Load()
+		wantAllowed(t, off.review(admission.PathMutate, "", "v1", "pods", "Pod", "apps", pod("apps", off.reg.Host+"/demo/app:v1"), ""))
+		if got := off.count.manifests.Load() - before; got != 1 {
+			t.Fatalf("no tag cache, admission %d: got %d manifest requests, want 1", i+1, got)
+		}
+	}
 }

@@ -59,6 +59,13 @@ type Config struct {
 	// entries, 10 minutes).
 	CacheSize int
 	CacheTTL  time.Duration
+	// TagCacheSize and TagCacheTTL bound the mutating webhook's tag cache
+	// (defaults 10000 entries, 30 seconds): the digest a tag was resolved
+	// to, per (credentials, reference), is reused for TagCacheTTL, so a
+	// moved tag is seen within it. A negative TagCacheTTL resolves every
+	// tag at every admission.
+	TagCacheSize int
+	TagCacheTTL  time.Duration
 	// Logger receives one line per decision; nil discards.
 	Logger *slog.Logger
 	// Ready, if set, is called with the listening address once the
@@ -97,6 +104,8 @@ func Run(ctx context.Context, cfg Config) error {
 		AllowHTTP:       cfg.AllowHTTP,
 		CacheSize:       cfg.CacheSize,
 		CacheTTL:        cfg.CacheTTL,
+		TagCacheSize:    cfg.TagCacheSize,
+		TagCacheTTL:     cfg.TagCacheTTL,
 		Logger:          cfg.Logger,
 		Metrics:         metrics,
 	})
