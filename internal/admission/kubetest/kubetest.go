@@ -31,6 +31,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"hallmark.dev/internal/testkit"
 )
 
 // Binaries are the programs a control plane needs, by file name.
@@ -76,8 +78,8 @@ func Get(t testing.TB) *Cluster {
 	t.Helper()
 	var missing *MissingBinariesError
 	switch {
-	case errors.As(startErr, &missing) && os.Getenv("HALLMARK_REQUIRE_PEERS") != "1":
-		t.Skipf("%v (run scripts/install-kube)", startErr)
+	case errors.As(startErr, &missing):
+		testkit.SkipOrFail(t, fmt.Errorf("%w (run scripts/install-kube)", startErr))
 	case startErr != nil:
 		t.Fatalf("control plane: %v", startErr)
 	case shared == nil:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,36 @@ func serveTLS(t *testing.T, h http.Handler) (string, []byte) {
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "https://" + ln.Addr().String(), s.CA
+}
+
+// TestMissingBinaries runs this package's tests again with no control
+// plane binaries (an empty KUBEBUILDER_ASSETS): a test that needs the
+// control plane is skipped, and fails under HALLMARK_REQUIRE_PEERS=1, as
+// CI runs it, naming the missing binaries.
+func TestMissingBinaries(t *testing.T) {
+	if os.Getenv("KUBETEST_CHILD") == "1" {
+		t.Skip("the child run")
+	}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		require string
+		fails   bool
+		want    string
+	}{
+		{"skipped", "", false, "--- SKIP: TestLoopbackWebhook"},
+		{"required", "1", true, "HALLMARK_REQUIRE_PEERS=1: kubetest: etcd, kube-apiserver, kubectl not found in " + empty + " (run scripts/install-kube)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestLoopbackWebhook$", "-test.v")
+			cmd.Env = append(os.Environ(), "KUBETEST_CHILD=1", "KUBEBUILDER_ASSETS="+empty, "HALLMARK_REQUIRE_PEERS="+tc.require)
+			out, err := cmd.CombinedOutput()
+			if failed := err != nil; failed != tc.fails {
+				t.Fatalf("failed: got %v (%v), want %v\n%s", failed, err, tc.fails, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
 }
