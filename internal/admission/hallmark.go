@@ -243,7 +243,7 @@ func (c *checker) checkSignatures(digest string, f *fetched) ([]signer, error) {
 }
 
 // statement is an attestation that verified and passed its checks: its
-// signer and in-toto statement.
+// signer and its statement's predicate type.
 type statement struct {
 	signer
 	PredicateType string
