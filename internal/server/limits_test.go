@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 )
 
 // startConfig serves cfg (on a fresh data directory, loopback, no CA) until
@@ -31,21 +31,7 @@ func startConfig(t *testing.T, cfg server.Config) *server.Server {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
+	return testkit.Serve(t, cfg)
 }
 
 func dial(t *testing.T, s *server.Server) net.Conn {

@@ -22,6 +22,7 @@ import (
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -33,21 +34,7 @@ func start(t *testing.T, dir string) *server.Server {
 
 func startAt(t *testing.T, dir, addr string) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: addr, DataDir: dir, DevOIDC: true})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
+	return testkit.Serve(t, server.Config{Addr: addr, DataDir: dir, DevOIDC: true})
 }
 
 func TestServeRegistryAndRestart(t *testing.T) {
