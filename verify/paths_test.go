@@ -18,6 +18,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -204,18 +205,12 @@ type stack struct {
 	issuer string
 }
 
+// startStack starts the whole trust stack (CA, Rekor v2 log, TSA, dev
+// OIDC issuer) on loopback.
 func startStack(t testing.TB) *stack {
 	t.Helper()
-	s := startServer(t)
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &stack{srv: s, tr: tr, sc: sc, issuer: s.URL() + "/oidc"}
+	s := testkit.StartStack(t, nil)
+	return &stack{srv: s.Server, tr: s.TrustedRoot, sc: s.SigningConfig, issuer: s.Issuer}
 }
 
 // keyless returns an ephemeral key and the options to sign with it
@@ -226,15 +221,7 @@ func (st *stack) keyless(t testing.TB, subject string, log, timestamp bool) (sgs
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := sign.Services{Config: st.sc, IDToken: token, Log: log, Timestamp: timestamp}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp, opts
+	return testkit.EphemeralOptions(t, sign.Services{Config: st.sc, IDToken: token, Log: log, Timestamp: timestamp})
 }
 
 func TestPathsKeyless(t *testing.T) {

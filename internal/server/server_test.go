@@ -17,7 +17,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/sample"
@@ -95,33 +94,15 @@ func TestServeRegistryAndRestart(t *testing.T) {
 // entry → RFC 3161 timestamp) and verifies it offline from the published
 // trusted root with an identity.
 func TestKeylessEndToEnd(t *testing.T) {
-	s := start(t, t.TempDir())
-	token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testkit.StartStack(t, nil)
+	tr := st.TrustedRoot
+	kp, opts := st.KeylessOptions(t, "dev@example.com")
 	data := []byte("release artifact\n")
 	b, err := sign.Blob(context.Background(), kp, data, opts)
 	if err != nil {
 		t.Fatalf("keyless sign: %v", err)
 	}
-	id := verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"}
+	id := verify.Identity{Issuer: st.Issuer, Subject: "dev@example.com"}
 	k, err := verify.NewKeyless(tr, id)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +122,7 @@ func TestKeylessEndToEnd(t *testing.T) {
 		t.Errorf("no verified TSA timestamp: %+v", res.Signer.Timestamps)
 	}
 	// Another identity is refused.
-	other, err := verify.NewKeyless(tr, verify.Identity{Issuer: s.URL() + "/oidc", Subject: "mallory@example.com"})
+	other, err := verify.NewKeyless(tr, verify.Identity{Issuer: st.Issuer, Subject: "mallory@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,14 +254,7 @@ func signKeylessBlob(t *testing.T, s *server.Server, data []byte, timestamp bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, opts := testkit.EphemeralOptions(t, sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp})
 	b, err := sign.Blob(context.Background(), kp, data, opts)
 	if err != nil {
 		t.Fatalf("keyless sign: %v", err)

@@ -141,7 +141,15 @@ func (s *Stack) Token(t testing.TB, subject string) string {
 // keylessly as subject, logged and timestamped.
 func (s *Stack) KeylessOptions(t testing.TB, subject string) (sgsign.Keypair, sign.Options) {
 	t.Helper()
-	opts, err := sign.Services{Config: s.SigningConfig, TrustedRoot: s.TrustedRoot, IDToken: s.Token(t, subject), Log: true, Timestamp: true}.Options(time.Now())
+	return EphemeralOptions(t, sign.Services{Config: s.SigningConfig, TrustedRoot: s.TrustedRoot, IDToken: s.Token(t, subject), Log: true, Timestamp: true})
+}
+
+// EphemeralOptions returns an ephemeral key and the options to sign with
+// it through svc: keylessly with svc's identity token, logged and
+// timestamped as svc asks.
+func EphemeralOptions(t testing.TB, svc sign.Services) (sgsign.Keypair, sign.Options) {
+	t.Helper()
+	opts, err := svc.Options(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
