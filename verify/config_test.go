@@ -3,13 +3,13 @@ package verify_test
 import (
 	"bytes"
 	"crypto"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/tlog"
@@ -20,17 +20,11 @@ import (
 // ("tlogs", "timestampAuthorities").
 func (st *stack) rootWithout(t *testing.T, lists ...string) *root.TrustedRoot {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(st.srv.TrustedRoot(), &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lists {
-		delete(m, l)
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := lite.EditJSON(t, st.srv.TrustedRoot(), func(m map[string]any) {
+		for _, l := range lists {
+			delete(m, l)
+		}
+	})
 	tr, err := verify.ParseTrustedRoot(data)
 	if err != nil {
 		t.Fatal(err)

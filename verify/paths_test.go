@@ -19,6 +19,7 @@ import (
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -77,7 +78,7 @@ func pathCases(t *testing.T, k sgsign.Keypair, opts sign.Options, prehash bool) 
 		t.Fatal(err)
 	}
 	envelope := func(f func(env map[string]any)) []byte {
-		return mutateBundle(t, good, func(m map[string]any) { f(m["dsseEnvelope"].(map[string]any)) })
+		return lite.EditJSON(t, good, func(m map[string]any) { f(m["dsseEnvelope"].(map[string]any)) })
 	}
 	return []pathCase{
 		{"good", good, "", prehash},
@@ -113,7 +114,7 @@ func pathCases(t *testing.T, k sgsign.Keypair, opts sign.Options, prehash bool) 
 			}
 			env["payload"] = base64.RawStdEncoding.EncodeToString(raw)
 		}), "", false},
-		{"envelope under its protobuf name", mutateBundle(t, good, func(m map[string]any) {
+		{"envelope under its protobuf name", lite.EditJSON(t, good, func(m map[string]any) {
 			m["dsse_envelope"] = m["dsseEnvelope"]
 			delete(m, "dsseEnvelope")
 		}), "", false},
@@ -235,7 +236,7 @@ func TestPathsKeyless(t *testing.T) {
 		kp, opts := st.keyless(t, "dev@example.com", true, true)
 		cases := pathCases(t, kp, opts, true)
 		good := cases[0].bundle
-		cases = append(cases, pathCase{"tampered checkpoint", mutateBundle(t, good, func(m map[string]any) {
+		cases = append(cases, pathCase{"tampered checkpoint", lite.EditJSON(t, good, func(m map[string]any) {
 			e := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
 			cp := e["inclusionProof"].(map[string]any)["checkpoint"].(map[string]any)
 			lines := strings.SplitN(cp["envelope"].(string), "\n", 3)

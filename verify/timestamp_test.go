@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -18,7 +19,7 @@ import (
 func TestTimestampThresholdMessage(t *testing.T) {
 	st := startStack(t)
 	strip := func(b []byte) []byte {
-		return mutateBundle(t, b, func(m map[string]any) {
+		return lite.EditJSON(t, b, func(m map[string]any) {
 			delete(m["verificationMaterial"].(map[string]any), "timestampVerificationData")
 		})
 	}

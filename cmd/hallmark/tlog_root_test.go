@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 )
 
@@ -21,15 +21,7 @@ func TestTrustedRootWithoutLog(t *testing.T) {
 	st := testkit.StartStack(t, nil)
 	srv := st.Server
 	dir := t.TempDir()
-	var m map[string]any
-	if err := json.Unmarshal(srv.TrustedRoot(), &m); err != nil {
-		t.Fatal(err)
-	}
-	delete(m, "tlogs")
-	noLog, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	noLog := lite.EditJSON(t, srv.TrustedRoot(), func(m map[string]any) { delete(m, "tlogs") })
 	write := func(name string, data []byte) string {
 		t.Helper()
 		path := filepath.Join(dir, name)

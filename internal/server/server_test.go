@@ -22,6 +22,7 @@ import (
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -175,7 +176,7 @@ func TestKeylessRejections(t *testing.T) {
 			}
 		})
 	}
-	check("tampered inclusion proof", mutate(t, good, func(m map[string]any) {
+	check("tampered inclusion proof", lite.EditJSON(t, good, func(m map[string]any) {
 		vm := m["verificationMaterial"].(map[string]any)
 		e := vm["tlogEntries"].([]any)[0].(map[string]any)
 		p := e["inclusionProof"].(map[string]any)
@@ -184,20 +185,6 @@ func TestKeylessRejections(t *testing.T) {
 	}), tr, verify.StepLog)
 	check("another server's trusted root", good, otherTR, verify.StepLog)
 	check("no trusted time", signBlob(false), tr, verify.StepTimestamp)
-}
-
-func mutate(t *testing.T, b []byte, f func(map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestCARotation: after the CA's intermediate is rotated, the trusted root

@@ -4,7 +4,9 @@
 // indexes, key pairs, the whole server stack (registry, CA, log, TSA and
 // dev OIDC issuer, [StartStack]) with signers for it, and a fake trivy.
 // It also starts, when the tools are installed, an ssh-agent whose key
-// lives in a SoftHSM2 token ([StartHSMAgent]).
+// lives in a SoftHSM2 token ([StartHSMAgent]). What starts nothing (test
+// inputs made in memory) is in internal/testkit/lite, which the tests of
+// packages the server is built from can import.
 package testkit
 
 import (
