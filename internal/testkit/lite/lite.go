@@ -1,12 +1,17 @@
 // Package lite is the part of testkit that starts nothing and imports none
-// of the server: test inputs made in memory. The tests inside packages the
-// server is built from use it where importing testkit would make an import
+// of the server, only hallmark's pure packages (attest, verify): test
+// inputs made in memory. Tests inside a package that testkit's server is
+// built from can import it where importing testkit would make an import
 // cycle; any other test may use it too.
 package lite
 
 import (
 	"encoding/json"
 	"testing"
+	"time"
+
+	"hallmark.dev/attest"
+	"hallmark.dev/verify"
 )
 
 // EditJSON decodes the JSON object doc, lets f change it, and encodes it
@@ -23,4 +28,26 @@ func EditJSON(t testing.TB, doc []byte, f func(m map[string]any)) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// VerifiedAttestation is a statement about subject as verification returns
+// it: parsed, found at source, signed by the key SHA256:k at the given
+// verified times. Policy tests judge it without signing anything.
+func VerifiedAttestation(t testing.TB, source, predicateType string, predicate []byte, subject attest.Subject, times ...verify.VerifiedTime) verify.VerifiedAttestation {
+	t.Helper()
+	payload, err := attest.NewStatement(predicateType, predicate, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := attest.ParseStatement(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verify.VerifiedAttestation{Source: source, Signer: verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, Statement: st, Payload: payload}
+}
+
+// TSATime is a time verified by the timestamp authority
+// https://tsa.example.
+func TSATime(at time.Time) verify.VerifiedTime {
+	return verify.VerifiedTime{Type: "timestamp-authority", URI: "https://tsa.example", Time: at}
 }
