@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,40 +15,21 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hallmark.dev/internal/testkit/lite"
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
-// testWitness is a witness key for tests.
-type testWitness struct {
-	name   string
-	signer note.Signer
-	vkey   string
-}
-
-func newTestWitness(t *testing.T, name string) testWitness {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, vkey, err := tlog.NewCosignatureSigner(name, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testWitness{name, s, vkey}
-}
-
 // cosignBundle returns the bundle with the checkpoint of its log entry
 // cosigned by ws, as a witnessed log would have served it.
-func cosignBundle(t *testing.T, b []byte, ws ...testWitness) []byte {
+func cosignBundle(t *testing.T, b []byte, ws ...tlogtest.Witness) []byte {
 	t.Helper()
 	return lite.EditJSON(t, b, func(m map[string]any) {
 		cp := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)["inclusionProof"].(map[string]any)["checkpoint"].(map[string]any)
 		env := cp["envelope"].(string)
 		text, _, _ := strings.Cut(env, "\n\n")
 		for _, w := range ws {
-			signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.signer)
+			signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.Signer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,8 +51,8 @@ func TestWitnessed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w1, w2, stranger := newTestWitness(t, "w1.example/w"), newTestWitness(t, "w2.example/w"), newTestWitness(t, "w1.example/w")
-	policy, err := tlog.ParsePolicy(fmt.Appendf(nil, "witness W1 %s\nwitness W2 %s\ngroup both all W1 W2\nquorum both\n", w1.vkey, w2.vkey))
+	w1, w2, stranger := tlogtest.NewWitness(t, "w1.example/w"), tlogtest.NewWitness(t, "w2.example/w"), tlogtest.NewWitness(t, "w1.example/w")
+	policy, err := tlog.ParsePolicy(fmt.Appendf(nil, "witness W1 %s\nwitness W2 %s\ngroup both all W1 W2\nquorum both\n", w1.VKey, w2.VKey))
 	if err != nil {
 		t.Fatal(err)
 	}
