@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 )
 
 // startConfig serves cfg (on a fresh data directory, loopback, no CA) until
@@ -83,7 +83,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 }
 
 func TestTrickledBodyCut(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	s := startConfig(t, server.Config{MinDataRate: 1000, DataRateGrace: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	c := dial(t, s)
 	const size = 1000 // a second's worth at the minimum rate
@@ -129,29 +129,11 @@ trickle:
 	}
 }
 
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestSlowUploadCompletes pushes a blob in one request at four times the
 // minimum rate, for several times the grace period: it must be stored.
 func TestSlowUploadCompletes(t *testing.T) {
 	const rate = 64 << 10 // bytes per second
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs:\n%s", logs)
@@ -251,7 +233,7 @@ func TestSlowReaderCut(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	s := startConfig(t, server.Config{DataDir: dir, MinDataRate: 16 << 20, DataRateGrace: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	// The kernel buffers a few MiB of the response (the server's send

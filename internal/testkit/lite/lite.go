@@ -1,14 +1,13 @@
 // Package lite is the part of testkit that starts nothing and imports none
 // of the server, only hallmark's pure packages (attest, verify): test
-// inputs made in memory, and a checked HTTP GET. Tests inside a package that testkit's server is
+// inputs and keys made in memory, a checked HTTP GET, a buffer for
+// concurrent writers. Tests inside a package that testkit's server is
 // built from can import it where importing testkit would make an import
 // cycle; any other test may use it too.
 package lite
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -52,23 +51,4 @@ func VerifiedAttestation(t testing.TB, source, predicateType string, predicate [
 // https://tsa.example.
 func TSATime(at time.Time) verify.VerifiedTime {
 	return verify.VerifiedTime{Type: "timestamp-authority", URI: "https://tsa.example", Time: at}
-}
-
-// Get fetches url and returns the body, failing the test unless the answer
-// is 200 OK.
-func Get(t testing.TB, url string) []byte {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	return b
 }
