@@ -14,6 +14,7 @@ import (
 
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
 	"hallmark.dev/signpolicy"
 )
@@ -38,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{st: testkit.StartStack(t, nil), pems: map[crypto.Signer]string{}}
 	for _, p := range []*crypto.Signer{&f.writer, &f.alice, &f.bob, &f.bob2, &f.dan, &f.mallory} {
-		s, pem := pemKey(t)
+		s, pem := lite.NewPEMKey(t)
 		*p = s
 		f.pems[s] = pem
 	}

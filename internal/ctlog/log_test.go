@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -45,15 +44,6 @@ type pki struct {
 	rootKey, interKey *ecdsa.PrivateKey
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func create(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
 	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
@@ -69,7 +59,7 @@ func create(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, 
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{rootKey: newKey(t), interKey: newKey(t)}
+	p := &pki{rootKey: lite.NewECDSAKey(t), interKey: lite.NewECDSAKey(t)}
 	now := time.Now()
 	ca := func(cn string, serial int64) *x509.Certificate {
 		return &x509.Certificate{
@@ -96,7 +86,7 @@ func (p *pki) leaf(t *testing.T, subject string, serial int64, poisoned bool) *x
 	if poisoned {
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidPoison, Critical: true, Value: []byte{5, 0}}}
 	}
-	return create(t, tmpl, p.inter, newKey(t).Public(), p.interKey)
+	return create(t, tmpl, p.inter, lite.NewECDSAKey(t).Public(), p.interKey)
 }
 
 func newLog(t *testing.T, roots ...*x509.Certificate) *ctlog.Log {

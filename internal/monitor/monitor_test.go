@@ -3,8 +3,6 @@ package monitor_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -27,6 +25,7 @@ import (
 	"hallmark.dev/internal/monitor"
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/sign"
 	"hallmark.dev/tlog"
@@ -69,15 +68,6 @@ func fingerprint(t *testing.T, key *ecdsa.PrivateKey) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // harness is a misbehaving-capable log and a monitor watching one key.
 type harness struct {
 	log     *tlogtest.Log
@@ -90,7 +80,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{log: tlogtest.New(t, "127.0.0.1"), watched: newKey(t), other: newKey(t), state: filepath.Join(t.TempDir(), "logInfo.txt")}
+	h := &harness{log: tlogtest.New(t, "127.0.0.1"), watched: lite.NewECDSAKey(t), other: lite.NewECDSAKey(t), state: filepath.Join(t.TempDir(), "logInfo.txt")}
 	h.srv = tlogtest.NewServer(t, h.log)
 	return h
 }

@@ -1,5 +1,5 @@
 // Package lite is the part of testkit that starts nothing and imports none
-// of the server, only hallmark's pure packages (attest, verify): test
+// of the server, only hallmark's pure packages (attest, keys, verify): test
 // inputs and keys made in memory, a checked HTTP GET, a buffer for
 // concurrent writers. Tests inside a package that testkit's server is
 // built from can import it where importing testkit would make an import
