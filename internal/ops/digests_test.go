@@ -16,6 +16,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -114,20 +115,12 @@ func TestVerifyBlobAttestationNpm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Attestations []struct {
-			PredicateType string          `json:"predicateType"`
-			Bundle        json.RawMessage `json:"bundle"`
-		} `json:"attestations"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Attestations) != 2 || doc.Attestations[1].PredicateType != "https://slsa.dev/provenance/v1" {
-		t.Fatalf("unexpected vector: %d attestations", len(doc.Attestations))
+	atts := lite.NpmAttestations(t, data)
+	if len(atts) != 2 || atts[1].PredicateType != "https://slsa.dev/provenance/v1" {
+		t.Fatalf("unexpected vector: %d attestations", len(atts))
 	}
 	bundle := filepath.Join(t.TempDir(), "provenance.sigstore.json")
-	if err := os.WriteFile(bundle, doc.Attestations[1].Bundle, 0o600); err != nil {
+	if err := os.WriteFile(bundle, atts[1].Bundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	trJSON, err := os.ReadFile(filepath.Join(vectors, "public-good-trusted_root.json"))

@@ -52,3 +52,23 @@ func VerifiedAttestation(t testing.TB, source, predicateType string, predicate [
 func TSATime(at time.Time) verify.VerifiedTime {
 	return verify.VerifiedTime{Type: "timestamp-authority", URI: "https://tsa.example", Time: at}
 }
+
+// NpmAttestation is one entry of npm's attestations document, the form
+// npm serves a package's provenance in.
+type NpmAttestation struct {
+	PredicateType string          `json:"predicateType"`
+	Bundle        json.RawMessage `json:"bundle"`
+}
+
+// NpmAttestations decodes npm's attestations document
+// ({"attestations": [{"predicateType": …, "bundle": …}, …]}).
+func NpmAttestations(t testing.TB, data []byte) []NpmAttestation {
+	t.Helper()
+	var doc struct {
+		Attestations []NpmAttestation `json:"attestations"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Attestations
+}
