@@ -50,6 +50,21 @@ func newLogKey(t *testing.T) (crypto.PublicKey, []byte) {
 	return k.Public(), id[:]
 }
 
+// sigstoreRoot writes the trusted root of s and reads it back with
+// sigstore-go, failing the test if sigstore-go rejects it.
+func sigstoreRoot(t *testing.T, s trust.Services) *root.TrustedRoot {
+	t.Helper()
+	trJSON, err := trust.TrustedRoot(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(trJSON)
+	if err != nil {
+		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
+	}
+	return tr
+}
+
 func TestTrustedRootAndSigningConfig(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rotated := start.Add(30 * 24 * time.Hour)
@@ -67,14 +82,7 @@ func TestTrustedRootAndSigningConfig(t *testing.T) {
 		TSA:  []trust.Chain{{Certificates: []*x509.Certificate{tsaCert}, Valid: trust.Period{Start: start}}},
 		OIDC: true,
 	}
-	trJSON, err := trust.TrustedRoot(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := root.NewTrustedRootFromJSON(trJSON)
-	if err != nil {
-		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
-	}
+	tr := sigstoreRoot(t, s)
 	if got := len(tr.FulcioCertificateAuthorities()); got != 2 {
 		t.Errorf("got %d CAs, want 2 (the retired one kept)", got)
 	}
@@ -134,14 +142,7 @@ func TestTrustedRootCTLogs(t *testing.T) {
 		CTLogs:   []trust.LogKey{{PublicKey: ctKey, LogID: id, Valid: trust.Period{Start: start}}},
 		CTLogURL: "http://127.0.0.1:5005/ctlog",
 	}
-	trJSON, err := trust.TrustedRoot(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := root.NewTrustedRootFromJSON(trJSON)
-	if err != nil {
-		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
-	}
+	tr := sigstoreRoot(t, s)
 	ctlogs := tr.CTLogs()
 	l, ok := ctlogs[hex.EncodeToString(id)]
 	if len(ctlogs) != 1 || !ok {
