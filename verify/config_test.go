@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
@@ -94,23 +93,7 @@ func TestNoTransparencyLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := genKey(t, keys.ECDSAP256)
-	ks, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kopts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed, err := sign.Blob(t.Context(), ks, data, kopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trusted, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyed, pub, trusted := st.timestampedWithKey(t, data)
 	k, err := verify.NewKeyless(noLog, id)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +124,7 @@ func TestNoTransparencyLog(t *testing.T) {
 		bundle []byte
 	}{
 		{"keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: noLog}, keyless},
-		{"keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{s.Public()}, TrustedRoot: noLog}, keyed},
+		{"keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, TrustedRoot: noLog}, keyed},
 	} {
 		t.Run(tc.name+" config", func(t *testing.T) {
 			if a, err := verify.NewAuthority(tc.cfg); !errors.Is(err, verify.ErrNoTransparencyLog) || a != nil {

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -223,6 +224,31 @@ func (st *stack) keyless(t testing.TB, subject string, log, timestamp bool) (sgs
 		t.Fatal(err)
 	}
 	return testkit.EphemeralOptions(t, sign.Services{Config: st.sc, IDToken: token, Log: log, Timestamp: timestamp})
+}
+
+// timestampedWithKey signs data with a new P-256 key, timestamped by the
+// stack's TSA and not logged, and returns the bundle, the public key, and
+// the key as a trusted key.
+func (st *stack) timestampedWithKey(t *testing.T, data []byte) ([]byte, crypto.PublicKey, *verify.Keys) {
+	t.Helper()
+	s := genKey(t, keys.ECDSAP256)
+	kp, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sign.Blob(t.Context(), kp, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verify.NewKeys(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, s.Public(), ks
 }
 
 func TestPathsKeyless(t *testing.T) {

@@ -1,14 +1,10 @@
 package verify_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"hallmark.dev/internal/testkit/lite"
-	"hallmark.dev/keys"
-	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
 
@@ -32,23 +28,7 @@ func TestTimestampThresholdMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := genKey(t, keys.ECDSAP256)
-	kp, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed, err := sign.Blob(context.Background(), kp, []byte("artifact 0\n"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyed, _, ks := st.timestampedWithKey(t, []byte("artifact 0\n"))
 	kts, err := ks.WithTrustedRoot(st.tr).TimestampOnly()
 	if err != nil {
 		t.Fatal(err)
