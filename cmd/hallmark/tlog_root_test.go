@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,16 +21,8 @@ func TestTrustedRootWithoutLog(t *testing.T) {
 	srv := st.Server
 	dir := t.TempDir()
 	noLog := lite.EditJSON(t, srv.TrustedRoot(), func(m map[string]any) { delete(m, "tlogs") })
-	write := func(name string, data []byte) string {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	rootPath := write("trusted_root.json", noLog)
-	file := write("file.txt", []byte("a release"))
+	rootPath := lite.WriteFile(t, dir, "trusted_root.json", noLog)
+	file := lite.WriteFile(t, dir, "file.txt", []byte("a release"))
 	token := st.Token(t, "dev@example.com")
 	kp := testkit.NewKeyPair(t, dir, "cosign", keys.ECDSAP256, "pw")
 	env := func(k string) (string, bool) {
