@@ -46,22 +46,8 @@ func TestTokenKeys(t *testing.T) {
 	}
 	dir, addr := t.TempDir(), freeAddr(t)
 	start := func(caKey string) *server.Server {
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := server.New(ctx, server.Config{Addr: addr, DataDir: dir, DevOIDC: true,
+		return testkit.Serve(t, server.Config{Addr: addr, DataDir: dir, DevOIDC: true,
 			CAKey: h.URI(caKey), TSAKey: h.URI("tsa"), LogKey: h.URI("log")})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-		return s
 	}
 	data := []byte("artifact\n")
 	s1 := start("ca")
