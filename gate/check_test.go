@@ -31,7 +31,7 @@ func verifiedGate(t *testing.T, source string, passed bool, finished time.Time, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lite.VerifiedAttestation(t, source, PredicateType, pred, attest.Subject{Name: "registry.example/app", Digest: map[string]string{alg: hex}}, times...)
+	return lite.VerifiedAttestation(t, source, verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, PredicateType, pred, attest.Subject{Name: "registry.example/app", Digest: map[string]string{alg: hex}})
 }
 
 // failedFindings lists the failed findings by attestation.

@@ -28,7 +28,7 @@ var (
 // signed at the given verified times.
 func verified(t *testing.T, source, predicateType, predicate string, times ...verify.VerifiedTime) verify.VerifiedAttestation {
 	t.Helper()
-	return lite.VerifiedAttestation(t, source, predicateType, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}}, times...)
+	return lite.VerifiedAttestation(t, source, verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, predicateType, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
 }
 
 func gatePred(passed bool, finished time.Time) string {

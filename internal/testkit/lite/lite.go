@@ -32,9 +32,9 @@ func EditJSON(t testing.TB, doc []byte, f func(m map[string]any)) []byte {
 }
 
 // VerifiedAttestation is a statement about subject as verification returns
-// it: parsed, found at source, signed by the key SHA256:k at the given
-// verified times. Policy tests judge it without signing anything.
-func VerifiedAttestation(t testing.TB, source, predicateType string, predicate []byte, subject attest.Subject, times ...verify.VerifiedTime) verify.VerifiedAttestation {
+// it: parsed, found at source, signed by signer. Policy tests judge it
+// without signing anything.
+func VerifiedAttestation(t testing.TB, source string, signer verify.Signer, predicateType string, predicate []byte, subject attest.Subject) verify.VerifiedAttestation {
 	t.Helper()
 	payload, err := attest.NewStatement(predicateType, predicate, subject)
 	if err != nil {
@@ -44,7 +44,7 @@ func VerifiedAttestation(t testing.TB, source, predicateType string, predicate [
 	if err != nil {
 		t.Fatal(err)
 	}
-	return verify.VerifiedAttestation{Source: source, Signer: verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, Statement: st, Payload: payload}
+	return verify.VerifiedAttestation{Source: source, Signer: signer, Statement: st, Payload: payload}
 }
 
 // TSATime is a time verified by the timestamp authority
