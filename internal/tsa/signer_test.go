@@ -23,6 +23,7 @@ import (
 	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tsa"
 )
 
@@ -170,23 +171,6 @@ func TestSignerErrors(t *testing.T) {
 	}
 }
 
-// messageOnlySigner signs whole messages only, as a key in a token that
-// only has mechanisms that hash (CKM_ECDSA_SHA256) does: its Sign refuses
-// digests.
-type messageOnlySigner struct{ key crypto.Signer }
-
-func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
-
-func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("this key signs whole messages only")
-}
-
-func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	h := opts.HashFunc().New()
-	h.Write(msg)
-	return s.key.Sign(r, h.Sum(nil), opts)
-}
-
 // TestMessageSigner: the TSA gives a crypto.MessageSigner the signed
 // attributes themselves, not their digest.
 func TestMessageSigner(t *testing.T) {
@@ -195,7 +179,7 @@ func TestMessageSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
-	a, err := tsa.NewWithSigner(messageOnlySigner{key}, chain, fixedClock(testTime))
+	a, err := tsa.NewWithSigner(lite.MessageOnlySigner{Key: key}, chain, fixedClock(testTime))
 	if err != nil {
 		t.Fatalf("NewWithSigner: %v", err)
 	}
