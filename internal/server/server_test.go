@@ -214,11 +214,19 @@ func TestCARotation(t *testing.T) {
 	if len(doc.CertificateAuthorities) != 2 || doc.CertificateAuthorities[0].ValidFor.End == "" || doc.CertificateAuthorities[1].ValidFor.End != "" {
 		t.Fatalf("trusted root CAs after rotation: %+v, want the retired one closed and the new one open", doc.CertificateAuthorities)
 	}
-	tr, err := verify.ParseTrustedRoot(s2.TrustedRoot())
+	verifyAcrossRotation(t, s2, data, before, after)
+}
+
+// verifyAcrossRotation checks that the signatures of data made before and
+// after a CA rotation both verify, as dev@example.com, from the trusted
+// root s serves after it.
+func verifyAcrossRotation(t *testing.T, s *server.Server, data, before, after []byte) {
+	t.Helper()
+	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: s2.URL() + "/oidc", Subject: "dev@example.com"})
+	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
