@@ -114,7 +114,16 @@ func TestSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := &opaqueSigner{key: key}
-	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
+	timestampVerifies(t, signer, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
+	if n := signer.signs.Load(); n != 1 {
+		t.Errorf("signatures by the signer: got %d, want 1", n)
+	}
+}
+
+// timestampVerifies runs the TSA on signer with chain and checks that
+// sigstore-go verifies the token it issues.
+func timestampVerifies(t *testing.T, signer crypto.Signer, chain []*x509.Certificate) {
+	t.Helper()
 	a, err := tsa.NewWithSigner(signer, chain, fixedClock(testTime))
 	if err != nil {
 		t.Fatalf("NewWithSigner: %v", err)
@@ -123,9 +132,6 @@ func TestSigner(t *testing.T) {
 	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
 	if err != nil {
 		t.Fatalf("Timestamp: %v", err)
-	}
-	if n := signer.signs.Load(); n != 1 {
-		t.Errorf("signatures by the signer: got %d, want 1", n)
 	}
 	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
 	if _, err := authority.Verify(resp, sig); err != nil {
@@ -178,20 +184,7 @@ func TestMessageSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
-	a, err := tsa.NewWithSigner(lite.MessageOnlySigner{Key: key}, chain, fixedClock(testTime))
-	if err != nil {
-		t.Fatalf("NewWithSigner: %v", err)
-	}
-	sig := []byte("signature bytes")
-	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
-	if err != nil {
-		t.Fatalf("Timestamp: %v", err)
-	}
-	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
-	if _, err := authority.Verify(resp, sig); err != nil {
-		t.Errorf("Verify: %v", err)
-	}
+	timestampVerifies(t, lite.MessageOnlySigner{Key: key}, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
 }
 
 // TestConfigSigner: a key held elsewhere (a token) is certified by the
