@@ -108,16 +108,8 @@ func (f *fixture) approveKeyless(t *testing.T, subject string, a signpolicy.Appr
 // version signs a version record with s.
 func (f *fixture) version(t *testing.T, s crypto.Signer, n int, previous string, policy []byte) json.RawMessage {
 	t.Helper()
-	rec, err := signpolicy.NewRecord(repo, n, previous, policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := rec.Statement()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kp, opts := f.keyOpts(t, s)
-	return testkit.SignStatement(t, kp, opts, st)
+	return testkit.SignStatement(t, kp, opts, testkit.VersionRecord(t, repo, n, previous, policy))
 }
 
 // parallel runs the signing functions concurrently (each one logs an entry).

@@ -55,15 +55,7 @@ func policyDoc(st *testkit.Stack, alicePEM, bobPEM, extra string) []byte {
 
 func record(t *testing.T, n int, previous string, policy []byte) []byte {
 	t.Helper()
-	r, err := signpolicy.NewRecord(repo, n, previous, policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.Statement()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testkit.VersionRecord(t, repo, n, previous, policy)
 }
 
 func approval(t *testing.T, a signpolicy.Approval) []byte {
