@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/verify"
 )
 
@@ -36,7 +37,7 @@ func part(t *testing.T, b []byte, path ...string) any {
 // replace returns b with the value at path set to v.
 func replace(t *testing.T, b []byte, v any, path ...string) []byte {
 	t.Helper()
-	return mutateBundle(t, b, func(m map[string]any) {
+	return lite.EditJSON(t, b, func(m map[string]any) {
 		var cur any = m
 		for i, p := range path {
 			last := i == len(path)-1
