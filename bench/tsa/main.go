@@ -85,6 +85,31 @@ type server struct {
 	name string
 	url  string
 	stop func() error
+	pid  int
+}
+
+// cpuTime is the user and system CPU time a process has used so far
+// (Linux's /proc), or 0 when it cannot be read.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	stime, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100
 }
 
 // result is one measurement of one server.
@@ -92,6 +117,7 @@ type result struct {
 	requests  int
 	elapsed   time.Duration
 	latencies []time.Duration // sorted
+	cpu       time.Duration   // the server process's CPU time meanwhile
 }
 
 func (r result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -166,23 +192,27 @@ func run(clients int, hallmarkClients []int, duration time.Duration, rounds int,
 		for i := range configs {
 			c := configs[(i+r)%len(configs)]
 			fmt.Fprintf(os.Stderr, "round %d: %s\n", r+1, label(c))
+			cpu0 := cpuTime(c.s.pid)
 			res, err := measure(c.s.url, mix, c.clients, duration)
 			if err != nil {
 				return fmt.Errorf("%s: %w", label(c), err)
 			}
+			res.cpu = cpuTime(c.s.pid) - cpu0
 			results[label(c)] = append(results[label(c)], res)
 		}
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\treq/s\trange\tp50\tp99\tp99 range\t")
+	fmt.Fprintln(tw, "server\treq/s\trange\tp50\tp99\tp99 range\tserver CPU µs/req\tcores\t")
 	for _, c := range configs {
 		rs := results[label(c)]
 		rates := each(rs, func(r result) float64 { return r.rate() })
 		p50 := each(rs, func(r result) float64 { return float64(r.p(50)) })
 		p99 := each(rs, func(r result) float64 { return float64(r.p(99)) })
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t\n", label(c), median(rates), spread(rates, func(x float64) string { return fmt.Sprintf("%.0f", x) }),
-			ms(median(p50)), ms(median(p99)), spread(p99, ms))
+		perReq := each(rs, func(r result) float64 { return float64(r.cpu.Microseconds()) / float64(r.requests) })
+		cores := each(rs, func(r result) float64 { return r.cpu.Seconds() / r.elapsed.Seconds() })
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%.2f\t\n", label(c), median(rates), spread(rates, func(x float64) string { return fmt.Sprintf("%.0f", x) }),
+			ms(median(p50)), ms(median(p99)), spread(p99, ms), median(perReq), median(cores))
 	}
 	if peer != "" {
 		f := func(x float64) string { return fmt.Sprintf("%.2fx", x) }
@@ -208,6 +238,7 @@ func run(clients int, hallmarkClients []int, duration time.Duration, rounds int,
 	tw.Flush()
 	fmt.Printf("\nload average at end: %s\n", loadavg())
 	fmt.Println("req/s: higher is better; p50/p99 latency: lower is better. Medians over the rounds, ranges in brackets.")
+	fmt.Println("Server CPU: the server process's user+system time per request, and in cores over the run.")
 	fmt.Println("Ratio rows: medians of the per-round ratios. \"At equal p99\": hallmark's highest req/s of the round")
 	fmt.Println("among its client counts whose p99 is no higher than timestamp-authority's p99 (0 when none is).")
 	return nil
@@ -310,7 +341,7 @@ func startProcess(name string, cmd *exec.Cmd, base, ready string) (server, error
 		if resp, err := http.Get(base + ready); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return server{name: name, url: base + "/api/v1/timestamp", stop: stop}, nil
+				return server{name: name, url: base + "/api/v1/timestamp", stop: stop, pid: cmd.Process.Pid}, nil
 			}
 		}
 		if time.Now().After(deadline) {
