@@ -139,9 +139,14 @@ func newLogNote(l *root.TransparencyLog) logNote {
 // key joins byte strings into a map key that no other list of byte
 // strings makes.
 func key(parts ...[]byte) string {
-	var b bytes.Buffer
+	size := 0
 	for _, p := range parts {
-		var n [binary.MaxVarintLen64]byte
+		size += binary.MaxVarintLen64 + len(p)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range parts {
 		b.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
 		b.Write(p)
 	}
@@ -463,7 +468,12 @@ func (v *cachedVerifier) run(signed sgverify.SignedEntity, art artifact, post fu
 	if leaf == nil || vc.PublicKey() != nil {
 		return nil, errFallback
 	}
-	summary, err := certificate.SummarizeCertificate(leaf)
+	var summary certificate.Summary
+	if m, ok := signed.(*memoBundle); ok {
+		summary, err = m.certificateSummary(leaf)
+	} else {
+		summary, err = certificate.SummarizeCertificate(leaf)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -597,6 +607,26 @@ type memoBundle struct {
 	tleOnce sync.Once
 	tle     []*tlog.Entry
 	tleErr  error
+	// The certificate summary of the remembered leaf.
+	summaryOnce sync.Once
+	summaryLeaf *x509.Certificate
+	summary     certificate.Summary
+	summaryErr  error
+}
+
+// certificateSummary is certificate.SummarizeCertificate(leaf), made once
+// for the remembered leaf (a leaf parsed afresh is summarised afresh).
+func (m *memoBundle) certificateSummary(leaf *x509.Certificate) (certificate.Summary, error) {
+	m.summaryOnce.Do(func() {
+		if vc, err := m.VerificationContent(); err == nil && vc.Certificate() == leaf {
+			m.summaryLeaf = leaf
+			m.summary, m.summaryErr = certificate.SummarizeCertificate(leaf)
+		}
+	})
+	if m.summaryLeaf != leaf || leaf == nil {
+		return certificate.SummarizeCertificate(leaf)
+	}
+	return m.summary, m.summaryErr
 }
 
 var _ sgverify.SignedEntity = (*memoBundle)(nil)
