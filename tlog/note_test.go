@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -205,5 +206,40 @@ func TestNoteKeyRejects(t *testing.T) {
 	}
 	if _, err := tlog.NewNoteSigner("a b", ed); !errors.Is(err, tlog.ErrInvalidOrigin) {
 		t.Errorf("NewNoteSigner(\"a b\"): got %v, want ErrInvalidOrigin", err)
+	}
+}
+
+// messageOnlySigner signs whole messages only, as a key in a token that
+// only has mechanisms that hash (CKM_ECDSA_SHA256) does.
+type messageOnlySigner struct{ key crypto.Signer }
+
+func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("this key signs whole messages only")
+}
+
+func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	h := opts.HashFunc().New()
+	h.Write(msg)
+	return s.key.Sign(r, h.Sum(nil), opts)
+}
+
+// TestNoteSignerMessageSigner: an ECDSA note key that only signs messages
+// signs checkpoints that verify.
+func TestNoteSignerMessageSigner(t *testing.T) {
+	const origin = "log.example"
+	key := mustECDSA(t, elliptic.P256())
+	s, err := tlog.NewNoteSigner(origin, messageOnlySigner{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tlog.NewNoteVerifier(origin, key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := signText(t, string(tlog.Checkpoint{Origin: origin, Size: 3, Hash: hash32}.Marshal()), s)
+	if _, err := tlog.VerifyCheckpoint(signed, v); err != nil {
+		t.Error(err)
 	}
 }

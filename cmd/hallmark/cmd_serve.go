@@ -20,7 +20,7 @@ func serveCmd(e *env) *cobra.Command {
 		issuers []string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE]",
+		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE] [--ca-key|--tsa-key|--log-key PKCS11-URI]",
 		Short: "Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,9 +39,10 @@ func serveCmd(e *env) *cobra.Command {
 				level = slog.LevelDebug
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(e.err, &slog.HandlerOptions{Level: level}))
+			cfg.PKCS11 = e.pkcs11Options()
 			s, err := server.New(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return keyError(err)
 			}
 			if host, _, err := net.SplitHostPort(s.Addr().String()); err == nil && !store.IsLoopback(host) {
 				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", s.Addr())
@@ -58,6 +59,9 @@ func serveCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, when behind a proxy (default http://ADDR)")
 	cmd.Flags().BoolVar(&cfg.DevOIDC, "dev-oidc", false, "run the built-in OIDC issuer (local use only: it mints tokens for anyone)")
 	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
+	cmd.Flags().StringVar(&cfg.CAKey, "ca-key", "", "the CA's issuing key in a token, a PKCS#11 URI (certified by the CA's root on first start and after rotate-ca)")
+	cmd.Flags().StringVar(&cfg.TSAKey, "tsa-key", "", "the timestamp authority's key in a token (ECDSA), a PKCS#11 URI, taken when its directory is created")
+	cmd.Flags().StringVar(&cfg.LogKey, "log-key", "", "the log's checkpoint key in a token (Ed25519 or ECDSA P-256), a PKCS#11 URI, taken when the log is created")
 	cmd.Flags().StringVar(&cfg.WitnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: publish each checkpoint of the log and the CT log only once its quorum of witnesses (with URLs) cosigned it")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests")
 	bindPolicyWriterFlags(cmd, &cfg.SigningPolicy)

@@ -85,6 +85,8 @@ func TestScript(t *testing.T) {
 			"policyproxy":  cmdPolicyProxy,
 			"stdoutvar":    cmdStdoutVar,
 			"yamlquote":    cmdYAMLQuote,
+			"softhsm":      cmdSoftHSM,
+			"pkcs11shim":   cmdPKCS11Shim,
 		},
 	})
 }

@@ -72,6 +72,9 @@ func cmdPolicyServer(ts *testscript.TestScript, neg bool, args []string) {
 // scriptCondition answers [hsm]: the tools hsmagent runs are installed.
 // When HALLMARK_REQUIRE_PEERS=1 a missing tool fails the script instead.
 func scriptCondition(cond string) (bool, error) {
+	if cond == "softhsm" {
+		return softhsmCondition()
+	}
 	if cond != "hsm" {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}

@@ -90,7 +90,7 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, exists)
+	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, cfg.Signer, exists)
 	if err != nil {
 		return nil, err
 	}

@@ -211,11 +211,11 @@ func (t *TSA) token(r *request, serial *big.Int, genTime time.Time) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("tsa: encoding the signed attributes: %w", err)
 	}
-	h = t.alg.hash.New()
-	h.Write(attrs)
 	// The signature's randomness always comes from crypto/rand, never from
 	// Config.Rand: a predictable ECDSA nonce would give the key away.
-	sig, err := t.signer.Sign(rand.Reader, h.Sum(nil), t.alg.hash)
+	// SignMessage lets a key that hashes itself (a token with only
+	// CKM_ECDSA_SHA256) have the attributes; others get their digest.
+	sig, err := crypto.SignMessage(t.signer, rand.Reader, attrs, t.alg.hash)
 	if err != nil {
 		return nil, fmt.Errorf("tsa: signing: %w", err)
 	}
