@@ -559,12 +559,13 @@ func (e *parsedOnce) TlogEntries() ([]*tlog.Entry, error) {
 }
 
 // Bundles are remembered parsed, by the SHA-256 of their JSON, when small
-// (a keyless message-signature bundle is a few kilobytes): a verifier
-// checking the same bundles again parses each once. Only the parsing is
-// remembered; every check runs at each call.
+// (a keyless bundle is about 10 KB): a verifier checking the same bundles
+// again parses each once. Only the parsing is remembered; every check runs
+// at each call. At most 1024 bundles of at most 32 KiB of JSON each are
+// kept, so at most 32 MiB of JSON in parsed form.
 const (
 	maxCachedBundles    = 1024
-	maxCachedBundleSize = 64 << 10
+	maxCachedBundleSize = 32 << 10
 )
 
 // parseBundle is ParseBundle with the parsed bundles remembered, and the
