@@ -112,6 +112,9 @@ func TestKeylessCache(t *testing.T) {
 	if chains, stamps, checkpoints := warm.CacheSizes(); chains != 4 || stamps != 4 || checkpoints < 2 {
 		t.Errorf("cached %d chains, %d timestamps, %d checkpoints; want 4, 4 and at least 2", chains, stamps, checkpoints)
 	}
+	if scts, hashes, bundles := warm.ParseCacheSizes(); scts != 4 || hashes != 4 || bundles != 4 {
+		t.Errorf("cached %d SCT checks, %d entry hashes, %d bundles; want 4 each", scts, hashes, bundles)
+	}
 
 	// The cached path reports what the full one does.
 	got, err := verify.Blob("b", a, verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: warm})
