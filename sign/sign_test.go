@@ -17,6 +17,7 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 )
@@ -143,22 +144,6 @@ func TestBlobRefusesImagePayloads(t *testing.T) {
 	}
 }
 
-// messageOnlySigner signs whole messages only, as a key in a token that
-// only has mechanisms that hash (CKM_ECDSA_SHA256) does.
-type messageOnlySigner struct{ key crypto.Signer }
-
-func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
-
-func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("this key signs whole messages only")
-}
-
-func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	h := opts.HashFunc().New()
-	h.Write(msg)
-	return s.key.Sign(r, h.Sum(nil), opts)
-}
-
 // TestKeySignerMessageSigner: a key that only signs whole messages signs
 // through KeySigner, which still returns the digest it signed.
 func TestKeySignerMessageSigner(t *testing.T) {
@@ -166,7 +151,7 @@ func TestKeySignerMessageSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := sign.NewKeySigner(messageOnlySigner{key})
+	k, err := sign.NewKeySigner(lite.MessageOnlySigner{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

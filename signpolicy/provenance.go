@@ -43,13 +43,7 @@ type ReleaseRecord struct {
 
 // Check checks that the record is well formed.
 func (r ReleaseRecord) Check() error {
-	if err := CheckRepository(r.Repository); err != nil {
-		return err
-	}
-	if r.Version < 1 {
-		return fmt.Errorf("version %d: versions start at 1", r.Version)
-	}
-	if err := CheckDigest(r.Digest); err != nil {
+	if err := checkVersion(r.Repository, r.Version, r.Digest); err != nil {
 		return err
 	}
 	if r.Tag == "" {

@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/tlog"
 )
 
@@ -209,28 +209,12 @@ func TestNoteKeyRejects(t *testing.T) {
 	}
 }
 
-// messageOnlySigner signs whole messages only, as a key in a token that
-// only has mechanisms that hash (CKM_ECDSA_SHA256) does.
-type messageOnlySigner struct{ key crypto.Signer }
-
-func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
-
-func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("this key signs whole messages only")
-}
-
-func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	h := opts.HashFunc().New()
-	h.Write(msg)
-	return s.key.Sign(r, h.Sum(nil), opts)
-}
-
 // TestNoteSignerMessageSigner: an ECDSA note key that only signs messages
 // signs checkpoints that verify.
 func TestNoteSignerMessageSigner(t *testing.T) {
 	const origin = "log.example"
 	key := mustECDSA(t, elliptic.P256())
-	s, err := tlog.NewNoteSigner(origin, messageOnlySigner{key})
+	s, err := tlog.NewNoteSigner(origin, lite.MessageOnlySigner{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/policy"
 	"hallmark.dev/signpolicy"
 	"hallmark.dev/slsa"
@@ -38,15 +39,7 @@ func TestProvenanceChecks(t *testing.T) {
 	}
 	statement := func(source, predicate string) verify.VerifiedAttestation {
 		t.Helper()
-		payload, err := attest.NewStatement(slsa.PredicateV1, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := attest.ParseStatement(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return verify.VerifiedAttestation{Source: source, Statement: st, Payload: payload}
+		return lite.VerifiedAttestation(t, source, verify.Signer{}, slsa.PredicateV1, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
 	}
 	tests := []struct {
 		name       string

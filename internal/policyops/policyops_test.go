@@ -17,6 +17,7 @@ import (
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sign"
@@ -57,15 +58,8 @@ func run(tb testing.TB, dir string, name string, args ...string) string {
 
 func newKey(tb testing.TB) (crypto.Signer, string) {
 	tb.Helper()
-	s, err := keys.Generate(keys.ECDSAP256)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pem, err := keys.MarshalPublicKey(s.Public())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s, "        " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n        ")
+	s, pem := lite.NewPEMKey(tb)
+	return s, "        " + strings.ReplaceAll(strings.TrimSpace(pem), "\n", "\n        ")
 }
 
 func signing(tb testing.TB, st *testkit.Stack, s crypto.Signer) *sign.Signer {

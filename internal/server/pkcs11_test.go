@@ -3,7 +3,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"hallmark.dev/internal/pkcs11key"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
-	"hallmark.dev/verify"
 )
 
 // TestTokenKeys: the CA, the timestamp authority and the log sign with
@@ -46,22 +44,8 @@ func TestTokenKeys(t *testing.T) {
 	}
 	dir, addr := t.TempDir(), freeAddr(t)
 	start := func(caKey string) *server.Server {
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := server.New(ctx, server.Config{Addr: addr, DataDir: dir, DevOIDC: true,
+		return testkit.Serve(t, server.Config{Addr: addr, DataDir: dir, DevOIDC: true,
 			CAKey: h.URI(caKey), TSAKey: h.URI("tsa"), LogKey: h.URI("log")})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-		return s
 	}
 	data := []byte("artifact\n")
 	s1 := start("ca")
@@ -93,19 +77,7 @@ func TestTokenKeys(t *testing.T) {
 	}
 	s2 := start("ca2")
 	after := signKeylessBlob(t, s2, data, true)
-	vtr, err := verify.ParseTrustedRoot(s2.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := verify.NewKeyless(vtr, verify.Identity{Issuer: s2.URL() + "/oidc", Subject: "dev@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"before rotation": before, "after rotation": after} {
-		if _, err := verify.Blob(name, b, verify.Artifact{Content: bytes.NewReader(data)}, verify.BlobPolicy{Authority: k}); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	verifyAcrossRotation(t, s2, data, before, after)
 }
 
 // TestTokenKeyRefusals: a key that cannot be opened, or that is not the

@@ -23,6 +23,7 @@ import (
 	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tsa"
 )
 
@@ -113,7 +114,16 @@ func TestSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := &opaqueSigner{key: key}
-	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
+	timestampVerifies(t, signer, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
+	if n := signer.signs.Load(); n != 1 {
+		t.Errorf("signatures by the signer: got %d, want 1", n)
+	}
+}
+
+// timestampVerifies runs the TSA on signer with chain and checks that
+// sigstore-go verifies the token it issues.
+func timestampVerifies(t *testing.T, signer crypto.Signer, chain []*x509.Certificate) {
+	t.Helper()
 	a, err := tsa.NewWithSigner(signer, chain, fixedClock(testTime))
 	if err != nil {
 		t.Fatalf("NewWithSigner: %v", err)
@@ -122,9 +132,6 @@ func TestSigner(t *testing.T) {
 	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
 	if err != nil {
 		t.Fatalf("Timestamp: %v", err)
-	}
-	if n := signer.signs.Load(); n != 1 {
-		t.Errorf("signatures by the signer: got %d, want 1", n)
 	}
 	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
 	if _, err := authority.Verify(resp, sig); err != nil {
@@ -170,23 +177,6 @@ func TestSignerErrors(t *testing.T) {
 	}
 }
 
-// messageOnlySigner signs whole messages only, as a key in a token that
-// only has mechanisms that hash (CKM_ECDSA_SHA256) does: its Sign refuses
-// digests.
-type messageOnlySigner struct{ key crypto.Signer }
-
-func (s messageOnlySigner) Public() crypto.PublicKey { return s.key.Public() }
-
-func (s messageOnlySigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("this key signs whole messages only")
-}
-
-func (s messageOnlySigner) SignMessage(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	h := opts.HashFunc().New()
-	h.Write(msg)
-	return s.key.Sign(r, h.Sum(nil), opts)
-}
-
 // TestMessageSigner: the TSA gives a crypto.MessageSigner the signed
 // attributes themselves, not their digest.
 func TestMessageSigner(t *testing.T) {
@@ -194,20 +184,7 @@ func TestMessageSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
-	a, err := tsa.NewWithSigner(messageOnlySigner{key}, chain, fixedClock(testTime))
-	if err != nil {
-		t.Fatalf("NewWithSigner: %v", err)
-	}
-	sig := []byte("signature bytes")
-	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
-	if err != nil {
-		t.Fatalf("Timestamp: %v", err)
-	}
-	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
-	if _, err := authority.Verify(resp, sig); err != nil {
-		t.Errorf("Verify: %v", err)
-	}
+	timestampVerifies(t, lite.MessageOnlySigner{Key: key}, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
 }
 
 // TestConfigSigner: a key held elsewhere (a token) is certified by the
