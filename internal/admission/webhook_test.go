@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -861,5 +862,29 @@ func TestTagCache(t *testing.T) {
 		if got := off.count.manifests.Load() - before; got != 1 {
 			t.Fatalf("no tag cache, admission %d: got %d manifest requests, want 1", i+1, got)
 		}
+	}
+}
+
+// TestReadmePolicy: the README's ClusterImagePolicy is accepted as it is
+// written (its elided digest filled in), without warnings, hallmark's
+// annotations included.
+func TestReadmePolicy(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(string(readme), "```yaml\napiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\n")
+	if !ok {
+		t.Fatal("README.md has no ClusterImagePolicy example")
+	}
+	doc, _, _ = strings.Cut(doc, "```")
+	doc = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\n" + strings.ReplaceAll(doc, "sha256:9c4e…", "sha256:"+strings.Repeat("9", 64))
+	p := admissiontest.Policy(t, doc)
+	warnings, err := p.Validate(cip.Options{})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("validate: %v, warnings %v", err, warnings)
+	}
+	if err := admission.ValidateRequirements(p); err != nil {
+		t.Fatalf("hallmark's annotations: %v", err)
 	}
 }
