@@ -42,8 +42,12 @@ type Config struct {
 	// Dir holds the log: the tessera POSIX tree (CT layout) and the
 	// issuers in Dir/tiles, the ECDSA P-256 key in Dir/ct-key.pem (PKCS #8,
 	// mode 0600), created on first start. One process at a time may open
-	// a Dir.
+	// a Dir. With Storage set, Dir holds only the key.
 	Dir string
+	// Storage, if set, holds the tree and the issuers instead of
+	// Dir/tiles: a storage that several processes write (tessera's AWS
+	// driver). The key is created only if the storage holds no log yet.
+	Storage Storage
 	// Origin is the checkpoint origin: the log's submission prefix as a
 	// schema-less URL without a trailing slash, lowercase
 	// ("log.example/ctlog"). OriginFromURL computes it from the URL the
@@ -69,7 +73,8 @@ type Config struct {
 	// others; DefaultBatchMaxAge if zero.
 	BatchMaxAge time.Duration
 	// CheckpointInterval is how often a checkpoint may be published;
-	// DefaultCheckpointInterval if zero, at least 100 ms.
+	// DefaultCheckpointInterval if zero (the storage's minimum if that is
+	// more), at least 100 ms.
 	CheckpointInterval time.Duration
 }
 
@@ -85,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
+		if c.Storage != nil && c.Storage.MinCheckpointInterval() > c.CheckpointInterval {
+			c.CheckpointInterval = c.Storage.MinCheckpointInterval()
+		}
 	}
 	if c.WitnessTimeout == 0 {
 		c.WitnessTimeout = DefaultWitnessTimeout
@@ -106,7 +114,11 @@ func (c Config) validate() error {
 	if len(c.Roots) == 0 {
 		return fmt.Errorf("%w: no accepted roots", ErrInvalidConfig)
 	}
-	if c.CheckpointInterval < 100*time.Millisecond {
+	if c.Storage != nil {
+		if min := c.Storage.MinCheckpointInterval(); c.CheckpointInterval < min {
+			return fmt.Errorf("%w: checkpoint interval %v is below the storage driver's minimum of %v", ErrInvalidConfig, c.CheckpointInterval, min)
+		}
+	} else if c.CheckpointInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: checkpoint interval %v is below the POSIX driver's minimum of 100ms", ErrInvalidConfig, c.CheckpointInterval)
 	}
 	if c.BatchMaxAge < 0 || c.WitnessTimeout < 0 {

@@ -1,7 +1,10 @@
 package sharedstore
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sync"
@@ -106,4 +109,20 @@ func (l *LogStorage) Read(ctx context.Context, path string) ([]byte, error) {
 // log's issuer certificates), at path.
 func (l *LogStorage) Put(ctx context.Context, path string, data []byte, contentType string) error {
 	return l.s.PutObject(ctx, joinKey(l.name, path), data, contentType)
+}
+
+// BindKey records pub as the log's key on first use, and reports whether
+// the log's recorded key is pub: replicas started on copies of one data
+// directory share the key; a replica that made a key of its own (started
+// on an empty data directory) is refused before it signs anything.
+func (l *LogStorage) BindKey(ctx context.Context, pub crypto.PublicKey) (bool, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return false, fmt.Errorf("sharedstore: %s key: %w", l.name, err)
+	}
+	got, err := l.s.Claim(ctx, l.name+"-key", der)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(got, der), nil
 }

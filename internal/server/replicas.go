@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"hallmark.dev/internal/ctlog"
+	"hallmark.dev/internal/logserver"
+	"hallmark.dev/internal/sharedstore"
+)
+
+// Credentials are an access key of the object store.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey string
+}
+
+// The shared storage implements the storage interfaces of both logs.
+var (
+	_ logserver.Storage = (*sharedstore.LogStorage)(nil)
+	_ ctlog.Storage     = (*sharedstore.LogStorage)(nil)
+)
+
+// checkReplicaConfig refuses half a replica set.
+func checkReplicaConfig(cfg Config) error {
+	if (cfg.Database == "") != (cfg.ObjectStore == "") {
+		return errors.New("server: a replica set needs both a database and an object store (or neither, for the embedded store in the data directory)")
+	}
+	if cfg.Database != "" {
+		if _, err := sharedstore.ParseDatabase(cfg.Database); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		if _, err := sharedstore.ParseObjectStore(cfg.ObjectStore); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		if cfg.ObjectStoreCredentials.AccessKeyID == "" || cfg.ObjectStoreCredentials.SecretAccessKey == "" {
+			return errors.New("server: the object store needs credentials: an access key ID and a secret access key")
+		}
+	}
+	return nil
+}
+
+// openShared connects to the replica set's database and object store, when
+// configured.
+func (s *Server) openShared(ctx context.Context) error {
+	if s.cfg.Database == "" {
+		return nil
+	}
+	st, err := sharedstore.Open(ctx, sharedstore.Config{
+		Database:        s.cfg.Database,
+		ObjectStore:     s.cfg.ObjectStore,
+		AccessKeyID:     s.cfg.ObjectStoreCredentials.AccessKeyID,
+		SecretAccessKey: s.cfg.ObjectStoreCredentials.SecretAccessKey,
+		Logger:          s.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.shared = st
+	s.cfg.Logger.InfoContext(ctx, "replica set storage", "store", st.Describe())
+	return nil
+}
+
+// logConfig puts the transparency log on the shared storage, when there is
+// one, with batches the database takes in one statement.
+func (s *Server) logConfig(c logserver.Config) logserver.Config {
+	if s.shared == nil {
+		return c
+	}
+	c.Storage = s.shared.Log("log")
+	c.BatchMaxSize = sharedBatchSize(s.shared.MaxAllowedPacket())
+	return c
+}
+
+// sharedBatchSize bounds a batch of log entries so that tessera's insert
+// of it (each entry at most logserver.DefaultMaxRequestBytes, with room to
+// spare for its encoding) fits the database's max_allowed_packet.
+func sharedBatchSize(maxPacket int64) uint {
+	n := maxPacket / (2 * logserver.DefaultMaxRequestBytes)
+	switch {
+	case n < 1:
+		return 1
+	case n > logserver.DefaultBatchMaxSize:
+		return logserver.DefaultBatchMaxSize
+	}
+	return uint(n)
+}

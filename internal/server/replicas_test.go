@@ -1,0 +1,101 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"testing"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/verify"
+)
+
+// replicaSet starts n in-process replicas on a fresh database and bucket
+// behind a load balancer: the first on a new data directory, the others on
+// copies of it, as an operator deploys them.
+func replicaSet(t *testing.T, n int) (*testkit.LoadBalancer, []*testkit.Stack) {
+	t.Helper()
+	db, bucket := testkit.SharedDatabase(t), testkit.SharedBucket(t)
+	lb := testkit.StartLoadBalancer(t, "")
+	first := t.TempDir()
+	var stacks []*testkit.Stack
+	var addrs []string
+	for i := range n {
+		dir := first
+		if i > 0 {
+			dir = t.TempDir()
+			testkit.CopyDir(t, first, dir)
+		}
+		s := testkit.StartStackIn(t, dir, "", testkit.SharedConfig(db, bucket, lb.URL))
+		stacks = append(stacks, s)
+		addrs = append(addrs, s.Server.Addr().String())
+		lb.SetBackends(addrs...)
+	}
+	return lb, stacks
+}
+
+// TestReplicasShareLogs signs keylessly through a load balancer in front
+// of two replicas (each request to either): the certificates' SCTs come
+// from the shared CT log, the entries from the shared transparency log,
+// and every bundle verifies under either replica's trusted root, which
+// are the same document.
+func TestReplicasShareLogs(t *testing.T) {
+	_, r := replicaSet(t, 2)
+	if !bytes.Equal(r[0].Server.TrustedRoot(), r[1].Server.TrustedRoot()) {
+		t.Fatalf("the replicas publish different trusted roots:\n%s\n%s", r[0].Server.TrustedRoot(), r[1].Server.TrustedRoot())
+	}
+	k, err := verify.NewKeyless(r[1].TrustedRoot, verify.Identity{Issuer: r[1].Issuer, Subject: "dev@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for i := range 4 {
+		data := []byte{byte(i), 'x'}
+		b := r[0].SignKeylessBlob(t, "dev@example.com", data)
+		res, err := verify.Blob("b", b, verify.Artifact{Content: bytes.NewReader(data)}, verify.BlobPolicy{Authority: k})
+		if err != nil {
+			t.Fatalf("bundle %d: verify: %v", i, err)
+		}
+		if res.Signer.LogEntries != 1 {
+			t.Fatalf("bundle %d: %d log entries verified, want 1", i, res.Signer.LogEntries)
+		}
+		idx := logIndex(t, b)
+		if seen[idx] {
+			t.Fatalf("bundle %d: log index %d given twice", i, idx)
+		}
+		seen[idx] = true
+	}
+	// Each replica serves both logs' checkpoints and the CT log's issuer
+	// (the CA's intermediate), whichever replica wrote them.
+	inter := r[0].TrustedRoot.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority).Intermediates[0]
+	fp := sha256.Sum256(inter.Raw)
+	for _, st := range r {
+		for _, path := range []string{"/api/v2/checkpoint", "/ctlog/checkpoint", "/ctlog/issuer/" + hex.EncodeToString(fp[:])} {
+			resp, err := http.Get("http://" + st.Server.Addr().String() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("replica %s: GET %s: %s", st.Server.Addr(), path, resp.Status)
+			}
+		}
+	}
+}
+
+// logIndex returns the index of a bundle's log entry.
+func logIndex(t *testing.T, bundle []byte) int64 {
+	t.Helper()
+	b, err := verify.ParseBundle(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := b.TlogEntries()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("bundle log entries: %d, %v", len(entries), err)
+	}
+	return entries[0].LogIndex()
+}
