@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/logserver"
+	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sharedstore"
 )
 
@@ -84,4 +86,24 @@ func sharedBatchSize(maxPacket int64) uint {
 		return logserver.DefaultBatchMaxSize
 	}
 	return uint(n)
+}
+
+// registryConfig puts the registry on the shared bucket (distribution's S3
+// driver) and its referrer records in the shared database, when there are
+// some, with the upload secret the first replica chose: any replica must
+// take the next request of an upload another one started.
+func (s *Server) registryConfig(ctx context.Context, c registry.Config) (registry.Config, error) {
+	if s.shared == nil {
+		return c, nil
+	}
+	name, params := s.shared.RegistryDriver()
+	secret, err := s.shared.Claim(ctx, "registry-http-secret", []byte(rand.Text()))
+	if err != nil {
+		return c, fmt.Errorf("server: registry: %w", err)
+	}
+	c.Dir = ""
+	c.Storage = &registry.StorageDriver{Name: name, Parameters: params}
+	c.DB = s.shared.DB
+	c.HTTPSecret = string(secret)
+	return c, nil
 }

@@ -5,9 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"hallmark.dev/internal/sample"
 
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/verify"
@@ -98,4 +103,43 @@ func logIndex(t *testing.T, bundle []byte) int64 {
 		t.Fatalf("bundle log entries: %d, %v", len(entries), err)
 	}
 	return entries[0].LogIndex()
+}
+
+// TestReplicasShareRegistry pushes an image through the load balancer (its
+// requests split between the replicas) and pulls it from each replica.
+func TestReplicasShareRegistry(t *testing.T) {
+	lb, r := replicaSet(t, 2)
+	img, err := sample.Image("replicated", "linux", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(strings.TrimPrefix(lb.URL, "http://") + "/demo/x:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range r {
+		got, err := remote.Image(mustRef(t, st.Server.Addr().String()+"/demo/x:v1"))
+		if err != nil {
+			t.Fatalf("pull from %s: %v", st.Server.Addr(), err)
+		}
+		if d, err := got.Digest(); err != nil || d != want {
+			t.Fatalf("pull from %s: %s (%v), want %s", st.Server.Addr(), d, err, want)
+		}
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }

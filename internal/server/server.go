@@ -248,7 +248,11 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 
-	reg, err := registry.New(ctx, registry.Config{Dir: s.dir("registry"), Logger: cfg.Logger})
+	regCfg, err := s.registryConfig(ctx, registry.Config{Dir: s.dir("registry"), Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	reg, err := registry.New(ctx, regCfg)
 	if err != nil {
 		return fmt.Errorf("server: registry: %w", err)
 	}
