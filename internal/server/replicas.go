@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -106,4 +108,69 @@ func (s *Server) registryConfig(ctx context.Context, c registry.Config) (registr
 	c.DB = s.shared.DB
 	c.HTTPSecret = string(secret)
 	return c, nil
+}
+
+// ErrNotReplica means a replica's keys or certificates are not the replica
+// set's: it was not started on a copy of the first replica's data
+// directory (or of the one rotated last).
+var ErrNotReplica = errors.New("this data directory is not a copy of the replica set's")
+
+// claimIdentity records in the shared database the certificates that make
+// the replica set's identity, at the first replica's start, and refuses a
+// replica whose own differ: the timestamp authority's chain and the CA's
+// root and intermediate. (The logs record their keys themselves, before
+// they sign.) A replica whose intermediate is newer, the registered one
+// being among its retired ones (RotateCA), records the new one.
+func (s *Server) claimIdentity(ctx context.Context, tsaChain, caChain []*x509.Certificate) error {
+	if s.shared == nil {
+		return nil
+	}
+	var tsaDER []byte
+	for _, c := range tsaChain {
+		tsaDER = append(tsaDER, c.Raw...)
+	}
+	if err := s.claim(ctx, "tsa-chain", tsaDER, "timestamp authority's certificate chain"); err != nil {
+		return err
+	}
+	if caChain == nil {
+		return nil
+	}
+	if err := s.claim(ctx, "ca-root", caChain[len(caChain)-1].Raw, "CA root"); err != nil {
+		return err
+	}
+	inter := caChain[0].Raw
+	got, err := s.shared.Claim(ctx, "ca-intermediate", inter)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if bytes.Equal(got, inter) {
+		return nil
+	}
+	retired, err := retiredCAChains(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("server: certificate authority: %w", err)
+	}
+	for _, c := range retired {
+		if bytes.Equal(c.Certificates[0].Raw, got) {
+			if ok, err := s.shared.Replace(ctx, "ca-intermediate", got, inter); err != nil {
+				return fmt.Errorf("server: %w", err)
+			} else if ok {
+				s.cfg.Logger.InfoContext(ctx, "replica set: the CA intermediate is the rotated one of this data directory")
+				return nil
+			}
+			break
+		}
+	}
+	return fmt.Errorf("server: %w: its CA intermediate is not the replica set's (rotated elsewhere? start the replica on a copy of the data directory the CA was rotated in)", ErrNotReplica)
+}
+
+func (s *Server) claim(ctx context.Context, name string, value []byte, what string) error {
+	got, err := s.shared.Claim(ctx, name, value)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if !bytes.Equal(got, value) {
+		return fmt.Errorf("server: %w: its %s is not the replica set's (start every replica on a copy of the first replica's data directory)", ErrNotReplica, what)
+	}
+	return nil
 }

@@ -2,17 +2,24 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/sample"
+	"hallmark.dev/internal/server"
 
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/verify"
@@ -142,4 +149,70 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// TestReplicaIdentity refuses, before it serves anything, a replica whose
+// keys or certificates are not the replica set's, saying which; and takes
+// a CA rotated in a copy of the data directory as the replica set's new
+// intermediate, refusing the copies made before the rotation.
+func TestReplicaIdentity(t *testing.T) {
+	db, bucket := testkit.SharedDatabase(t), testkit.SharedBucket(t)
+	lb := testkit.StartLoadBalancer(t, "")
+	first := t.TempDir()
+	a := testkit.StartStackIn(t, first, "", testkit.SharedConfig(db, bucket, lb.URL))
+	stale := t.TempDir()
+	testkit.CopyDir(t, first, stale)
+
+	startOn := func(dir string) error {
+		cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, DevOIDC: true}
+		testkit.SharedConfig(db, bucket, lb.URL)("", &cfg)
+		s, err := server.New(context.Background(), cfg)
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name    string
+		remove  string // from a copy of the first data directory; "*" for an empty directory
+		wantIs  error
+		wantMsg string
+	}{
+		{"empty data directory", "*", logserver.ErrKeyMismatch, "the shared storage holds the log of another key"},
+		{"own timestamp authority", "tsa", server.ErrNotReplica, "timestamp authority's certificate chain is not the replica set's"},
+		{"own CA", "ca", server.ErrNotReplica, "CA root is not the replica set's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.remove != "*" {
+				testkit.CopyDir(t, first, dir)
+				if err := os.RemoveAll(filepath.Join(dir, tc.remove)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := startOn(dir)
+			if !errors.Is(err, tc.wantIs) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("got %v, want %v: %q", err, tc.wantIs, tc.wantMsg)
+			}
+		})
+	}
+
+	t.Run("CA rotation", func(t *testing.T) {
+		a.Server.Close()
+		if _, err := server.RotateCA(first, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := startOn(first); err != nil {
+			t.Fatalf("the rotated data directory: %v", err)
+		}
+		err := startOn(stale)
+		if !errors.Is(err, server.ErrNotReplica) || !strings.Contains(err.Error(), "CA intermediate is not the replica set's") {
+			t.Fatalf("a copy made before the rotation: got %v, want ErrNotReplica", err)
+		}
+		rotated := t.TempDir()
+		testkit.CopyDir(t, first, rotated)
+		if err := startOn(rotated); err != nil {
+			t.Fatalf("a copy of the rotated data directory: %v", err)
+		}
+	})
 }

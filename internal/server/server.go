@@ -20,6 +20,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -337,6 +338,13 @@ func (s *Server) build(ctx context.Context) error {
 			start = root
 		}
 	}
+	var caChain []*x509.Certificate
+	if authority != nil {
+		caChain = authority.Chain()
+	}
+	if err := s.claimIdentity(ctx, tsaChain, caChain); err != nil {
+		return err
+	}
 	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
 	if s.ctlog != nil {
 		services.CTLogs = []trust.LogKey{{PublicKey: s.ctlog.PublicKey(), LogID: s.ctlog.LogID(), Valid: trust.Period{Start: start}}}
@@ -351,7 +359,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.writeTrust(); err != nil {
 		return err
 	}
-	if err := s.mountSigningPolicy(mux); err != nil {
+	if err := s.mountSigningPolicy(ctx, mux); err != nil {
 		return err
 	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {
