@@ -216,3 +216,44 @@ func TestReplicaIdentity(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicaDataDirHoldsOnlyKeys: after pushing and signing through a
+// replica set, a replica's data directory holds its keys, certificates
+// and the trust documents it publishes, and nothing of the log, the
+// registry or the signing policies.
+func TestReplicaDataDirHoldsOnlyKeys(t *testing.T) {
+	lb, r := replicaSet(t, 2)
+	r[0].SignKeylessBlob(t, "dev@example.com", []byte("x"))
+	img, err := sample.Image("replicated", "linux", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, strings.TrimPrefix(lb.URL, "http://")+"/demo/x:v1"), img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	allowed := map[string]bool{
+		"ca/root.pem": true, "ca/root-key.pem": true, "ca/intermediate.pem": true, "ca/intermediate-key.pem": true,
+		"log/log-key.pem": true, "ctlog/ct-key.pem": true,
+		"tsa/root-key.pem": true, "tsa/leaf-key.pem": true, "tsa/chain.pem": true,
+		"oidc/oidc-signing-key.pem": true,
+		"trust/trusted_root.json": true, "trust/signing_config.json": true, "trust/log.vkey": true, "trust/ctlog.vkey": true,
+	}
+	for _, st := range r {
+		err := filepath.WalkDir(st.DataDir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(st.DataDir, path)
+			if err != nil {
+				return err
+			}
+			if !allowed[filepath.ToSlash(rel)] {
+				t.Errorf("replica %s: data directory holds %s", st.Server.Addr(), rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -91,7 +91,9 @@ func (lb *LoadBalancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Host = r.Host
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
-		out.Header.Set("X-Forwarded-For", r.RemoteAddr)
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			out.Header.Set("X-Forwarded-For", host)
+		}
 		resp, err := lb.client.RoundTrip(out)
 		if err != nil {
 			var op *net.OpError
