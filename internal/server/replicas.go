@@ -174,3 +174,12 @@ func (s *Server) claim(ctx context.Context, name string, value []byte, what stri
 	}
 	return nil
 }
+
+// SharedStorage names the replica set's database and bucket (without
+// credentials), empty on the embedded store.
+func (s *Server) SharedStorage() string {
+	if s.shared == nil {
+		return ""
+	}
+	return s.shared.Describe()
+}
