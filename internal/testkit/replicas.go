@@ -31,6 +31,7 @@ type LoadBalancer struct {
 	mu       sync.Mutex
 	backends []string
 	next     atomic.Uint64
+	broken   atomic.Int64 // requests a replica accepted and did not answer
 	server   *http.Server
 	client   *http.Transport
 }
@@ -61,6 +62,10 @@ func StartLoadBalancer(t testing.TB, addr string) *LoadBalancer {
 	})
 	return lb
 }
+
+// Broken returns the number of requests a replica accepted and did not
+// answer (it died with them in flight): the balancer answered them 502.
+func (lb *LoadBalancer) Broken() int64 { return lb.broken.Load() }
 
 // SetBackends replaces the replicas behind the balancer (host:port each).
 func (lb *LoadBalancer) SetBackends(backends ...string) {
@@ -100,6 +105,7 @@ func (lb *LoadBalancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &op) && op.Op == "dial" {
 				continue // the replica is down: nothing was sent
 			}
+			lb.broken.Add(1)
 			http.Error(w, "load balancer: "+err.Error(), http.StatusBadGateway)
 			return
 		}
