@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
 	tessaws "github.com/transparency-dev/tessera/storage/aws"
 	tessantispam "github.com/transparency-dev/tessera/storage/aws/antispam"
 )
@@ -126,3 +132,134 @@ func (l *LogStorage) BindKey(ctx context.Context, pub crypto.PublicKey) (bool, e
 	}
 	return bytes.Equal(got, der), nil
 }
+
+// importWorkers is the number of entry bundles Import copies at once.
+const importWorkers = 8
+
+// Import copies a log that tessera's POSIX driver wrote in dir (the
+// tlog-tiles layout, or with ct the static-ct-api one) into this storage
+// with tessera's migration lifecycle: its entry bundles are copied, the
+// tree is rebuilt from them, and its root must be root, that of the
+// source's checkpoint of size entries. With antispam, tessera's MySQL
+// duplicate index is filled too, from the source. The source checkpoint
+// is then published as it is: it is signed, and names the same tree.
+func (l *LogStorage) Import(ctx context.Context, dir string, checkpoint []byte, size uint64, root []byte, ct, antispam bool) error {
+	d, err := l.Driver(ctx, nil)
+	if err != nil {
+		return err
+	}
+	opts := tessera.NewMigrationOptions()
+	if ct {
+		opts = opts.WithCTLayout()
+	}
+	// Not opts.WithAntispam: in tessera v1.0.4 the AWS driver's migration
+	// reader has no integrated size, and its antispam follower panics on
+	// it. The index is filled below, from the source.
+	mt, err := tessera.NewMigrationTarget(ctx, d, opts)
+	if err != nil {
+		return fmt.Errorf("sharedstore: %s: %w", l.name, err)
+	}
+	src := &dirReader{dir: dir, size: size, entriesPath: opts.EntriesPath()}
+	if err := mt.Migrate(ctx, importWorkers, size, root, src.ReadEntryBundle); err != nil {
+		return fmt.Errorf("sharedstore: %s: %w", l.name, err)
+	}
+	if err := l.advanceSequence(ctx, size); err != nil {
+		return err
+	}
+	if antispam {
+		if err := l.fillAntispam(ctx, src); err != nil {
+			return err
+		}
+	}
+	if err := l.Put(ctx, "checkpoint", checkpoint, "text/plain; charset=utf-8"); err != nil {
+		return fmt.Errorf("sharedstore: %s: publishing the checkpoint: %w", l.name, err)
+	}
+	return nil
+}
+
+// advanceSequence sets the next index tessera's sequencer assigns to size,
+// the imported tree's: tessera v1.0.4's AWS migration integrates the tree
+// (IntCoord) but leaves the sequencer (SeqCoord) at zero, so that the
+// first append after an import would be pushed back forever (next index
+// below the tree size).
+func (l *LogStorage) advanceSequence(ctx context.Context, size uint64) error {
+	db, err := sql.Open("mysql", l.s.dsn(l.schema))
+	if err != nil {
+		return fmt.Errorf("sharedstore: %s: %w", l.name, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "UPDATE SeqCoord SET next = ? WHERE id = 0 AND next < ?", size, size); err != nil {
+		return fmt.Errorf("sharedstore: %s: advancing the sequencer to %d: %w", l.name, size, err)
+	}
+	return nil
+}
+
+// fillAntispam runs tessera's MySQL antispam follower over src until it
+// has indexed every entry.
+func (l *LogStorage) fillAntispam(ctx context.Context, src *dirReader) error {
+	as, err := l.Antispam(ctx)
+	if err != nil {
+		return err
+	}
+	f := as.Follower(entryIdentities)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go f.Follow(fctx, src)
+	for {
+		n, err := f.EntriesProcessed(ctx)
+		if err != nil {
+			return fmt.Errorf("sharedstore: %s: duplicate index: %w", l.name, err)
+		}
+		if n >= src.size {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// entryIdentities returns the identity tessera gives each entry of a
+// tlog-tiles entry bundle by default (tessera.NewEntry): the SHA-256 of
+// its data.
+func entryIdentities(bundle []byte) ([][]byte, error) {
+	var b api.EntryBundle
+	if err := b.UnmarshalText(bundle); err != nil {
+		return nil, err
+	}
+	ids := make([][]byte, len(b.Entries))
+	for i, e := range b.Entries {
+		sum := sha256.Sum256(e)
+		ids[i] = sum[:]
+	}
+	return ids, nil
+}
+
+// dirReader reads a log tessera's POSIX driver wrote, up to size entries.
+type dirReader struct {
+	dir         string
+	size        uint64
+	entriesPath func(uint64, uint8) string
+}
+
+var _ tessera.LogReader = (*dirReader)(nil)
+
+func (r *dirReader) read(p string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(p)))
+}
+
+func (r *dirReader) ReadCheckpoint(context.Context) ([]byte, error) { return r.read("checkpoint") }
+
+func (r *dirReader) ReadTile(_ context.Context, level, index uint64, p uint8) ([]byte, error) {
+	return r.read(layout.TilePath(level, index, p))
+}
+
+func (r *dirReader) ReadEntryBundle(_ context.Context, index uint64, p uint8) ([]byte, error) {
+	return r.read(r.entriesPath(index, p))
+}
+
+func (r *dirReader) IntegratedSize(context.Context) (uint64, error) { return r.size, nil }
+
+func (r *dirReader) NextIndex(context.Context) (uint64, error) { return r.size, nil }
