@@ -54,6 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		downloadCmd(e),
 		verifyProvenanceCmd(e),
 		approveCmd(e), policyCmd(e),
+		adminCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -1,6 +1,7 @@
 package policystore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -153,6 +154,13 @@ type sqlBackend struct{ db *sql.DB }
 // NewSQL opens the store on db, creating its tables
 // (hallmark_policy_versions, hallmark_policy_approvals) if missing.
 func NewSQL(ctx context.Context, cfg Config, db *sql.DB, root verify.TrustedRoot, logger *slog.Logger) (*Store, error) {
+	if err := createTables(ctx, db); err != nil {
+		return nil, err
+	}
+	return newStore(cfg, &sqlBackend{db: db}, root, logger)
+}
+
+func createTables(ctx context.Context, db *sql.DB) error {
 	for _, q := range []string{
 		`CREATE TABLE IF NOT EXISTS hallmark_policy_versions (
 			repo_key BINARY(32) NOT NULL,
@@ -170,10 +178,10 @@ func NewSQL(ctx context.Context, cfg Config, db *sql.DB, root verify.TrustedRoot
 		)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("policystore: creating tables: %w", err)
+			return fmt.Errorf("policystore: creating tables: %w", err)
 		}
 	}
-	return newStore(cfg, &sqlBackend{db: db}, root, logger)
+	return nil
 }
 
 func repoKeyBytes(repo string) []byte {
@@ -270,4 +278,79 @@ func (b *sqlBackend) approvals(ctx context.Context, repo, subject string) ([][]b
 	return out, nil
 }
 
+// CopyResult counts what Copy copied.
+type CopyResult struct {
+	Repositories int `json:"repositories"`
+	Versions     int `json:"versions"`
+	Approvals    int `json:"approvals"`
+}
 
+// Copy copies the store kept in dir (New) into the tables of db (NewSQL),
+// creating them if missing: every repository's versions, in order, and
+// its approvals. A version already in db must be the same entry. Copy may
+// run again after a failure.
+func Copy(ctx context.Context, dir string, db *sql.DB) (CopyResult, error) {
+	var res CopyResult
+	if err := createTables(ctx, db); err != nil {
+		return res, err
+	}
+	from, to := &dirBackend{dir: dir}, &sqlBackend{db: db}
+	repos, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("policystore: %w", err)
+	}
+	for _, rd := range repos {
+		if !rd.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, rd.Name(), "repository"))
+		if err != nil {
+			return res, fmt.Errorf("policystore: %s: %w", rd.Name(), err)
+		}
+		repo := strings.TrimSuffix(string(data), "\n")
+		if repoKey(repo) != rd.Name() {
+			return res, fmt.Errorf("policystore: %s names repository %q, whose key is %s", rd.Name(), repo, repoKey(repo))
+		}
+		versions, err := from.versions(ctx, repo)
+		if err != nil {
+			return res, err
+		}
+		stored, err := to.versions(ctx, repo)
+		if err != nil {
+			return res, err
+		}
+		for i, v := range versions {
+			if i < len(stored) {
+				if !bytes.Equal(stored[i], v) {
+					return res, fmt.Errorf("policystore: %s version %d: the destination holds another one", repo, i+1)
+				}
+				continue
+			}
+			if err := to.putVersion(ctx, repo, i+1, v); err != nil {
+				return res, fmt.Errorf("policystore: %s version %d: %w", repo, i+1, err)
+			}
+		}
+		res.Repositories++
+		res.Versions += len(versions)
+		subjects, err := os.ReadDir(filepath.Join(dir, rd.Name(), "approvals"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("policystore: %w", err)
+		}
+		for _, sd := range subjects {
+			bundles, err := from.approvals(ctx, repo, sd.Name())
+			if err != nil {
+				return res, err
+			}
+			for _, b := range bundles {
+				if err := to.putApproval(ctx, repo, sd.Name(), b); err != nil {
+					return res, fmt.Errorf("policystore: %s approvals of %s: %w", repo, sd.Name(), err)
+				}
+				res.Approvals++
+			}
+		}
+	}
+	return res, nil
+}

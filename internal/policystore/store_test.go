@@ -1,6 +1,7 @@
 package policystore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/sharedstore"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
@@ -367,5 +369,61 @@ func TestStoreReplicas(t *testing.T) {
 	trust := signpolicy.Trust{Root: a.TrustedRoot, Writer: signpolicy.Writer{Keys: []crypto.PublicKey{writer.Public()}}}
 	if chain, err := signpolicy.VerifyChain(ctx, trust, repo, got, nil); err != nil || chain.Head().Version != 4 {
 		t.Fatalf("the stored chain: %v, %v; want 4 versions that verify", chain, err)
+	}
+}
+
+// TestCopy copies a store from a data directory into the database of a
+// replica set, twice (a rerun changes nothing): the chain and the
+// approvals read back the same.
+func TestCopy(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writer, _ := newKey(t, dir, "writer")
+	_, alicePEM := newKey(t, dir, "alice")
+	bob, bobPEM := newKey(t, dir, "bob")
+	data := filepath.Join(dir, "data")
+	st := testkit.StartStackIn(t, data, "", func(url string, cfg *server.Config) {
+		cfg.SigningPolicy.WriterKeys = []string{filepath.Join(dir, "writer.pub")}
+	})
+	c := &policystore.Client{BaseURL: st.URL}
+	if _, _, err := c.Publish(ctx, signpolicy.Entry{Bundle: st.SignWithKey(t, writer, record(t, 1, "", policyDoc(st, alicePEM, bobPEM, "")))}); err != nil {
+		t.Fatal(err)
+	}
+	rel := signpolicy.Approval{Repository: repo, Kind: signpolicy.KindRelease, Commit: strings.Repeat("c", 40)}
+	bobRel := st.SignWithKey(t, bob, approval(t, rel))
+	if err := c.AddApproval(ctx, bobRel); err != nil {
+		t.Fatal(err)
+	}
+	wantVersions, err := c.Versions(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Server.Close()
+
+	s, err := sharedstore.Open(ctx, sharedstore.Config{Database: testkit.SharedDatabase(t), ObjectStore: testkit.SharedBucket(t), AccessKeyID: testkit.TestS3AccessKey, SecretAccessKey: testkit.TestS3SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		res, err := policystore.Copy(ctx, filepath.Join(data, "signing-policy"), s.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (policystore.CopyResult{Repositories: 1, Versions: 1, Approvals: 1}) {
+			t.Fatalf("copied %+v, want one repository, version and approval", res)
+		}
+	}
+	copied, err := policystore.NewSQL(ctx, policystore.Config{}, s.DB, st.TrustedRoot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotVersions, err := copied.Versions(ctx, repo)
+	if err != nil || len(gotVersions) != 1 || !bytes.Equal(gotVersions[0].Bundle, wantVersions[0].Bundle) {
+		t.Fatalf("versions in the copy: %d, %v; want the one published", len(gotVersions), err)
+	}
+	gotApprovals, err := copied.Approvals(ctx, repo, rel.Commit, "")
+	if err != nil || len(gotApprovals) != 1 || !bytes.Equal(gotApprovals[0], bobRel) {
+		t.Fatalf("approvals in the copy: %d, %v; want the one stored", len(gotApprovals), err)
 	}
 }

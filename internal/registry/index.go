@@ -162,9 +162,8 @@ func (x *referrerIndex) referrers(_ context.Context, repo string, subject digest
 		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordSuffix) {
 			continue
 		}
-		alg, hex, ok := strings.Cut(strings.TrimSuffix(name, recordSuffix), "-")
-		d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
-		if !ok || d.Validate() != nil {
+		d, err := parseDigestFileName(strings.TrimSuffix(name, recordSuffix))
+		if err != nil {
 			return nil, fmt.Errorf("registry: referrer record %s: the file name is not a digest", filepath.Join(dir, name))
 		}
 		out = append(out, d)

@@ -114,3 +114,50 @@ func TestSharedStorageNeedsOneSecret(t *testing.T) {
 		t.Fatalf("push across registries with different secrets: got %v, want BLOB_UPLOAD_INVALID", err)
 	}
 }
+
+// TestCopy copies a registry from its directory to a bucket and a
+// database: images, tags and referrers are served from the copy.
+func TestCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := startRegistry(t, dir, nil)
+	subject := pushImage(t, src, "test/image", "v1")
+	bundle := putBundle(t, src, "test/image", subject, `{"bundle":1}`)
+	sbom := pushSBOM(t, src, "nested/repo/image", pushImage(t, src, "nested/repo/image", "v2"))
+	s, err := sharedstore.Open(t.Context(), sharedstore.Config{
+		Database:        testkit.SharedDatabase(t),
+		ObjectStore:     testkit.SharedBucket(t),
+		AccessKeyID:     testkit.TestS3AccessKey,
+		SecretAccessKey: testkit.TestS3SecretKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	name, params := s.RegistryDriver()
+	to := registry.Config{Storage: &registry.StorageDriver{Name: name, Parameters: params}, DB: s.DB, HTTPSecret: "x"}
+	res, err := registry.Copy(t.Context(), dir, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Referrers != 2 || res.Blobs < 6 {
+		t.Fatalf("copied %+v, want 2 referrers and 6 blobs at least", res)
+	}
+	h, err := registry.New(t.Context(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := serveAlternating(t, h)
+	if diff := cmp.Diff([]v1.Descriptor{bundle}, referrers(t, dst, "test/image", subject.Digest)); diff != "" {
+		t.Fatalf("referrers in the copy (-want +got):\n%s", diff)
+	}
+	img, err := remote.Image(dst.ref(t, "test/image:v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := img.Digest(); err != nil || d != subject.Digest {
+		t.Fatalf("the copy's test/image:v1 is %s (%v), want %s", d, err, subject.Digest)
+	}
+	if _, err := remote.Image(dst.ref(t, "nested/repo/image@"+sbom.Digest.String())); err != nil {
+		t.Fatalf("the copy's sbom manifest: %v", err)
+	}
+}

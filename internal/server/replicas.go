@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/logserver"
@@ -125,37 +126,41 @@ func (s *Server) claimIdentity(ctx context.Context, tsaChain, caChain []*x509.Ce
 	if s.shared == nil {
 		return nil
 	}
+	return claimIdentity(ctx, s.shared, s.cfg.DataDir, s.cfg.Logger, tsaChain, caChain)
+}
+
+func claimIdentity(ctx context.Context, shared *sharedstore.Store, dataDir string, logger *slog.Logger, tsaChain, caChain []*x509.Certificate) error {
 	var tsaDER []byte
 	for _, c := range tsaChain {
 		tsaDER = append(tsaDER, c.Raw...)
 	}
-	if err := s.claim(ctx, "tsa-chain", tsaDER, "timestamp authority's certificate chain"); err != nil {
+	if err := claim(ctx, shared, "tsa-chain", tsaDER, "timestamp authority's certificate chain"); err != nil {
 		return err
 	}
 	if caChain == nil {
 		return nil
 	}
-	if err := s.claim(ctx, "ca-root", caChain[len(caChain)-1].Raw, "CA root"); err != nil {
+	if err := claim(ctx, shared, "ca-root", caChain[len(caChain)-1].Raw, "CA root"); err != nil {
 		return err
 	}
 	inter := caChain[0].Raw
-	got, err := s.shared.Claim(ctx, "ca-intermediate", inter)
+	got, err := shared.Claim(ctx, "ca-intermediate", inter)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	if bytes.Equal(got, inter) {
 		return nil
 	}
-	retired, err := retiredCAChains(s.cfg.DataDir)
+	retired, err := retiredCAChains(dataDir)
 	if err != nil {
 		return fmt.Errorf("server: certificate authority: %w", err)
 	}
 	for _, c := range retired {
 		if bytes.Equal(c.Certificates[0].Raw, got) {
-			if ok, err := s.shared.Replace(ctx, "ca-intermediate", got, inter); err != nil {
+			if ok, err := shared.Replace(ctx, "ca-intermediate", got, inter); err != nil {
 				return fmt.Errorf("server: %w", err)
 			} else if ok {
-				s.cfg.Logger.InfoContext(ctx, "replica set: the CA intermediate is the rotated one of this data directory")
+				logger.InfoContext(ctx, "replica set: the CA intermediate is the rotated one of this data directory")
 				return nil
 			}
 			break
@@ -164,8 +169,8 @@ func (s *Server) claimIdentity(ctx context.Context, tsaChain, caChain []*x509.Ce
 	return fmt.Errorf("server: %w: its CA intermediate is not the replica set's (rotated elsewhere? start the replica on a copy of the data directory the CA was rotated in)", ErrNotReplica)
 }
 
-func (s *Server) claim(ctx context.Context, name string, value []byte, what string) error {
-	got, err := s.shared.Claim(ctx, name, value)
+func claim(ctx context.Context, shared *sharedstore.Store, name string, value []byte, what string) error {
+	got, err := shared.Claim(ctx, name, value)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -236,7 +236,7 @@ func TestReplicaDataDirHoldsOnlyKeys(t *testing.T) {
 		"log/log-key.pem": true, "ctlog/ct-key.pem": true,
 		"tsa/root-key.pem": true, "tsa/leaf-key.pem": true, "tsa/chain.pem": true,
 		"oidc/oidc-signing-key.pem": true,
-		"trust/trusted_root.json": true, "trust/signing_config.json": true, "trust/log.vkey": true, "trust/ctlog.vkey": true,
+		"trust/trusted_root.json":   true, "trust/signing_config.json": true, "trust/log.vkey": true, "trust/ctlog.vkey": true,
 	}
 	for _, st := range r {
 		err := filepath.WalkDir(st.DataDir, func(path string, d os.DirEntry, err error) error {
