@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -219,16 +218,6 @@ func (p *Process) Log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
-}
-
-// Pid is the process ID, 0 when it is not running.
-func (p *Process) Pid() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return "0"
-	}
-	return strconv.Itoa(p.cmd.Process.Pid)
 }
 
 type lockedWriter struct {

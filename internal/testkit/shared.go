@@ -107,6 +107,19 @@ func (p *Peer) Restart(t testing.TB) {
 	}
 }
 
+// Pid is the server's process ID, 0 when it is not running.
+func (p *Peer) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Stop kills the server, outside a test (see Kill).
+func (p *Peer) Stop() { p.Kill(nopTB{}) }
+
 // Log returns what the server printed.
 func (p *Peer) Log() string {
 	b, err := os.ReadFile(p.log)
@@ -254,12 +267,21 @@ func mariaDBTemplate() (string, error) {
 	return dir, nil
 }
 
+// StartMariaDBIn starts a mariadbd in dir on addr outside a test (for
+// benchmarks); Stop stops it.
+func StartMariaDBIn(dir, addr string, extra ...string) (*MariaDB, error) {
+	return startMariaDB(dir, addr, extra)
+}
+
 func startMariaDB(dir, addr string, extra []string) (*MariaDB, error) {
 	tmpl, err := mariaDBTemplate()
 	if err != nil {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	if out, err := exec.Command("cp", "-a", tmpl, data).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("copying the mariadb template: %v\n%s", err, out)
 	}
@@ -365,6 +387,10 @@ func SharedBucket(t testing.TB) string {
 	}
 	return sharedS3.URL("t" + strings.ToLower(rand.Text()[:12]))
 }
+
+// StartS3In starts versitygw in dir on addr outside a test (for
+// benchmarks); Stop stops it.
+func StartS3In(dir, addr string) (*S3Server, error) { return startS3(dir, addr) }
 
 func startS3(dir, addr string) (*S3Server, error) {
 	root := filepath.Join(dir, "buckets")
