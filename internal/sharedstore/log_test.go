@@ -41,8 +41,8 @@ func openStore(t *testing.T) (*sharedstore.Store, *testkit.S3Server) {
 }
 
 type writer struct {
-	add     tessera.AddFn
-	reader  tessera.LogReader
+	add      tessera.AddFn
+	reader   tessera.LogReader
 	awaiter  *tessera.PublicationAwaiter
 	antispam tessera.Antispam
 	stop     context.CancelFunc

@@ -24,7 +24,7 @@ package sharedstore
 import (
 	"bytes"
 	"context"
-		"database/sql"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -311,7 +312,7 @@ func (s *Store) RegistryDriver() (name string, params map[string]any) {
 	}
 	if s.obj.Endpoint != "" {
 		params["regionendpoint"] = s.obj.Endpoint
-		params["secure"] = len(s.obj.Endpoint) > len("https:") && s.obj.Endpoint[:6] == "https:"
+		params["secure"] = strings.HasPrefix(s.obj.Endpoint, "https:")
 	}
 	return "s3aws", params
 }
