@@ -3,14 +3,15 @@ package registry_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
 
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sharedstore"
@@ -100,18 +101,39 @@ func TestSharedStorage(t *testing.T) {
 }
 
 // TestSharedStorageNeedsOneSecret shows why replicas share the upload
-// secret: a blob upload started on one registry and finished on another
-// with its own secret is refused.
+// secret: a blob upload started on one registry is finished on another
+// only if both have the same secret.
 func TestSharedStorageNeedsOneSecret(t *testing.T) {
-	hs := sharedRegistries(t, "secret-a", "secret-b")
-	r := serveAlternating(t, hs[0], hs[1])
-	img, err := random.Image(1024, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = remote.Write(r.ref(t, "test/image:v1"), img)
-	if err == nil || !strings.Contains(err.Error(), "BLOB_UPLOAD_INVALID") {
-		t.Fatalf("push across registries with different secrets: got %v, want BLOB_UPLOAD_INVALID", err)
+	for _, tc := range []struct {
+		name    string
+		secrets []string
+		want    int
+	}{
+		{"one secret", []string{"secret", "secret"}, http.StatusCreated},
+		{"two secrets", []string{"secret-a", "secret-b"}, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := sharedRegistries(t, tc.secrets...)
+			a, b := serveAlternating(t, hs[0]), serveAlternating(t, hs[1])
+			resp, body := a.do(t, http.MethodPost, "/v2/test/image/blobs/uploads/", "", nil)
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("starting the upload: %d %s", resp.StatusCode, body)
+			}
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			content := []byte("a layer")
+			q := loc.Query()
+			q.Set("digest", digest.FromBytes(content).String())
+			resp, body = b.do(t, http.MethodPut, loc.Path+"?"+q.Encode(), "application/octet-stream", content)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("finishing the upload on the other registry: %d %s, want %d", resp.StatusCode, body, tc.want)
+			}
+			if tc.want == http.StatusNotFound && !strings.Contains(string(body), "BLOB_UPLOAD_INVALID") {
+				t.Fatalf("finishing the upload on the other registry: %s, want BLOB_UPLOAD_INVALID", body)
+			}
+		})
 	}
 }
 
