@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,7 +200,7 @@ func SharedDatabase(t testing.TB) string {
 func sharedMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
 	sharedDBOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hallmark-test-mariadb-")
+		dir, err := sharedDir("hallmark-test-mariadb-")
 		if err != nil {
 			sharedDBErr = err
 			return
@@ -215,6 +216,31 @@ func sharedMariaDB(t testing.TB) *MariaDB {
 		t.Fatalf("shared mariadbd: %v", sharedDBErr)
 	}
 	return sharedDB
+}
+
+// sharedDir makes the directory of a server shared by the test process,
+// marked with the process's ID, after removing those of test processes
+// that have exited (their servers died with them).
+func sharedDir(prefix string) (string, error) {
+	old, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	if err != nil {
+		return "", err
+	}
+	for _, d := range old {
+		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
 }
 
 // URL returns the database URL of database name on m, for TestDBUser.
@@ -370,7 +396,7 @@ func SharedBucket(t testing.TB) string {
 	t.Helper()
 	RequireTools(t, S3Tools...)
 	sharedS3Once.Do(func() {
-		dir, err := os.MkdirTemp("", "hallmark-test-s3-")
+		dir, err := sharedDir("hallmark-test-s3-")
 		if err != nil {
 			sharedS3Err = err
 			return
