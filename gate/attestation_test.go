@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/policy"
 )
 
@@ -34,21 +35,6 @@ func gatePredicate(t *testing.T, report string, finished time.Time) []byte {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// edit decodes a predicate, lets f change it, and encodes it again.
-func edit(t *testing.T, p []byte, f func(m map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(p, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func sub(m map[string]any, path ...string) map[string]any {
@@ -119,27 +105,27 @@ func TestCheckAttestation(t *testing.T) {
 			failed: []string{CheckPredicate}, detail: `duplicate JSON key "passed"`},
 		{name: "passed in another case", predicate: []byte(strings.Replace(string(blocked), `"passed":false`, `"Passed":true`, 1)), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: `unknown field "Passed" in scanner.result`},
-		{name: "passed is a string", predicate: edit(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["passed"] = "true" }), signedAt: signed, req: week,
+		{name: "passed is a string", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["passed"] = "true" }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "scanner.result is not a gate result"},
-		{name: "passed is null", predicate: edit(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["passed"] = nil }), signedAt: signed, req: week,
+		{name: "passed is null", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["passed"] = nil }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "scanner.result.passed has the wrong type"},
-		{name: "no result", predicate: edit(t, fresh, func(m map[string]any) { delete(sub(m, "scanner"), "result") }), signedAt: signed, req: week,
+		{name: "no result", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { delete(sub(m, "scanner"), "result") }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "scanner.result (the gate result) is missing"},
-		{name: "no passed", predicate: edit(t, fresh, func(m map[string]any) { delete(sub(m, "scanner", "result"), "passed") }), signedAt: signed, req: week,
+		{name: "no passed", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { delete(sub(m, "scanner", "result"), "passed") }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "scanner.result.passed is missing"},
-		{name: "unknown top-level field", predicate: edit(t, fresh, func(m map[string]any) { m["override"] = true }), signedAt: signed, req: week,
+		{name: "unknown top-level field", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { m["override"] = true }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: `unknown field "override" in the predicate`},
 		{name: "passed with blocking findings", predicate: []byte(strings.Replace(string(blocked), `"passed":false`, `"passed":true`, 1)), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "scanner.result says passed with 1 blocking finding(s)"},
-		{name: "parameters name another policy", predicate: edit(t, fresh, func(m map[string]any) {
+		{name: "parameters name another policy", predicate: lite.EditJSON(t, fresh, func(m map[string]any) {
 			sub(m, "invocation", "parameters")["policyDigest"] = "sha256:" + strings.Repeat("1", 64)
 		}), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "invocation.parameters.policyDigest"},
-		{name: "image not a digest", predicate: edit(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["image"] = "latest" }), signedAt: signed, req: week,
+		{name: "image not a digest", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { sub(m, "scanner", "result")["image"] = "latest" }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: `scanner.result.image "latest" is not an image digest`},
-		{name: "no scan time", predicate: edit(t, fresh, func(m map[string]any) { delete(sub(m, "metadata"), "scanFinishedOn") }), signedAt: signed, req: week,
+		{name: "no scan time", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { delete(sub(m, "metadata"), "scanFinishedOn") }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: "metadata.scanFinishedOn is missing"},
-		{name: "scan time not RFC 3339", predicate: edit(t, fresh, func(m map[string]any) { sub(m, "metadata")["scanFinishedOn"] = "yesterday" }), signedAt: signed, req: week,
+		{name: "scan time not RFC 3339", predicate: lite.EditJSON(t, fresh, func(m map[string]any) { sub(m, "metadata")["scanFinishedOn"] = "yesterday" }), signedAt: signed, req: week,
 			failed: []string{CheckPredicate}, detail: `metadata.scanFinishedOn "yesterday" is not an RFC 3339 time`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

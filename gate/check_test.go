@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/policy"
 	"hallmark.dev/verify"
 )
@@ -30,19 +31,7 @@ func verifiedGate(t *testing.T, source string, passed bool, finished time.Time, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := attest.NewStatement(PredicateType, pred, attest.Subject{Name: "registry.example/app", Digest: map[string]string{alg: hex}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := attest.ParseStatement(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return verify.VerifiedAttestation{Source: source, Signer: verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, Statement: st, Payload: payload}
-}
-
-func tsa(at time.Time) verify.VerifiedTime {
-	return verify.VerifiedTime{Type: "timestamp-authority", URI: "https://tsa.example", Time: at}
+	return lite.VerifiedAttestation(t, source, verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, PredicateType, pred, attest.Subject{Name: "registry.example/app", Digest: map[string]string{alg: hex}})
 }
 
 // failedFindings lists the failed findings by attestation.
@@ -68,56 +57,56 @@ func TestCheck(t *testing.T) {
 		failed map[string][]string // failed findings
 		noTime bool
 	}{
-		{name: "one fresh", req: week, atts: []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, tsa(fresh))},
+		{name: "one fresh", req: week, atts: []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, lite.TSATime(fresh))},
 			failed: map[string][]string{}},
 		{name: "a fresh one next to an old one", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "old", true, old, tsa(old)),
-			verifiedGate(t, "new", true, fresh, tsa(fresh)),
+			verifiedGate(t, "old", true, old, lite.TSATime(old)),
+			verifiedGate(t, "new", true, fresh, lite.TSATime(fresh)),
 		}, failed: map[string][]string{"old": {CheckSignedTime, CheckScanTime}}},
 		{name: "only old ones", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "older", true, old.Add(-time.Hour), tsa(old.Add(-time.Hour))),
-			verifiedGate(t, "old", true, old, tsa(old)),
+			verifiedGate(t, "older", true, old.Add(-time.Hour), lite.TSATime(old.Add(-time.Hour))),
+			verifiedGate(t, "old", true, old, lite.TSATime(old)),
 		}, err: "no passing gate attestation newer than 7d for " + checkImage + ": newest is from 2026-11-12T12:00:00Z (10d ago), old; it failed signed time: signed at 2026-11-12T12:00:00Z, 10d ago: older than 7d; scan time: ",
 			failed: map[string][]string{"old": {CheckSignedTime, CheckScanTime}, "older": {CheckSignedTime, CheckScanTime}}},
 		{name: "the fresh one failed the gate", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "old", true, old, tsa(old)),
-			verifiedGate(t, "new", false, fresh, tsa(fresh)),
+			verifiedGate(t, "old", true, old, lite.TSATime(old)),
+			verifiedGate(t, "new", false, fresh, lite.TSATime(fresh)),
 		}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), new; it failed result: the gate blocked the image (1 blocking finding(s))",
 			failed: map[string][]string{"old": {CheckSignedTime, CheckScanTime}, "new": {CheckPassed}}},
 		// The newest gate result within the window decides: an older pass
 		// does not outweigh a newer block of the same digest.
 		{name: "an older pass and a newer block", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "monday", true, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-3*24*time.Hour))),
-			verifiedGate(t, "today", false, fresh, tsa(fresh)),
+			verifiedGate(t, "monday", true, attNow.Add(-3*24*time.Hour), lite.TSATime(attNow.Add(-3*24*time.Hour))),
+			verifiedGate(t, "today", false, fresh, lite.TSATime(fresh)),
 		}, err: "no passing gate attestation newer than 7d for " + checkImage + ": newest is from 2026-11-22T11:00:00Z (1h0m0s ago), today; it failed result: the gate blocked the image (1 blocking finding(s))",
 			failed: map[string][]string{"monday": {CheckNewest}, "today": {CheckPassed}}},
 		{name: "an older block and a newer pass", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "today", true, fresh, tsa(fresh)),
-			verifiedGate(t, "monday", false, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-3*24*time.Hour))),
+			verifiedGate(t, "today", true, fresh, lite.TSATime(fresh)),
+			verifiedGate(t, "monday", false, attNow.Add(-3*24*time.Hour), lite.TSATime(attNow.Add(-3*24*time.Hour))),
 		}, failed: map[string][]string{"monday": {CheckPassed, CheckNewest}}},
 		// A key signature can be timestamped again at any time: a fresh
 		// timestamp on an old passing result does not make it the newest;
 		// its signed scan time orders it.
 		{name: "an old pass stamped again, and a newer block", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "restamped", true, attNow.Add(-3*24*time.Hour), tsa(attNow.Add(-time.Minute))),
-			verifiedGate(t, "today", false, fresh, tsa(fresh)),
+			verifiedGate(t, "restamped", true, attNow.Add(-3*24*time.Hour), lite.TSATime(attNow.Add(-time.Minute))),
+			verifiedGate(t, "today", false, fresh, lite.TSATime(fresh)),
 		}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), today; it failed result: the gate blocked the image",
 			failed: map[string][]string{"restamped": {CheckNewest}, "today": {CheckPassed}}},
 		// and its scan time must be inside the window.
 		{name: "an old scan stamped again", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "restamped", true, old, tsa(attNow.Add(-time.Minute))),
+			verifiedGate(t, "restamped", true, old, lite.TSATime(attNow.Add(-time.Minute))),
 		}, err: "it failed scan time: scan finished at 2026-11-12T12:00:00Z, 10d ago: older than 7d", failed: map[string][]string{"restamped": {CheckScanTime}}},
 		{name: "the earliest verified time counts", req: week, atts: []verify.VerifiedAttestation{
-			verifiedGate(t, "a", true, fresh, tsa(fresh), verify.VerifiedTime{Type: "transparency-log", Time: old}),
+			verifiedGate(t, "a", true, fresh, lite.TSATime(fresh), verify.VerifiedTime{Type: "transparency-log", Time: old}),
 		}, err: "signed at 2026-11-12T12:00:00Z, 10d ago: older than 7d", failed: map[string][]string{"a": {CheckSignedTime}}},
 		{name: "key signatures without a trusted time", req: week, atts: []verify.VerifiedAttestation{
 			verifiedGate(t, "a", true, fresh),
 		}, err: "none of the 1 verified has a verified signing time", failed: map[string][]string{"a": {CheckSignedTime}}, noTime: true},
 		{name: "another gate policy", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: "sha256:" + strings.Repeat("2", 64)},
-			atts: []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, tsa(fresh))},
+			atts: []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, lite.TSATime(fresh))},
 			err:  "no passing gate attestation newer than 7d under policy sha256:2222", failed: map[string][]string{"a": {CheckPolicy}}},
 		{name: "the expected gate policy", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: DefaultPolicy().Digest()},
-			atts:   []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, tsa(fresh))},
+			atts:   []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, lite.TSATime(fresh))},
 			failed: map[string][]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

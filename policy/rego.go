@@ -47,11 +47,11 @@ var _ Policy = (*regoPolicy)(nil)
 func parseRego(name string, src []byte) (*regoPolicy, error) {
 	mod, err := ast.ParseModuleWithOpts(name, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err != nil {
-		return nil, regoError(name, err)
+		return nil, RegoError(name, err)
 	}
 	rule := ""
 	for _, r := range mod.Rules {
-		switch headName(r) {
+		switch RegoRuleName(r) {
 		case "deny":
 			rule = "deny"
 		case "allow":
@@ -72,12 +72,15 @@ func parseRego(name string, src []byte) (*regoPolicy, error) {
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(context.Background())
 	if err != nil {
-		return nil, regoError(name, err)
+		return nil, RegoError(name, err)
 	}
 	return &regoPolicy{name: name, rule: rule, query: query, eval: pq}, nil
 }
 
-func headName(r *ast.Rule) string {
+// RegoRuleName is the name a Rego rule's head gives it ("allow" for allow
+// if { … }), or "" for a head that does not start with a name. Other Rego
+// evaluators in hallmark (the signing policy) read rule names with it.
+func RegoRuleName(r *ast.Rule) string {
 	ref := r.Head.Ref()
 	if len(ref) == 0 {
 		return ""
@@ -138,16 +141,17 @@ func (p *regoPolicy) evaluate(ctx context.Context, input any) (Finding, error) {
 	case []any:
 		msgs := make([]string, 0, len(v))
 		for _, d := range v {
-			msgs = append(msgs, denyMessage(d))
+			msgs = append(msgs, RegoDenyMessage(d))
 		}
 		return passedOrNot(msgs), nil
 	}
 	return Finding{}, fmt.Errorf("policy %s: %s is %T, want a set of messages", p.name, p.query, value)
 }
 
-// denyMessage renders one deny entry: a string, an object's msg field, or
-// else the entry as JSON.
-func denyMessage(d any) string {
+// RegoDenyMessage renders one deny entry: a string, an object's msg
+// field, or else the entry as JSON. The signing policy renders its deny
+// entries with it too.
+func RegoDenyMessage(d any) string {
 	switch d := d.(type) {
 	case string:
 		return d
@@ -163,8 +167,10 @@ func denyMessage(d any) string {
 	return string(b)
 }
 
-// regoError formats OPA errors as "file:line: message", one per line.
-func regoError(name string, err error) error {
+// RegoError formats the OPA errors of the module named name as
+// "file:line: message", one per line (the file is name unless OPA says
+// otherwise). The signing policy reports its Rego errors with it too.
+func RegoError(name string, err error) error {
 	var errs ast.Errors
 	if !errors.As(err, &errs) || len(errs) == 0 {
 		return fmt.Errorf("%s: %v", name, err)

@@ -3,6 +3,7 @@ package sign
 import (
 	"crypto"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -69,6 +70,18 @@ type Signer struct {
 	// with a signed timestamp and no log entry, for content too large for
 	// a log; nil otherwise.
 	TimestampOnly *Options
+
+	key crypto.Signer
+}
+
+// Close releases the key if it holds resources (a key in a hardware
+// token implements io.Closer): the Signer owns the Config.Key it was built
+// with. Close is a no-op for keys in memory.
+func (s *Signer) Close() error {
+	if c, ok := s.key.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // New builds the signer the config describes, refusing contradictions:
@@ -108,7 +121,7 @@ func New(cfg Config) (*Signer, error) {
 		case cfg.RequireTlog:
 			return nil, ErrNoTlogConfigured
 		}
-		return &Signer{Keypair: kp}, nil
+		return &Signer{Keypair: kp, key: cfg.Key}, nil
 	}
 	s := Services{Config: cfg.SigningConfig, TrustedRoot: cfg.TrustedRoot, IDToken: cfg.IDToken,
 		Timeout: cfg.Timeout, Transport: cfg.Transport, Log: !cfg.SkipTlogUnsafe, Timestamp: !cfg.SkipTimestamp}
@@ -123,7 +136,7 @@ func New(cfg Config) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Signer{Keypair: kp, Options: opts}
+	out := &Signer{Keypair: kp, Options: opts, key: cfg.Key}
 	if s.Timestamp {
 		ts, err := s.TimestampOnlyOptions(now)
 		if err != nil {

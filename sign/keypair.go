@@ -100,13 +100,14 @@ func (k *KeySigner) GetPublicKeyPem() (string, error) {
 }
 
 // SignData signs data and returns the signature and the digest that was
-// signed (nil for pure Ed25519, which signs the data itself).
+// signed (nil for pure Ed25519, which signs the data itself). A failure is
+// the key's error as it is.
 func (k *KeySigner) SignData(_ context.Context, data []byte) ([]byte, []byte, error) {
 	h := k.alg.GetHashType()
 	if h == crypto.Hash(0) {
 		sig, err := k.signer.Sign(rand.Reader, data, crypto.Hash(0))
 		if err != nil {
-			return nil, nil, fmt.Errorf("sign: %w", err)
+			return nil, nil, err // the bundle's builder says "sign: "
 		}
 		return sig, nil, nil
 	}
@@ -117,9 +118,17 @@ func (k *KeySigner) SignData(_ context.Context, data []byte) ([]byte, []byte, er
 	if _, ok := k.signer.Public().(ed25519.PublicKey); ok {
 		opts = &ed25519.Options{Hash: h}
 	}
-	sig, err := k.signer.Sign(rand.Reader, digest, opts)
+	// A key that hashes itself (crypto.MessageSigner: a token with only
+	// CKM_ECDSA_SHA256) gets the data; others the digest.
+	var sig []byte
+	var err error
+	if ms, ok := k.signer.(crypto.MessageSigner); ok {
+		sig, err = ms.SignMessage(rand.Reader, data, opts)
+	} else {
+		sig, err = k.signer.Sign(rand.Reader, digest, opts)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("sign: %w", err)
+		return nil, nil, err // the bundle's builder says "sign: "
 	}
 	return sig, digest, nil
 }

@@ -1,17 +1,23 @@
 package sign_test
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 )
@@ -136,4 +142,53 @@ func TestBlobRefusesImagePayloads(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// TestKeySignerMessageSigner: a key that only signs whole messages signs
+// through KeySigner, which still returns the digest it signed.
+func TestKeySignerMessageSigner(t *testing.T) {
+	key, err := keys.Generate(keys.ECDSAP384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKeySigner(lite.MessageOnlySigner{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("data")
+	sig, digest, err := k.SignData(context.Background(), data)
+	if err != nil {
+		t.Fatalf("SignData: %v", err)
+	}
+	want := sha512.Sum384(data)
+	if !bytes.Equal(digest, want[:]) {
+		t.Errorf("digest %x, want SHA-384 %x", digest, want)
+	}
+	if !ecdsa.VerifyASN1(key.Public().(*ecdsa.PublicKey), digest, sig) {
+		t.Error("signature does not verify")
+	}
+}
+
+// TestKeyFailureNamedOnce: a key that fails to sign is reported with
+// "sign: " once.
+func TestKeyFailureNamedOnce(t *testing.T) {
+	key, err := keys.Generate(keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKeySigner(failingKey{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sign.Blob(context.Background(), k, []byte("data"), sign.Options{})
+	if want := "sign: pkcs11: the token is gone"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// failingKey fails as a key in a removed token does.
+type failingKey struct{ crypto.Signer }
+
+func (failingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("pkcs11: the token is gone")
 }

@@ -14,6 +14,7 @@ import (
 
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
 	"hallmark.dev/signpolicy"
 )
@@ -38,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{st: testkit.StartStack(t, nil), pems: map[crypto.Signer]string{}}
 	for _, p := range []*crypto.Signer{&f.writer, &f.alice, &f.bob, &f.bob2, &f.dan, &f.mallory} {
-		s, pem := pemKey(t)
+		s, pem := lite.NewPEMKey(t)
 		*p = s
 		f.pems[s] = pem
 	}
@@ -107,16 +108,8 @@ func (f *fixture) approveKeyless(t *testing.T, subject string, a signpolicy.Appr
 // version signs a version record with s.
 func (f *fixture) version(t *testing.T, s crypto.Signer, n int, previous string, policy []byte) json.RawMessage {
 	t.Helper()
-	rec, err := signpolicy.NewRecord(repo, n, previous, policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := rec.Statement()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kp, opts := f.keyOpts(t, s)
-	return testkit.SignStatement(t, kp, opts, st)
+	return testkit.SignStatement(t, kp, opts, testkit.VersionRecord(t, repo, n, previous, policy))
 }
 
 // parallel runs the signing functions concurrently (each one logs an entry).

@@ -2,12 +2,13 @@ package signpolicy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"hallmark.dev/policy"
 )
 
 // Decision is the verdict of a policy over an input.
@@ -71,7 +72,7 @@ func (p *Policy) Evaluate(ctx context.Context, in Input) Decision {
 			return withRules(denied("deny is %T, want a set of messages", raw), d.Rules)
 		}
 		for _, m := range set {
-			d.Deny = append(d.Deny, denyMessage(m))
+			d.Deny = append(d.Deny, policy.RegoDenyMessage(m))
 		}
 		sort.Strings(d.Deny)
 	}
@@ -96,22 +97,4 @@ func (p *Policy) Evaluate(ctx context.Context, in Input) Decision {
 func withRules(d Decision, rules []RuleValue) Decision {
 	d.Rules = rules
 	return d
-}
-
-// denyMessage renders one deny entry: a string, an object's msg field, or
-// else the entry as JSON.
-func denyMessage(m any) string {
-	switch m := m.(type) {
-	case string:
-		return m
-	case map[string]any:
-		if s, ok := m["msg"].(string); ok {
-			return s
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Sprint(m)
-	}
-	return string(b)
 }

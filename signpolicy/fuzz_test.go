@@ -2,6 +2,7 @@ package signpolicy_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -102,6 +103,40 @@ func FuzzParseRecord(f *testing.F) {
 		}
 		if (r.Version == 1) != (r.PreviousDigest == "") {
 			t.Fatalf("version %d with predecessor %q", r.Version, r.PreviousDigest)
+		}
+	})
+}
+
+// FuzzAddToProvenance: a provenance predicate the record is added to reads
+// back exactly that record, cannot take a second one, and whatever
+// ProvenanceRecord reads from any predicate is a well-formed record.
+func FuzzAddToProvenance(f *testing.F) {
+	f.Add([]byte(provV1))
+	f.Add([]byte(`{"buildDefinition":{"internalParameters":null}}`))
+	f.Add([]byte(`{"buildDefinition":{"internalParameters":{"https://hallmark.dev/signing-policy/v1":{"repository":"r","version":1,"digest":"sha256:` + strings.Repeat("a", 64) + `","tag":"v1","commit":"` + strings.Repeat("c", 40) + `"}}}}`))
+	rec := signpolicy.ReleaseRecord{Repository: "git.example.com/acme/app", Version: 3, Digest: "sha256:" + strings.Repeat("e", 64), Tag: "v2", Commit: strings.Repeat("f", 40)}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, err := signpolicy.ProvenanceRecord(data); err == nil && got != nil {
+			if err := got.Check(); err != nil {
+				t.Fatalf("read a malformed record %+v: %v", got, err)
+			}
+		}
+		out, err := signpolicy.AddToProvenance(data, rec)
+		if err != nil {
+			return
+		}
+		got, err := signpolicy.ProvenanceRecord(out)
+		if err != nil {
+			t.Fatalf("the predicate with the record does not read: %v", err)
+		}
+		if diff := cmp.Diff(&rec, got); diff != "" {
+			t.Fatalf("record read back (-want +got):\n%s", diff)
+		}
+		if signpolicy.Recorded(data) || !signpolicy.Recorded(out) {
+			t.Fatalf("Recorded: %v before, %v after, want false then true", signpolicy.Recorded(data), signpolicy.Recorded(out))
+		}
+		if _, err := signpolicy.AddToProvenance(out, rec); !errors.Is(err, signpolicy.ErrRecorded) {
+			t.Fatalf("a second record: got %v, want ErrRecorded", err)
 		}
 	})
 }

@@ -150,14 +150,14 @@ func (p *Policy) compile() error {
 	const file = "rego"
 	mod, err := ast.ParseModuleWithOpts(file, p.module, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err != nil {
-		return fmt.Errorf("signing policy: %w", regoError(err))
+		return fmt.Errorf("signing policy: %w", policy.RegoError(file, err))
 	}
 	if got := strings.TrimPrefix(mod.Package.Path.String(), "data."); got != RegoPackage {
 		return fmt.Errorf("signing policy: rego: package %s, want package %s", got, RegoPackage)
 	}
 	seen := map[string]bool{}
 	for _, r := range mod.Rules {
-		name := headName(r)
+		name := policy.RegoRuleName(r)
 		if name == "" || seen[name] {
 			continue
 		}
@@ -185,38 +185,10 @@ func (p *Policy) compile() error {
 		rego.StrictBuiltinErrors(true),
 	).PrepareForEval(context.Background())
 	if err != nil {
-		return fmt.Errorf("signing policy: %w", regoError(err))
+		return fmt.Errorf("signing policy: %w", policy.RegoError(file, err))
 	}
 	p.query = pq
 	return nil
-}
-
-func headName(r *ast.Rule) string {
-	ref := r.Head.Ref()
-	if len(ref) == 0 {
-		return ""
-	}
-	if v, ok := ref[0].Value.(ast.Var); ok {
-		return string(v)
-	}
-	return ""
-}
-
-// regoError formats OPA errors as "rego:line: message", one per line.
-func regoError(err error) error {
-	var errs ast.Errors
-	if !errors.As(err, &errs) || len(errs) == 0 {
-		return fmt.Errorf("rego: %v", err)
-	}
-	lines := make([]string, 0, len(errs))
-	for _, e := range errs {
-		loc := "rego"
-		if e.Location != nil {
-			loc = fmt.Sprintf("rego:%d", e.Location.Row)
-		}
-		lines = append(lines, loc+": "+e.Message)
-	}
-	return errors.New(strings.Join(lines, "\n"))
 }
 
 // Bytes returns the policy file as it was parsed.

@@ -3,7 +3,6 @@ package signpolicy_test
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"strings"
 	"testing"
 
@@ -12,23 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/signpolicy"
 )
-
-// pemKey returns a new key's public half as PEM.
-func pemKey(t testing.TB) (crypto.Signer, string) {
-	t.Helper()
-	s, err := keys.Generate(keys.ECDSAP256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := keys.MarshalPublicKey(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, string(pub)
-}
 
 // sshKey returns a new Ed25519 key's authorized_keys line.
 func sshKey(t testing.TB) string {
@@ -78,7 +64,7 @@ const allowAll = `rego: |
 `
 
 func TestParse(t *testing.T) {
-	_, pemA := pemKey(t)
+	_, pemA := lite.NewPEMKey(t)
 	_, pgpA := pgpKey(t)
 	sshA := sshKey(t)
 	good := "principals:\n  hsm:\n    keys:\n      - " + sshA + "\n  alice:\n    keys:\n      - |\n" + indent(pemA, "        ") +

@@ -128,13 +128,7 @@ func NewRecord(repo string, n int, previous string, policyFile []byte) (Record, 
 }
 
 func (r Record) check() error {
-	if err := CheckRepository(r.Repository); err != nil {
-		return err
-	}
-	if r.Version < 1 {
-		return fmt.Errorf("version %d: versions start at 1", r.Version)
-	}
-	if err := CheckDigest(r.Digest); err != nil {
+	if err := checkVersion(r.Repository, r.Version, r.Digest); err != nil {
 		return err
 	}
 	if got := Digest([]byte(r.Policy)); got != r.Digest {
@@ -149,6 +143,18 @@ func (r Record) check() error {
 		}
 	}
 	return nil
+}
+
+// checkVersion checks what names a version of a repository's policy: the
+// repository, the version number (from 1) and the policy's digest.
+func checkVersion(repo string, version int, digest string) error {
+	if err := CheckRepository(repo); err != nil {
+		return err
+	}
+	if version < 1 {
+		return fmt.Errorf("version %d: versions start at 1", version)
+	}
+	return CheckDigest(digest)
 }
 
 // Statement returns the in-toto statement the writer signs.

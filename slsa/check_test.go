@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/policy"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
@@ -27,15 +28,7 @@ var checkSubject = policy.Subject{Name: "registry.example/app@sha256:" + strings
 // provenance makes a verified provenance statement about the subject.
 func provenance(t *testing.T, source, predicate string, signer verify.Signer) verify.VerifiedAttestation {
 	t.Helper()
-	payload, err := attest.NewStatement(slsa.PredicateV1, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := attest.ParseStatement(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return verify.VerifiedAttestation{Source: source, Signer: signer, Statement: st, Payload: payload}
+	return lite.VerifiedAttestation(t, source, signer, slsa.PredicateV1, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
 }
 
 func TestNewCheck(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"hallmark.dev/attest"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
@@ -212,17 +213,8 @@ func provenanceEntries(t *testing.T, path string) [][]byte {
 	if !strings.HasSuffix(path, ".tgz.json") {
 		return [][]byte{bytes.TrimSpace(data)}
 	}
-	var doc struct {
-		Attestations []struct {
-			PredicateType string          `json:"predicateType"`
-			Bundle        json.RawMessage `json:"bundle"`
-		} `json:"attestations"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
 	var out [][]byte
-	for _, a := range doc.Attestations {
+	for _, a := range lite.NpmAttestations(t, data) {
 		if slices.Contains(slsa.PredicateTypes, a.PredicateType) {
 			out = append(out, a.Bundle)
 		}

@@ -113,10 +113,9 @@ func NewNoteSigner(origin string, key crypto.Signer) (note.Signer, error) {
 	case ed25519.PublicKey:
 		s.sign = func(msg []byte) ([]byte, error) { return key.Sign(rand.Reader, msg, crypto.Hash(0)) }
 	case *ecdsa.PublicKey:
-		s.sign = func(msg []byte) ([]byte, error) {
-			d := sha256.Sum256(msg)
-			return key.Sign(rand.Reader, d[:], crypto.SHA256)
-		}
+		// SignMessage: a key that hashes itself (a token with only
+		// CKM_ECDSA_SHA256) gets the note; others its SHA-256.
+		s.sign = func(msg []byte) ([]byte, error) { return crypto.SignMessage(key, rand.Reader, msg, crypto.SHA256) }
 	}
 	return s, nil
 }

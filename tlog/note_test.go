@@ -20,6 +20,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/tlog"
 )
 
@@ -205,5 +206,24 @@ func TestNoteKeyRejects(t *testing.T) {
 	}
 	if _, err := tlog.NewNoteSigner("a b", ed); !errors.Is(err, tlog.ErrInvalidOrigin) {
 		t.Errorf("NewNoteSigner(\"a b\"): got %v, want ErrInvalidOrigin", err)
+	}
+}
+
+// TestNoteSignerMessageSigner: an ECDSA note key that only signs messages
+// signs checkpoints that verify.
+func TestNoteSignerMessageSigner(t *testing.T) {
+	const origin = "log.example"
+	key := mustECDSA(t, elliptic.P256())
+	s, err := tlog.NewNoteSigner(origin, lite.MessageOnlySigner{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tlog.NewNoteVerifier(origin, key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := signText(t, string(tlog.Checkpoint{Origin: origin, Size: 3, Hash: hash32}.Marshal()), s)
+	if _, err := tlog.VerifyCheckpoint(signed, v); err != nil {
+		t.Error(err)
 	}
 }

@@ -12,28 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/tlog"
 )
-
-// cosigner is a witness key for tests.
-type cosigner struct {
-	name   string
-	signer note.Signer
-	vkey   string
-}
-
-func newCosigner(t testing.TB, name string) cosigner {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, vkey, err := tlog.NewCosignatureSigner(name, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cosigner{name, s, vkey}
-}
 
 // testLog is a log key and a checkpoint it signed.
 func testLog(t testing.TB, origin string) (note.Signer, string, []byte) {
@@ -58,9 +39,9 @@ func testLog(t testing.TB, origin string) (note.Signer, string, []byte) {
 // every way its witnesses may have cosigned.
 func TestPolicyQuorum(t *testing.T) {
 	logSigner, logVKey, text := testLog(t, "log.example")
-	ws := map[string]cosigner{}
+	ws := map[string]tlogtest.Witness{}
 	for _, n := range []string{"X1", "X2", "X3", "Y1", "Y2"} {
-		ws[n] = newCosigner(t, "witness.example/"+strings.ToLower(n))
+		ws[n] = tlogtest.NewWitness(t, "witness.example/"+strings.ToLower(n))
 	}
 	policy := fmt.Sprintf(`# the example of C2SP tlog-policy
 log %s https://log.example/
@@ -74,7 +55,7 @@ witness Y2 %s
 group Y-witnesses any Y1 Y2
 group X-and-Y all X-witnesses Y-witnesses
 quorum X-and-Y
-`, logVKey, ws["X1"].vkey, ws["X2"].vkey, ws["X3"].vkey, ws["Y1"].vkey, ws["Y2"].vkey)
+`, logVKey, ws["X1"].VKey, ws["X2"].VKey, ws["X3"].VKey, ws["Y1"].VKey, ws["Y2"].VKey)
 	p, err := tlog.ParsePolicy([]byte(policy))
 	if err != nil {
 		t.Fatalf("ParsePolicy: %v", err)
@@ -97,7 +78,7 @@ quorum X-and-Y
 			var signers []note.Signer
 			signers = append(signers, logSigner)
 			for _, n := range tc.signers {
-				signers = append(signers, ws[n].signer)
+				signers = append(signers, ws[n].Signer)
 			}
 			signed, err := note.Sign(&note.Note{Text: string(text)}, signers...)
 			if err != nil {
@@ -125,7 +106,7 @@ quorum X-and-Y
 	// A checkpoint by another log, or a forged one, is refused before the
 	// quorum is counted.
 	other, _, otherText := testLog(t, "other.example")
-	signed, err := note.Sign(&note.Note{Text: string(otherText)}, other, ws["X1"].signer)
+	signed, err := note.Sign(&note.Note{Text: string(otherText)}, other, ws["X1"].Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +114,7 @@ quorum X-and-Y
 		t.Errorf("another log: got %v, want ErrUnknownLog", err)
 	}
 	forger, _, _ := testLog(t, "log.example")
-	signed, err = note.Sign(&note.Note{Text: string(text)}, forger, ws["X1"].signer, ws["X2"].signer, ws["Y1"].signer)
+	signed, err = note.Sign(&note.Note{Text: string(text)}, forger, ws["X1"].Signer, ws["X2"].Signer, ws["Y1"].Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +123,11 @@ quorum X-and-Y
 	}
 	// A cosignature line that names a known witness but does not verify
 	// makes the note malformed.
-	good, err := note.Sign(&note.Note{Text: string(text)}, logSigner, ws["X1"].signer, ws["X2"].signer, ws["Y1"].signer)
+	good, err := note.Sign(&note.Note{Text: string(text)}, logSigner, ws["X1"].Signer, ws["X2"].Signer, ws["Y1"].Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := flipSignature(t, good, ws["Y1"].name)
+	bad := flipSignature(t, good, ws["Y1"].Name)
 	if _, _, err := p.VerifyWitnessed(bad); !errors.Is(err, tlog.ErrQuorumNotMet) {
 		t.Errorf("a broken cosignature: got %v, want ErrQuorumNotMet", err)
 	}
@@ -193,25 +174,25 @@ func sorted(s []string) []string {
 // why.
 func TestParsePolicyRefusals(t *testing.T) {
 	_, logVKey, _ := testLog(t, "log.example")
-	w := newCosigner(t, "witness.example/w")
-	w2 := newCosigner(t, "witness.example/w2")
+	w := tlogtest.NewWitness(t, "witness.example/w")
+	w2 := tlogtest.NewWitness(t, "witness.example/w2")
 	for _, tc := range []struct {
 		name, policy, want string
 	}{
-		{"no quorum", "witness W " + w.vkey + "\n", "no quorum line"},
+		{"no quorum", "witness W " + w.VKey + "\n", "no quorum line"},
 		{"two quorums", "quorum none\nquorum none\n", "a second quorum line"},
-		{"forward reference", "quorum W\nwitness W " + w.vkey + "\n", "not defined on a line above"},
+		{"forward reference", "quorum W\nwitness W " + w.VKey + "\n", "not defined on a line above"},
 		{"unknown keyword", "quorum none\nmonitor x\n", `unknown keyword "monitor"`},
-		{"threshold too high", "witness A " + w.vkey + "\ngroup G 2 A\nquorum G\n", `threshold "2"`},
-		{"threshold zero", "witness A " + w.vkey + "\ngroup G 0 A\nquorum G\n", `threshold "0"`},
-		{"member twice", "witness A " + w.vkey + "\ngroup G all A A\nquorum G\n", "lists A twice"},
-		{"member of two groups", "witness A " + w.vkey + "\ngroup G any A\ngroup H any A\nquorum H\n", "already a member"},
-		{"reserved name", "witness none " + w.vkey + "\nquorum none\n", "reserved"},
-		{"duplicate name", "witness A " + w.vkey + "\nwitness A " + w2.vkey + "\nquorum A\n", "defined twice"},
-		{"duplicate key", "witness A " + w.vkey + "\nwitness B " + w.vkey + "\nquorum A\n", "duplicate key"},
+		{"threshold too high", "witness A " + w.VKey + "\ngroup G 2 A\nquorum G\n", `threshold "2"`},
+		{"threshold zero", "witness A " + w.VKey + "\ngroup G 0 A\nquorum G\n", `threshold "0"`},
+		{"member twice", "witness A " + w.VKey + "\ngroup G all A A\nquorum G\n", "lists A twice"},
+		{"member of two groups", "witness A " + w.VKey + "\ngroup G any A\ngroup H any A\nquorum H\n", "already a member"},
+		{"reserved name", "witness none " + w.VKey + "\nquorum none\n", "reserved"},
+		{"duplicate name", "witness A " + w.VKey + "\nwitness A " + w2.VKey + "\nquorum A\n", "defined twice"},
+		{"duplicate key", "witness A " + w.VKey + "\nwitness B " + w.VKey + "\nquorum A\n", "duplicate key"},
 		{"log key as witness", "witness A " + logVKey + "\nquorum A\n", "want an ed25519 cosignature key"},
-		{"witness key as log", "log " + w.vkey + "\nquorum none\n", "want an ed25519 (0x01) or rfc 6962 (0x05) key"},
-		{"bad key hash", "witness A " + withKeyHash(w.vkey, "00000000") + "\nquorum A\n", "key hash"},
+		{"witness key as log", "log " + w.VKey + "\nquorum none\n", "want an ed25519 (0x01) or rfc 6962 (0x05) key"},
+		{"bad key hash", "witness A " + withKeyHash(w.VKey, "00000000") + "\nquorum A\n", "key hash"},
 		{"control character", "quorum none\x01\n", "control character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,16 +219,16 @@ func TestParsePolicyRefusals(t *testing.T) {
 // accepts evaluates a checkpoint without panicking.
 func FuzzParsePolicy(f *testing.F) {
 	_, logVKey, text := testLog(f, "log.example")
-	w := newCosigner(f, "witness.example/w")
+	w := tlogtest.NewWitness(f, "witness.example/w")
 	for _, s := range []string{
 		"quorum none\n",
-		"log " + logVKey + "\nwitness A " + w.vkey + " https://w.example\ngroup G any A\nquorum G\n",
-		"witness A " + w.vkey + "\nquorum A\n",
+		"log " + logVKey + "\nwitness A " + w.VKey + " https://w.example\ngroup G any A\nquorum G\n",
+		"witness A " + w.VKey + "\nquorum A\n",
 		"# comment\n\n  \tquorum none  \n",
 	} {
 		f.Add([]byte(s))
 	}
-	signed, err := note.Sign(&note.Note{Text: string(text)}, w.signer)
+	signed, err := note.Sign(&note.Note{Text: string(text)}, w.Signer)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -374,6 +375,12 @@ func (k *Keyless) TimestampOnly() (*Keyless, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+var _ bundleParser = (*Keyless)(nil)
+
+func (k *Keyless) parseBundle(data []byte) (*bundle.Bundle, sgverify.SignedEntity, error) {
+	return k.cache.parseBundle(data)
 }
 
 func (k *Keyless) check(s signed) (Signer, Step, error) {

@@ -11,6 +11,7 @@ import (
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"hallmark.dev/attest"
 )
@@ -44,7 +45,7 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	if p.Authority == nil {
 		return nil, ErrNoAuthority
 	}
-	b, err := ParseBundle(bundleJSON)
+	b, entity, err := parseBundleFor(p.Authority, bundleJSON)
 	if err != nil {
 		return fail(StepBundle, err)
 	}
@@ -68,11 +69,30 @@ func Blob(source string, bundleJSON []byte, a Artifact, p BlobPolicy) (*BlobResu
 	default:
 		return fail(StepSubject, errors.New("no artifact or digest given"))
 	}
-	signer, step, err := p.Authority.check(signed{entity: b, artifact: art})
+	signer, step, err := p.Authority.check(signed{entity: entity, artifact: art})
 	if err != nil {
 		return fail(step, err)
 	}
 	return &BlobResult{Signer: signer}, nil
+}
+
+// bundleParser is an authority that parses the bundles it checks itself:
+// Keyless remembers them (keylessCache.parseBundle).
+type bundleParser interface {
+	parseBundle(data []byte) (*bundle.Bundle, sgverify.SignedEntity, error)
+}
+
+// parseBundleFor parses a bundle for the authority a: the bundle, and the
+// entity to hand its check.
+func parseBundleFor(a Authority, data []byte) (*bundle.Bundle, sgverify.SignedEntity, error) {
+	if p, ok := a.(bundleParser); ok {
+		return p.parseBundle(data)
+	}
+	b, err := ParseBundle(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, b, nil
 }
 
 func decodeHex(s string) ([]byte, error) {

@@ -3,13 +3,12 @@ package verify_test
 import (
 	"bytes"
 	"crypto"
-	"encoding/json"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/tlog"
@@ -20,17 +19,11 @@ import (
 // ("tlogs", "timestampAuthorities").
 func (st *stack) rootWithout(t *testing.T, lists ...string) *root.TrustedRoot {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(st.srv.TrustedRoot(), &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lists {
-		delete(m, l)
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := lite.EditJSON(t, st.srv.TrustedRoot(), func(m map[string]any) {
+		for _, l := range lists {
+			delete(m, l)
+		}
+	})
 	tr, err := verify.ParseTrustedRoot(data)
 	if err != nil {
 		t.Fatal(err)
@@ -100,23 +93,7 @@ func TestNoTransparencyLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := genKey(t, keys.ECDSAP256)
-	ks, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kopts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed, err := sign.Blob(t.Context(), ks, data, kopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trusted, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyed, pub, trusted := st.timestampedWithKey(t, data)
 	k, err := verify.NewKeyless(noLog, id)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +124,7 @@ func TestNoTransparencyLog(t *testing.T) {
 		bundle []byte
 	}{
 		{"keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: noLog}, keyless},
-		{"keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{s.Public()}, TrustedRoot: noLog}, keyed},
+		{"keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, TrustedRoot: noLog}, keyed},
 	} {
 		t.Run(tc.name+" config", func(t *testing.T) {
 			if a, err := verify.NewAuthority(tc.cfg); !errors.Is(err, verify.ErrNoTransparencyLog) || a != nil {

@@ -93,6 +93,12 @@ func (k *Keyless) CacheSizes() (chains, timestamps, checkpoints int) {
 	return k.cache.chains.len(), k.cache.stamps.len(), k.cache.checkpoints.len()
 }
 
+// ParseCacheSizes returns how many SCT checks, log entry hashes and parsed
+// bundles a keyless authority remembers.
+func (k *Keyless) ParseCacheSizes() (scts, entryHashes, bundles int) {
+	return k.cache.scts.len(), k.cache.entryHashes.len(), k.cache.bundles.len()
+}
+
 // FullOnly returns a copy of the keyless authority without its cached
 // path: sigstore-go's verification alone.
 func (k *Keyless) FullOnly() *Keyless {
@@ -136,6 +142,7 @@ func (k *Keyless) CompareKeylessPaths(bundleJSON []byte, digest string, streamed
 		return cached, full, err
 	}
 	s := signed{artifact: digestArtifact(alg, d)}
+	fullS := s
 	if streamed {
 		b, payload, err := readStreamedBundle(bytes.NewReader(bundleJSON), int64(len(bundleJSON)))
 		if err != nil {
@@ -147,15 +154,22 @@ func (k *Keyless) CompareKeylessPaths(bundleJSON []byte, digest string, streamed
 				return cached, full, err
 			}
 		}
+		fullS = s
 	} else {
-		b, err := ParseBundle(bundleJSON)
+		// The cached path gets the bundle as Blob hands it over (parsed
+		// once and remembered, with its certificate and log entries);
+		// the full verification, a bundle parsed afresh.
+		_, entity, err := k.parseBundle(bundleJSON)
 		if err != nil {
 			return cached, full, err
 		}
-		s.entity = b
+		s.entity = entity
+		if fullS.entity, err = ParseBundle(bundleJSON); err != nil {
+			return cached, full, err
+		}
 	}
-	entity, art, post := keylessVariant(s)
-	verdict := func(v keylessVerifier) PathVerdict {
+	verdict := func(v keylessVerifier, s signed) PathVerdict {
+		entity, art, post := keylessVariant(s)
 		res, err := v.verify(entity, art, post)
 		switch {
 		case err == nil:
@@ -166,7 +180,7 @@ func (k *Keyless) CompareKeylessPaths(bundleJSON []byte, digest string, streamed
 		step, err := classify(err)
 		return PathVerdict{Step: step, Err: err}
 	}
-	return verdict(k.cached), verdict(k.full), nil
+	return verdict(k.cached, s), verdict(k.full, fullS), nil
 }
 
 // LeafChains is the cached certificate check of a keyless authority.

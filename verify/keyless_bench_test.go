@@ -11,31 +11,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
-	"hallmark.dev/internal/server"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
-
-// startServer starts the whole trust stack (CA, Rekor v2 log, TSA, dev
-// OIDC issuer) on loopback.
-func startServer(tb testing.TB) *server.Server {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), DevOIDC: true})
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return s
-}
 
 // keylessBlobs are n blobs signed keylessly as bench@example.com, each
 // with its own certificate, a Rekor v2 log entry and an RFC 3161

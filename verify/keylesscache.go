@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -23,6 +25,7 @@ import (
 	rekornote "github.com/sigstore/rekor-tiles/v2/pkg/note"
 	"github.com/sigstore/rekor-tiles/v2/pkg/types/hashedrekord"
 	rekorverify "github.com/sigstore/rekor-tiles/v2/pkg/verify"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
@@ -66,6 +69,12 @@ type keylessCache struct {
 	chains      *lru[[][]*x509.Certificate]
 	checkpoints *lru[*flog.Checkpoint]
 	stamps      *lru[root.Timestamp]
+	// scts remembers the leaf-and-issuers sets whose SCT check passed;
+	// entryHashes, the Rekor v2 leaf hash of a (digest, signature,
+	// certificate) triple.
+	scts        *lru[struct{}]
+	entryHashes *lru[[]byte]
+	bundles     *lru[*memoBundle]
 	logs        map[string]logNote // by hex log key ID
 }
 
@@ -75,6 +84,8 @@ const (
 	maxCachedChains      = 4096
 	maxCachedTimestamps  = 4096
 	maxCachedCheckpoints = 1024
+	maxCachedSCTs        = 4096
+	maxCachedEntryHashes = 4096
 )
 
 type logNote struct {
@@ -88,6 +99,9 @@ func newKeylessCache(tr root.TrustedMaterial) *keylessCache {
 		chains:      newLRU[[][]*x509.Certificate](maxCachedChains),
 		checkpoints: newLRU[*flog.Checkpoint](maxCachedCheckpoints),
 		stamps:      newLRU[root.Timestamp](maxCachedTimestamps),
+		scts:        newLRU[struct{}](maxCachedSCTs),
+		entryHashes: newLRU[[]byte](maxCachedEntryHashes),
+		bundles:     newLRU[*memoBundle](maxCachedBundles),
 		logs:        map[string]logNote{},
 	}
 	var tsas []root.TimestampingAuthority
@@ -125,9 +139,14 @@ func newLogNote(l *root.TransparencyLog) logNote {
 // key joins byte strings into a map key that no other list of byte
 // strings makes.
 func key(parts ...[]byte) string {
-	var b bytes.Buffer
+	size := 0
 	for _, p := range parts {
-		var n [binary.MaxVarintLen64]byte
+		size += binary.MaxVarintLen64 + len(p)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range parts {
 		b.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
 		b.Write(p)
 	}
@@ -286,7 +305,7 @@ func (c *keylessCache) verifyLog(entity sgverify.SignedEntity) error {
 		if logKey.err != nil {
 			return logKey.err
 		}
-		entryHash, err := v2EntryHash(sigContent, vc)
+		entryHash, err := c.v2EntryHash(sigContent, vc)
 		if err != nil {
 			return err
 		}
@@ -322,8 +341,10 @@ func (c *keylessCache) verifyLog(entity sgverify.SignedEntity) error {
 // v2EntryHash rebuilds the leaf hash of the bundle's Rekor v2
 // hashedrekord entry from the bundle, as sigstore-go does: over the
 // message digest, or the digest of the envelope's PAE, with the signature
-// and the certificate.
-func v2EntryHash(sigContent sgverify.SignatureContent, vc sgverify.VerificationContent) ([]byte, error) {
+// and the certificate. The digest is computed at every call; the entry's
+// canonical JSON and its hash, a function of the digest, the signature,
+// the certificate and its algorithm only, are remembered.
+func (c *keylessCache) v2EntryHash(sigContent sgverify.SignatureContent, vc sgverify.VerificationContent) ([]byte, error) {
 	leaf := vc.Certificate()
 	if leaf == nil {
 		return nil, errFallback
@@ -355,13 +376,47 @@ func v2EntryHash(sigContent sgverify.SignatureContent, vc sgverify.VerificationC
 	default:
 		return nil, errors.New("bundle must contain either a message signature or an envelope")
 	}
-	return hashedrekord.ToEntryHash(digest, &rekortilespb.Signature{
+	k := key(digest, sigContent.Signature(), leaf.Raw, []byte(ad.GetSignatureAlgorithm().String()))
+	if h, ok := c.entryHashes.get(k); ok {
+		return h, nil
+	}
+	h, err := hashedrekord.ToEntryHash(digest, &rekortilespb.Signature{
 		Content: sigContent.Signature(),
 		Verifier: &rekortilespb.Verifier{
 			Verifier:   &rekortilespb.Verifier_X509Certificate{X509Certificate: &protocommon.X509Certificate{RawBytes: leaf.Raw}},
 			KeyDetails: ad.GetSignatureAlgorithm(),
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.entryHashes.add(k, h)
+	return h, nil
+}
+
+// verifySCTs is sigstore-go's SCT check (one SCT from a CT log of the
+// root, over the leaf and the issuer of one of its chains) with its
+// successes remembered: the check depends on the leaf's DER, the chains'
+// issuers and the root only.
+func (c *keylessCache) verifySCTs(chains [][]*x509.Certificate) error {
+	if len(chains) == 0 || len(chains[0]) == 0 || chains[0][0] == nil {
+		return errors.New("no chains provided")
+	}
+	parts := [][]byte{chains[0][0].Raw}
+	for _, chain := range chains {
+		if len(chain) >= 2 {
+			parts = append(parts, chain[1].Raw)
+		}
+	}
+	k := key(parts...)
+	if _, ok := c.scts.get(k); ok {
+		return nil
+	}
+	if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, c.root); err != nil {
+		return err
+	}
+	c.scts.add(k, struct{}{})
+	return nil
 }
 
 // cachedVerifier is sigstore-go's Verify (as the full verifier is
@@ -413,7 +468,12 @@ func (v *cachedVerifier) run(signed sgverify.SignedEntity, art artifact, post fu
 	if leaf == nil || vc.PublicKey() != nil {
 		return nil, errFallback
 	}
-	summary, err := certificate.SummarizeCertificate(leaf)
+	var summary certificate.Summary
+	if m, ok := signed.(*memoBundle); ok {
+		summary, err = m.certificateSummary(leaf)
+	} else {
+		summary, err = certificate.SummarizeCertificate(leaf)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +495,7 @@ func (v *cachedVerifier) run(signed sgverify.SignedEntity, art artifact, post fu
 		}
 	}
 	if v.requireSCTs {
-		if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, v.root); err != nil {
+		if err := c.verifySCTs(chains); err != nil {
 			return nil, err
 		}
 	}
@@ -496,4 +556,111 @@ func (e *parsedOnce) TlogEntries() ([]*tlog.Entry, error) {
 		e.tleDone = true
 	}
 	return e.tle, e.tleErr
+}
+
+// Bundles are remembered parsed, by the SHA-256 of their JSON, when small
+// (a keyless bundle is about 10 KB): a verifier checking the same bundles
+// again parses each once. Only the parsing is remembered; every check runs
+// at each call. At most 1024 bundles of at most 32 KiB of JSON each are
+// kept, so at most 32 MiB of JSON in parsed form.
+const (
+	maxCachedBundles    = 1024
+	maxCachedBundleSize = 32 << 10
+)
+
+// parseBundle is ParseBundle with the parsed bundles remembered, and the
+// entity to verify: the bundle, with its certificate and log entries
+// parsed once (memoBundle).
+func (c *keylessCache) parseBundle(data []byte) (*bundle.Bundle, sgverify.SignedEntity, error) {
+	if len(data) == 0 || len(data) > maxCachedBundleSize {
+		b, err := ParseBundle(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, b, nil
+	}
+	sum := sha256.Sum256(data)
+	if m, ok := c.bundles.get(string(sum[:])); ok {
+		return m.Bundle, m, nil
+	}
+	b, err := ParseBundle(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &memoBundle{Bundle: b}
+	c.bundles.add(string(sum[:]), m)
+	return b, m, nil
+}
+
+// memoBundle is a parsed bundle whose certificate and log entries are
+// parsed once, for all the verifications of that bundle (sigstore-go's
+// bundle parses them again at each call). Its values are shared and never
+// changed after they are built: the leaf's unhandled critical extensions
+// are filtered once here, as sigstore-go and cachedVerifier filter them
+// (the SAN extension Fulcio may mark critical), and a leaf with any other
+// unhandled critical extension is parsed afresh at each call, so that no
+// shared certificate is ever written to.
+type memoBundle struct {
+	*bundle.Bundle
+	vcOnce  sync.Once
+	vc      sgverify.VerificationContent
+	vcErr   error
+	tleOnce sync.Once
+	tle     []*tlog.Entry
+	tleErr  error
+	// The certificate summary of the remembered leaf.
+	summaryOnce sync.Once
+	summaryLeaf *x509.Certificate
+	summary     certificate.Summary
+	summaryErr  error
+}
+
+// certificateSummary is certificate.SummarizeCertificate(leaf), made once
+// for the remembered leaf (a leaf parsed afresh is summarised afresh).
+func (m *memoBundle) certificateSummary(leaf *x509.Certificate) (certificate.Summary, error) {
+	m.summaryOnce.Do(func() {
+		if vc, err := m.VerificationContent(); err == nil && vc.Certificate() == leaf {
+			m.summaryLeaf = leaf
+			m.summary, m.summaryErr = certificate.SummarizeCertificate(leaf)
+		}
+	})
+	if m.summaryLeaf != leaf || leaf == nil {
+		return certificate.SummarizeCertificate(leaf)
+	}
+	return m.summary, m.summaryErr
+}
+
+var _ sgverify.SignedEntity = (*memoBundle)(nil)
+
+func (m *memoBundle) VerificationContent() (sgverify.VerificationContent, error) {
+	m.vcOnce.Do(func() {
+		m.vc, m.vcErr = m.Bundle.VerificationContent()
+		if m.vcErr != nil {
+			return
+		}
+		leaf := m.vc.Certificate()
+		if leaf == nil || len(leaf.UnhandledCriticalExtensions) == 0 {
+			return
+		}
+		var unhandled []asn1.ObjectIdentifier
+		for _, oid := range leaf.UnhandledCriticalExtensions {
+			if !oid.Equal(cryptoutils.SANOID) {
+				unhandled = append(unhandled, oid)
+			}
+		}
+		if len(unhandled) > 0 {
+			m.vc = nil // parsed afresh at each call
+			return
+		}
+		leaf.UnhandledCriticalExtensions = nil
+	})
+	if m.vc == nil && m.vcErr == nil {
+		return m.Bundle.VerificationContent()
+	}
+	return m.vc, m.vcErr
+}
+
+func (m *memoBundle) TlogEntries() ([]*tlog.Entry, error) {
+	m.tleOnce.Do(func() { m.tle, m.tleErr = m.Bundle.TlogEntries() })
+	return m.tle, m.tleErr
 }

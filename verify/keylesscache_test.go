@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/verify"
 )
 
@@ -36,7 +37,7 @@ func part(t *testing.T, b []byte, path ...string) any {
 // replace returns b with the value at path set to v.
 func replace(t *testing.T, b []byte, v any, path ...string) []byte {
 	t.Helper()
-	return mutateBundle(t, b, func(m map[string]any) {
+	return lite.EditJSON(t, b, func(m map[string]any) {
 		var cur any = m
 		for i, p := range path {
 			last := i == len(path)-1
@@ -110,6 +111,9 @@ func TestKeylessCache(t *testing.T) {
 	}
 	if chains, stamps, checkpoints := warm.CacheSizes(); chains != 4 || stamps != 4 || checkpoints < 2 {
 		t.Errorf("cached %d chains, %d timestamps, %d checkpoints; want 4, 4 and at least 2", chains, stamps, checkpoints)
+	}
+	if scts, hashes, bundles := warm.ParseCacheSizes(); scts != 4 || hashes != 4 || bundles != 4 {
+		t.Errorf("cached %d SCT checks, %d entry hashes, %d bundles; want 4 each", scts, hashes, bundles)
 	}
 
 	// The cached path reports what the full one does.

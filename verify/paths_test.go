@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -76,7 +79,7 @@ func pathCases(t *testing.T, k sgsign.Keypair, opts sign.Options, prehash bool) 
 		t.Fatal(err)
 	}
 	envelope := func(f func(env map[string]any)) []byte {
-		return mutateBundle(t, good, func(m map[string]any) { f(m["dsseEnvelope"].(map[string]any)) })
+		return lite.EditJSON(t, good, func(m map[string]any) { f(m["dsseEnvelope"].(map[string]any)) })
 	}
 	return []pathCase{
 		{"good", good, "", prehash},
@@ -112,7 +115,7 @@ func pathCases(t *testing.T, k sgsign.Keypair, opts sign.Options, prehash bool) 
 			}
 			env["payload"] = base64.RawStdEncoding.EncodeToString(raw)
 		}), "", false},
-		{"envelope under its protobuf name", mutateBundle(t, good, func(m map[string]any) {
+		{"envelope under its protobuf name", lite.EditJSON(t, good, func(m map[string]any) {
 			m["dsse_envelope"] = m["dsseEnvelope"]
 			delete(m, "dsseEnvelope")
 		}), "", false},
@@ -204,18 +207,12 @@ type stack struct {
 	issuer string
 }
 
+// startStack starts the whole trust stack (CA, Rekor v2 log, TSA, dev
+// OIDC issuer) on loopback.
 func startStack(t testing.TB) *stack {
 	t.Helper()
-	s := startServer(t)
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &stack{srv: s, tr: tr, sc: sc, issuer: s.URL() + "/oidc"}
+	s := testkit.StartStack(t, nil)
+	return &stack{srv: s.Server, tr: s.TrustedRoot, sc: s.SigningConfig, issuer: s.Issuer}
 }
 
 // keyless returns an ephemeral key and the options to sign with it
@@ -226,15 +223,32 @@ func (st *stack) keyless(t testing.TB, subject string, log, timestamp bool) (sgs
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := sign.Services{Config: st.sc, IDToken: token, Log: log, Timestamp: timestamp}.Options(time.Now())
+	return testkit.EphemeralOptions(t, sign.Services{Config: st.sc, IDToken: token, Log: log, Timestamp: timestamp})
+}
+
+// timestampedWithKey signs data with a new P-256 key, timestamped by the
+// stack's TSA and not logged, and returns the bundle, the public key, and
+// the key as a trusted key.
+func (st *stack) timestampedWithKey(t *testing.T, data []byte) ([]byte, crypto.PublicKey, *verify.Keys) {
+	t.Helper()
+	s := genKey(t, keys.ECDSAP256)
+	kp, err := sign.NewKeySigner(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
+	opts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kp, opts
+	b, err := sign.Blob(t.Context(), kp, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verify.NewKeys(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, s.Public(), ks
 }
 
 func TestPathsKeyless(t *testing.T) {
@@ -248,7 +262,7 @@ func TestPathsKeyless(t *testing.T) {
 		kp, opts := st.keyless(t, "dev@example.com", true, true)
 		cases := pathCases(t, kp, opts, true)
 		good := cases[0].bundle
-		cases = append(cases, pathCase{"tampered checkpoint", mutateBundle(t, good, func(m map[string]any) {
+		cases = append(cases, pathCase{"tampered checkpoint", lite.EditJSON(t, good, func(m map[string]any) {
 			e := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
 			cp := e["inclusionProof"].(map[string]any)["checkpoint"].(map[string]any)
 			lines := strings.SplitN(cp["envelope"].(string), "\n", 3)

@@ -2,23 +2,10 @@ package verify_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"testing"
-)
 
-func mutateBundle(t *testing.T, b []byte, f func(m map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+	"hallmark.dev/internal/testkit/lite"
+)
 
 func flipBase64(t *testing.T, s any) string {
 	t.Helper()
@@ -31,14 +18,14 @@ func flipBase64(t *testing.T, s any) string {
 }
 
 func tamperPayload(t *testing.T, b []byte) []byte {
-	return mutateBundle(t, b, func(m map[string]any) {
+	return lite.EditJSON(t, b, func(m map[string]any) {
 		env := m["dsseEnvelope"].(map[string]any)
 		env["payload"] = flipBase64(t, env["payload"])
 	})
 }
 
 func tamperSignature(t *testing.T, b []byte) []byte {
-	return mutateBundle(t, b, func(m map[string]any) {
+	return lite.EditJSON(t, b, func(m map[string]any) {
 		if env, ok := m["dsseEnvelope"].(map[string]any); ok {
 			sig := env["signatures"].([]any)[0].(map[string]any)
 			sig["sig"] = flipBase64(t, sig["sig"])

@@ -1,13 +1,10 @@
 package verify_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"hallmark.dev/keys"
-	"hallmark.dev/sign"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/verify"
 )
 
@@ -18,7 +15,7 @@ import (
 func TestTimestampThresholdMessage(t *testing.T) {
 	st := startStack(t)
 	strip := func(b []byte) []byte {
-		return mutateBundle(t, b, func(m map[string]any) {
+		return lite.EditJSON(t, b, func(m map[string]any) {
 			delete(m["verificationMaterial"].(map[string]any), "timestampVerificationData")
 		})
 	}
@@ -31,23 +28,7 @@ func TestTimestampThresholdMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := genKey(t, keys.ECDSAP256)
-	kp, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sign.Services{Config: st.sc, Key: s.Public(), Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed, err := sign.Blob(context.Background(), kp, []byte("artifact 0\n"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyed, _, ks := st.timestampedWithKey(t, []byte("artifact 0\n"))
 	kts, err := ks.WithTrustedRoot(st.tr).TimestampOnly()
 	if err != nil {
 		t.Fatal(err)

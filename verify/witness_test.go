@@ -2,12 +2,10 @@ package verify_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,55 +14,30 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/internal/testkit/lite"
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
-// testWitness is a witness key for tests.
-type testWitness struct {
-	name   string
-	signer note.Signer
-	vkey   string
-}
-
-func newTestWitness(t *testing.T, name string) testWitness {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, vkey, err := tlog.NewCosignatureSigner(name, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testWitness{name, s, vkey}
-}
-
 // cosignBundle returns the bundle with the checkpoint of its log entry
 // cosigned by ws, as a witnessed log would have served it.
-func cosignBundle(t *testing.T, b []byte, ws ...testWitness) []byte {
+func cosignBundle(t *testing.T, b []byte, ws ...tlogtest.Witness) []byte {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	cp := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)["inclusionProof"].(map[string]any)["checkpoint"].(map[string]any)
-	env := cp["envelope"].(string)
-	text, _, _ := strings.Cut(env, "\n\n")
-	for _, w := range ws {
-		signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.signer)
-		if err != nil {
-			t.Fatal(err)
+	return lite.EditJSON(t, b, func(m map[string]any) {
+		cp := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)["inclusionProof"].(map[string]any)["checkpoint"].(map[string]any)
+		env := cp["envelope"].(string)
+		text, _, _ := strings.Cut(env, "\n\n")
+		for _, w := range ws {
+			signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.Signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, sig, _ := strings.Cut(string(signed), "\n\n")
+			env += sig
 		}
-		_, sig, _ := strings.Cut(string(signed), "\n\n")
-		env += sig
-	}
-	cp["envelope"] = env
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+		cp["envelope"] = env
+	})
 }
 
 // TestWitnessed verifies a keyless bundle under a witness policy: accepted
@@ -78,8 +51,8 @@ func TestWitnessed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w1, w2, stranger := newTestWitness(t, "w1.example/w"), newTestWitness(t, "w2.example/w"), newTestWitness(t, "w1.example/w")
-	policy, err := tlog.ParsePolicy(fmt.Appendf(nil, "witness W1 %s\nwitness W2 %s\ngroup both all W1 W2\nquorum both\n", w1.vkey, w2.vkey))
+	w1, w2, stranger := tlogtest.NewWitness(t, "w1.example/w"), tlogtest.NewWitness(t, "w2.example/w"), tlogtest.NewWitness(t, "w1.example/w")
+	policy, err := tlog.ParsePolicy(fmt.Appendf(nil, "witness W1 %s\nwitness W2 %s\ngroup both all W1 W2\nquorum both\n", w1.VKey, w2.VKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +112,6 @@ func TestSCTRequired(t *testing.T) {
 	if _, err := verify.Blob("b", set.bundles[0], verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: k}); err != nil {
 		t.Fatalf("under the server's root: %v", err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(st.srv.TrustedRoot(), &m); err != nil {
-		t.Fatal(err)
-	}
-	ctlogs, _ := m["ctlogs"].([]any)
-	if len(ctlogs) != 1 {
-		t.Fatalf("the server's trusted root lists %d CT logs, want 1", len(ctlogs))
-	}
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +121,15 @@ func TestSCTRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := sha256.Sum256(der)
-	l := ctlogs[0].(map[string]any)
-	l["publicKey"].(map[string]any)["rawBytes"] = der
-	l["logId"] = map[string]any{"keyId": id[:]}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := lite.EditJSON(t, st.srv.TrustedRoot(), func(m map[string]any) {
+		ctlogs, _ := m["ctlogs"].([]any)
+		if len(ctlogs) != 1 {
+			t.Fatalf("the server's trusted root lists %d CT logs, want 1", len(ctlogs))
+		}
+		l := ctlogs[0].(map[string]any)
+		l["publicKey"].(map[string]any)["rawBytes"] = der
+		l["logId"] = map[string]any{"keyId": id[:]}
+	})
 	tr, err := verify.ParseTrustedRoot(b)
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 )
 
@@ -23,23 +23,15 @@ func TestAttestRefusesImageSignatureType(t *testing.T) {
 	img := reg.PushImage(t, "demo/app:v1", "app")
 	dir := t.TempDir()
 	kp := testkit.NewKeyPair(t, dir, "cosign", keys.ECDSAP256, "pw")
-	write := func(name, content string) string {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	pred := write("pred.json", `{}`)
-	blob := write("app.tar.gz", "app")
+	pred := lite.WriteFile(t, dir, "pred.json", []byte(`{}`))
+	blob := lite.WriteFile(t, dir, "app.tar.gz", []byte("app"))
 	_, imgHex, err := attest.SplitDigest(img.DigestStr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	blobDigest := sha256.Sum256([]byte("app"))
-	stmt := write("statement.json", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app.tar.gz","digest":{"sha256":"`+
-		hex.EncodeToString(blobDigest[:])+`"}},{"digest":{"sha256":"`+imgHex+`"},"annotations":{"approved":"yes"}}],"predicateType":"`+attest.CosignSignPredicateType+`","predicate":{}}`)
+	stmt := lite.WriteFile(t, dir, "statement.json", []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app.tar.gz","digest":{"sha256":"`+
+		hex.EncodeToString(blobDigest[:])+`"}},{"digest":{"sha256":"`+imgHex+`"},"annotations":{"approved":"yes"}}],"predicateType":"`+attest.CosignSignPredicateType+`","predicate":{}}`))
 	env := func(k string) (string, bool) {
 		if k == "HALLMARK_PASSWORD" {
 			return "pw", true

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/setup"
+	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
 
@@ -111,4 +112,12 @@ func describeSigner(s verify.Signer) string {
 		parts = append(parts, "log not checked (--insecure-ignore-tlog)")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// readWitnessPolicyFlag reads the --witness-policy file, if one was named.
+func readWitnessPolicyFlag(path string) (*tlog.Policy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return setup.ReadWitnessPolicy(path)
 }

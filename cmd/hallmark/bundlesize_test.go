@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"hallmark.dev/keys"
+	"hallmark.dev/internal/testkit/lite"
 )
 
 // TestBundleSizeCheckedFirst: a bundle or provenance file over the size
@@ -27,16 +27,9 @@ func TestBundleSizeCheckedFirst(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := keys.Generate(keys.ECDSAP256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := keys.MarshalPublicKey(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pem := lite.NewPEMKey(t)
 	pub := filepath.Join(dir, "cosign.pub")
-	if err := os.WriteFile(pub, pem, 0o600); err != nil {
+	if err := os.WriteFile(pub, []byte(pem), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	artifact := filepath.Join(dir, "app.tar.gz")

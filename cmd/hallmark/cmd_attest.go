@@ -83,6 +83,7 @@ func verifyAttestationCmd(e *env) *cobra.Command {
 		pf         provenanceFlags
 		gateMaxAge string
 		gatePolicy string
+		sigPolicy  string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation --type TYPE (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) IMAGE",
@@ -99,7 +100,10 @@ Two policies are built in:
     signed timestamp or log entry) and a scan finish time no older than the maximum age,
     and with --gate-policy-digest run under that gate policy, the newest (by its signed
     scan finish time) must say the gate passed: an older pass does not outweigh a newer
-    block. Attestations outside the window are reported but do not decide.`,
+    block. Attestations outside the window are reported but do not decide.
+  - with --signing-policy-digest (--type slsaprovenance1), one verified provenance
+    statement must record that hallmark release was allowed by that signing policy
+    version (one suffices: a release signs the record only after the check passed).`,
 		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -139,6 +143,14 @@ Two policies are built in:
 					return err
 				}
 			}
+			if sigPolicy != "" && pt != attest.PredicateSLSAProvenance1 {
+				return withHint(fmt.Errorf("--signing-policy-digest checks SLSA v1 provenance (%s), not %s", attest.PredicateSLSAProvenance1, pt),
+					"pass --type slsaprovenance1")
+			}
+			spChecks, err := signingPolicyChecks(sigPolicy)
+			if err != nil {
+				return err
+			}
 			authority, err := af.authority()
 			if err != nil {
 				return err
@@ -156,6 +168,7 @@ Two policies are built in:
 					checks = append(checks, c)
 				}
 			}
+			checks = append(checks, spChecks...)
 			res, err := ops.VerifyAttestations(cmd.Context(), rf.client(), ops.VerifyAttestationsRequest{
 				Reference: args[0], Repository: e.repository(repository),
 				Policy: verify.AttestationPolicy{Authority: authority, PredicateType: pt},
@@ -190,5 +203,6 @@ Two policies are built in:
 	pf.bind(cmd, "required with the other provenance flags, which check every verified SLSA provenance statement")
 	cmd.Flags().StringVar(&gateMaxAge, "gate-max-age", "", "with --type vuln: the newest verified gate attestation signed and scanned at most this long ago (7d, 36h) must say the gate passed")
 	cmd.Flags().StringVar(&gatePolicy, "gate-policy-digest", "", "with --gate-max-age: the gate policy (sha256:…) it must have passed under")
+	cmd.Flags().StringVar(&sigPolicy, "signing-policy-digest", "", "with --type slsaprovenance1: the signing policy version (sha256:…) a verified provenance must record as having allowed the release (hallmark release --source-repo)")
 	return cmd
 }

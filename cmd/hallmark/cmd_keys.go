@@ -9,16 +9,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hallmark.dev/internal/pkcs11key"
 	"hallmark.dev/keys"
 )
 
 func generateKeyPairCmd(e *env) *cobra.Command {
-	var prefix, alg string
+	var prefix, alg, token string
 	cmd := &cobra.Command{
-		Use:   "generate-key-pair",
-		Short: "Generate a key pair in cosign's format (PREFIX.key, PREFIX.pub)",
+		Use:   "generate-key-pair [--pkcs11 URI]",
+		Short: "Generate a key pair in cosign's format (PREFIX.key, PREFIX.pub), or in a PKCS#11 token (PREFIX.pub)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if token != "" {
+				return e.generateInToken(token, keys.Algorithm(alg), prefix)
+			}
 			s, err := keys.Generate(keys.Algorithm(alg))
 			if err != nil {
 				return err
@@ -26,6 +30,7 @@ func generateKeyPairCmd(e *env) *cobra.Command {
 			return e.writeKeyPair(prefix, s)
 		},
 	}
+	cmd.Flags().StringVar(&token, "pkcs11", "", "generate the key in a PKCS#11 token, labelled by the URI's object= (and id=, else random): pkcs11:token=T;object=O?module-path=M")
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "write PREFIX.key and PREFIX.pub")
 	cmd.Flags().StringVar(&alg, "algorithm", string(keys.ECDSAP256), "key type: ecdsa-p256, ecdsa-p384, ecdsa-p521, ed25519, rsa-3072, rsa-4096")
 	return cmd
@@ -55,6 +60,37 @@ func importKeyPairCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&keyPath, "key", "", "PEM private key to import")
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "import-cosign", "write PREFIX.key and PREFIX.pub")
 	return cmd
+}
+
+// generateInToken creates a key pair in a token: the private key is
+// sensitive and cannot be extracted. The public key goes to PREFIX.pub.
+func (e *env) generateInToken(uri string, alg keys.Algorithm, prefix string) error {
+	u, err := pkcs11key.ParseURI(uri)
+	if err != nil {
+		return fmt.Errorf("--pkcs11: %w", err)
+	}
+	pubPath := prefix + ".pub"
+	if _, err := os.Stat(pubPath); err == nil {
+		return withHint(fmt.Errorf("%s already exists", pubPath), "remove it or choose another --output-key-prefix")
+	}
+	s, err := pkcs11key.Generate(u, e.pkcs11Options(), alg)
+	if err != nil {
+		return keyError(err)
+	}
+	e.onExit(s.Close)
+	pub, err := keys.MarshalPublicKey(s.Public())
+	if err != nil {
+		return err
+	}
+	if err := writeNew(pubPath, pub, 0o644); err != nil {
+		return err
+	}
+	e.info("generated a %s key in token %q; the private key cannot leave it", keys.Describe(s.Public()), s.URI().Token)
+	e.info("public key written to %s (%s)", pubPath, keys.Fingerprint(s.Public()))
+	key := *s.URI()
+	key.PINValue = "" // the URI to sign with; the PIN comes from where it came from
+	e.printf("%s\n", key.String())
+	return nil
 }
 
 func (e *env) writeKeyPair(prefix string, s crypto.Signer) error {

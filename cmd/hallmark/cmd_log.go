@@ -14,7 +14,6 @@ import (
 
 	"hallmark.dev/internal/logclient"
 	"hallmark.dev/internal/ops"
-	"hallmark.dev/internal/setup"
 	"hallmark.dev/tlog"
 	"hallmark.dev/verify"
 )
@@ -68,11 +67,9 @@ func logCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var policy *tlog.Policy
-			if witnessPolicy != "" {
-				if policy, err = setup.ReadWitnessPolicy(witnessPolicy); err != nil {
-					return err
-				}
+			policy, err := readWitnessPolicyFlag(witnessPolicy)
+			if err != nil {
+				return err
 			}
 			cp, raw, err := c.Checkpoint(cmd.Context())
 			if err != nil {

@@ -14,8 +14,6 @@ import (
 
 	"hallmark.dev/internal/monitor"
 	"hallmark.dev/internal/setup"
-	"hallmark.dev/tlog"
-	"hallmark.dev/verify"
 )
 
 func monitorCmd(e *env) *cobra.Command {
@@ -50,13 +48,9 @@ func monitorCmd(e *env) *cobra.Command {
 			for _, k := range cfg.Unsupported() {
 				e.warn("%s: %s is not supported and is ignored (hallmark monitor prints, writes outputIdentities and posts to --webhook)", config, k)
 			}
-			trData, err := os.ReadFile(trustedRoot)
+			tr, err := setup.ReadTrustedRoot(trustedRoot)
 			if err != nil {
-				return fmt.Errorf("read trusted root: %w", err)
-			}
-			tr, err := verify.ParseTrustedRoot(trData)
-			if err != nil {
-				return fmt.Errorf("%s: %w", trustedRoot, err)
+				return err
 			}
 			state := cfg.LogInfoFile
 			if state == "" {
@@ -66,11 +60,9 @@ func monitorCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var policy *tlog.Policy
-			if witnessPolicy != "" {
-				if policy, err = setup.ReadWitnessPolicy(witnessPolicy); err != nil {
-					return err
-				}
+			policy, err := readWitnessPolicyFlag(witnessPolicy)
+			if err != nil {
+				return err
 			}
 			m, err := monitor.New(cfg, monitor.Options{Logs: logs, Policy: policy, Webhook: webhook, HTTPClient: &http.Client{Timeout: 60 * time.Second}})
 			if err != nil {

@@ -42,18 +42,18 @@ func (f *policyReadFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.server, "server", "", "the hallmark server that stores the policy")
 	fl.StringVar(&f.repo, "repo", "", "the source repository (git.example.com/acme/app)")
 	fl.BoolVar(&f.allowHTTP, "allow-http-registry", false, "allow plain HTTP to a server that is not on loopback")
-	f.bindTrust(cmd)
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json to verify against (default: the one the server publishes)")
+	f.bindWriter(cmd)
 }
 
-// bindTrust binds the flags that say who must have written the policy and
-// where the newest version seen is remembered, for commands whose server
-// and repository flags are their own.
-func (f *policyReadFlags) bindTrust(cmd *cobra.Command) {
+// bindWriter binds the flags that say who must have written the policy and
+// where the newest version seen is remembered, for commands whose server,
+// repository and trust flags are their own (release).
+func (f *policyReadFlags) bindWriter(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.writerKeys, "policy-writer-key", nil, "the policy writer's public key file (PEM); repeatable")
 	fl.StringArrayVar(&f.writers, "policy-writer", nil, "the policy writer's keyless identity, ISSUER=SUBJECT; repeatable")
-	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json to verify against (default: the one the server publishes)")
-	fl.StringVar(&f.stateDir, "state-dir", "", "where the newest version seen of each repository is remembered (default $HALLMARK_STATE_DIR, else $XDG_STATE_HOME/hallmark, else ~/.local/state/hallmark)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "where the newest policy version seen of each repository is remembered (default $HALLMARK_STATE_DIR, else $XDG_STATE_HOME/hallmark, else ~/.local/state/hallmark)")
 }
 
 // source builds where the policy is read from and what it is verified
@@ -71,14 +71,29 @@ func (f *policyReadFlags) source(ctx context.Context, e *env) (policyops.Source,
 	}
 	src, err := policyops.NewSource(ctx, policyops.SourceConfig{Server: f.server, AllowHTTP: f.allowHTTP,
 		WriterKeyPaths: f.writerKeys, Writers: f.writers, TrustedRootPath: f.trustedRoot, StateDir: dir})
+	return src, policySourceError(err)
+}
+
+// policySourceError names the flags behind a source that could not be
+// built.
+func policySourceError(err error) error {
 	switch {
 	case errors.Is(err, policyops.ErrNoWriter):
-		return policyops.Source{}, withHint(errors.New("no policy writer given"),
+		return withHint(errors.New("no policy writer given"),
 			"pass --policy-writer-key FILE or --policy-writer ISSUER=SUBJECT: who must have signed every version")
 	case errors.Is(err, setup.ErrPlainHTTP):
-		return policyops.Source{}, withHint(err, "use https, or pass --allow-http-registry")
+		return withHint(err, "use https, or pass --allow-http-registry")
 	}
-	return src, err
+	return err
+}
+
+// signingPolicyError names the flag behind a release refused for want of
+// a policy.
+func signingPolicyError(err error, repo string) error {
+	if errors.Is(err, policyops.ErrNoPolicy) {
+		return withHint(err, "--require-signing-policy refuses a repository without one; publish one: hallmark policy publish --server URL --repo %s --policy FILE", repo)
+	}
+	return err
 }
 
 // stateDir returns the flag, else $HALLMARK_STATE_DIR, else
@@ -256,16 +271,11 @@ policy denies the release.`,
 			} else {
 				e.printCheck(r)
 			}
-			switch r.Verdict {
-			case policyops.VerdictNoPolicy:
-				if requirePolicy {
-					return withHint(fmt.Errorf("%s has no published signing policy, and --require-signing-policy is set", r.Repository),
-						"publish one: hallmark policy publish --server URL --repo %s --policy FILE", r.Repository)
-				}
+			if err := r.Err(requirePolicy); err != nil {
+				return signingPolicyError(err, r.Repository)
+			}
+			if r.Verdict == policyops.VerdictNoPolicy {
 				e.info("notice: %s has no published signing policy: nothing was checked", r.Repository)
-			case policyops.VerdictDenied:
-				return fmt.Errorf("the signing policy of %s (version %d) denies the release of tag %s (commit %s): %s",
-					r.Repository, r.PolicyVersion, r.Tag, r.Commit, r.Evaluation.Decision.Reason)
 			}
 			return nil
 		},

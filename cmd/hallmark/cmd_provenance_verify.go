@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/policy"
+	"hallmark.dev/signpolicy"
 )
 
 func verifyProvenanceCmd(e *env) *cobra.Command {
@@ -19,6 +21,7 @@ func verifyProvenanceCmd(e *env) *cobra.Command {
 		repository     string
 		output         string
 		printProv      bool
+		policyDigest   string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-provenance --source-uri REPO (--key PUB | --certificate-identity I --certificate-oidc-issuer U --trusted-root R) (IMAGE | --provenance-path FILE ARTIFACT...)",
@@ -26,7 +29,8 @@ func verifyProvenanceCmd(e *env) *cobra.Command {
 		Long: `Verify SLSA build provenance (v1 or v0.2): first the signature, under --key or a keyless
 identity, then what the provenance says: the source repository (--source-uri), and when given the
 tag, a semantic-version-compatible tag, the branch, the builder and the workflow inputs. The
-artifacts must be among the provenance's subjects.
+artifacts must be among the provenance's subjects. With --signing-policy-digest, the same
+provenance must record that hallmark release was allowed by that signing policy version.
 
 For an IMAGE, the image's attestations are fetched from its registry. For files, --provenance-path
 is a Sigstore bundle, a .intoto.jsonl file (one DSSE envelope or bundle per line, as
@@ -52,14 +56,18 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 			if err != nil {
 				return err
 			}
+			checks, err := signingPolicyChecks(policyDigest)
+			if err != nil {
+				return err
+			}
 			var res *ops.VerifyProvenanceResult
 			if provenancePath != "" {
 				res, err = ops.VerifyArtifactProvenance(cmd.Context(), ops.VerifyArtifactProvenanceRequest{
-					ProvenancePath: provenancePath, Artifacts: args, Authority: authority, Requirements: req,
+					ProvenancePath: provenancePath, Artifacts: args, Authority: authority, Requirements: req, Checks: checks,
 				})
 			} else {
 				res, err = ops.VerifyImageProvenance(cmd.Context(), rf.client(), ops.VerifyImageProvenanceRequest{
-					Reference: args[0], Repository: e.repository(repository), Authority: authority, Requirements: req,
+					Reference: args[0], Repository: e.repository(repository), Authority: authority, Requirements: req, Checks: checks,
 				})
 			}
 			if output == "json" && res != nil {
@@ -88,7 +96,21 @@ slsa-github-generator and 'gh attestation download' write them) or npm's attesta
 	fl.BoolVar(&printProv, "print-provenance", false, "print the verified provenance statement (JSON) on standard output")
 	fl.StringVarP(&output, "output", "o", "text", "text or json")
 	fl.StringVar(&repository, "repository", "", "look for attestations in this repository (also HALLMARK_REPOSITORY)")
+	fl.StringVar(&policyDigest, "signing-policy-digest", "", "the signing policy version (sha256:…) the provenance must record as having allowed the release (hallmark release --source-repo)")
 	return cmd
+}
+
+// signingPolicyChecks returns the check --signing-policy-digest asks for,
+// none when it is empty.
+func signingPolicyChecks(digest string) ([]policy.Check, error) {
+	if digest == "" {
+		return nil, nil
+	}
+	c, err := signpolicy.NewProvenanceCheck(digest)
+	if err != nil {
+		return nil, withHint(err, "--signing-policy-digest is the digest hallmark policy show prints for the version: sha256:<64 hex digits>")
+	}
+	return []policy.Check{c}, nil
 }
 
 // printProvenance reports the provenance that passed: on standard output,

@@ -11,6 +11,7 @@ import (
 
 	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/policyops"
 )
 
 func releaseCmd(e *env) *cobra.Command {
@@ -26,15 +27,31 @@ func releaseCmd(e *env) *cobra.Command {
 		repository  string
 		logLimit    int
 		output      string
+		pf          policyReadFlags
+		sourceRepo  string
+		gitDir, tag string
+		requirePol  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "release IMAGE (--report R.json | --scan) [--sbom SBOM.json] [--provenance FILE|auto] [--exceptions .trivyignore.yaml] (--key KEY | --identity-token T --server URL)",
+		Use:   "release IMAGE (--report R.json | --scan) [--sbom SBOM.json] [--provenance FILE|auto] [--exceptions .trivyignore.yaml] (--key KEY | --identity-token T --server URL) [--server URL --source-repo URI --git-dir DIR --tag TAG (--policy-writer-key FILE | --policy-writer ISSUER=SUBJECT)]",
 		Short: "Gate an image on its scan, then sign it and attest its SBOM, provenance and gate result",
 		Long: `Release an image in the only safe order: resolve its digest once, gate the
 scan report of that digest (refusing a report for another digest), check the
 SBOM and the provenance, and only if all of that passes, sign the image and
 attach the gate result (cosign's vuln predicate), the SBOM and the provenance
 as attestations. Nothing is signed when any step before signing fails.
+
+With --source-repo, the release is also checked against the source
+repository's signing policy, stored on --server (as hallmark policy check
+does: the tag in --git-dir signed by a named key, named approvals of its
+commit, verified scans, among them this release's gate result), after the
+gate and before signing: a denial signs nothing. The provenance attached
+(--provenance) records the policy version that allowed the release, at
+buildDefinition.internalParameters["https://hallmark.dev/signing-policy/v1"];
+consumers require it with verify-provenance --signing-policy-digest. A
+provenance file that carries that record already is refused. A repository
+with no published policy is released with a notice, unless
+--require-signing-policy.
 
 Attestations larger than --tlog-limit are timestamped instead of logged
 (verify them with --insecure-ignore-tlog), as for an SBOM too large for a
@@ -75,14 +92,41 @@ re-checks the exceptions and attaches a fresh set.`,
 				return err
 			}
 			req.Signer, req.Options, req.TimestampOnly = s.Keypair, s.Options, s.TimestampOnly
+			stateDir := ""
+			if sourceRepo != "" {
+				if stateDir, err = e.stateDir(pf.stateDir); err != nil {
+					return err
+				}
+			}
+			check, err := policyops.NewReleasePolicy(cmd.Context(), policyops.ReleaseCheckConfig{
+				SourceConfig: policyops.SourceConfig{Server: sf.server, AllowHTTP: rf.allowHTTP, WriterKeyPaths: pf.writerKeys, Writers: pf.writers, StateDir: stateDir},
+				Repository:   sourceRepo, GitDir: gitDir, Tag: tag, Require: requirePol,
+			})
+			if errors.Is(err, policyops.ErrIncompleteReleaseCheck) {
+				return withHint(err, "a signing policy check needs --source-repo URI, --git-dir DIR, --tag TAG and --server URL (the hallmark server that stores the policy)")
+			}
+			if err != nil {
+				return policySourceError(err)
+			}
+			if check != nil {
+				req.BeforeSign = check
+			}
 			req.Gate, req.ScanImage = gf.request(ops.GateRequest{ReportPath: report}), scanImage
 			req.Events = func(ev ops.Event) {
-				if ev.Kind != ops.EventGated {
-					return
-				}
-				e.warnExpiring(ev.Gate)
-				if output == "text" {
-					e.printGate(ev.Gate)
+				switch {
+				case ev.Kind == ops.EventGated:
+					e.warnExpiring(ev.Gate)
+					if output == "text" {
+						e.printGate(ev.Gate)
+					}
+				case ev.Kind == ops.EventSigningPolicy && ev.SigningPolicy != nil:
+					if output == "text" {
+						e.printf("\n")
+						e.printCheck(ev.SigningPolicy)
+					}
+					if ev.SigningPolicy.Verdict == policyops.VerdictNoPolicy && !requirePol {
+						e.info("notice: %s has no published signing policy: released without a signing policy check", ev.SigningPolicy.Repository)
+					}
 				}
 			}
 			res, err := ops.Release(cmd.Context(), rf.client(), req)
@@ -103,7 +147,13 @@ re-checks the exceptions and attaches a fresh set.`,
 			if err != nil && (res == nil || res.Gate == nil) {
 				return gf.error(err)
 			}
-			return err
+			if err != nil {
+				return signingPolicyError(err, sourceRepo)
+			}
+			if r := res.SigningPolicy.Record(); r != nil && !res.RecordsSigningPolicy() {
+				e.info("notice: no provenance attached: nothing a consumer can check records that version %d (%s) of the signing policy allowed this release; pass --provenance auto or FILE", r.Version, r.Digest)
+			}
+			return nil
 		},
 	}
 	sf.bind(cmd)
@@ -118,6 +168,11 @@ re-checks the exceptions and attaches a fresh set.`,
 	f.StringVar(&repository, "repository", "", "store signatures and attestations in this repository (also HALLMARK_REPOSITORY)")
 	f.IntVar(&logLimit, "tlog-limit", 128<<10, "attestations larger than this many bytes get a signed timestamp instead of a log entry")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
+	f.StringVar(&sourceRepo, "source-repo", "", "check the release against this source repository's signing policy (git.example.com/acme/app), stored on --server")
+	f.StringVar(&gitDir, "git-dir", "", "with --source-repo: the local git repository the tag is read from (its .git directory, or a bare repository)")
+	f.StringVar(&tag, "tag", "", "with --source-repo: the release tag")
+	f.BoolVar(&requirePol, "require-signing-policy", false, "with --source-repo: refuse to release when the repository has no published signing policy")
+	pf.bindWriter(cmd)
 	return cmd
 }
 

@@ -23,7 +23,7 @@ func serveCmd(e *env) *cobra.Command {
 		configFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE] [--database mysql://… --object-store s3://…] [--config FILE]",
+		Use:   "serve --data DIR [--addr HOST:PORT] [--public-url URL] [--dev-oidc] [--oidc-issuer TYPE=URL]... [--witness-policy FILE] [--ca-key|--tsa-key|--log-key PKCS11-URI] [--database mysql://… --object-store s3://…] [--config FILE]",
 		Short: "Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process",
 		Long: `Serve the private trust stack (CA, log, timestamp authority, trust root) and the registry from one process.
 
@@ -74,9 +74,10 @@ precedence over the environment, which takes precedence over the file.`,
 				level = slog.LevelDebug
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(e.err, &slog.HandlerOptions{Level: level}))
+			cfg.PKCS11 = e.pkcs11Options()
 			s, err := server.New(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return keyError(err)
 			}
 			if host, _, err := net.SplitHostPort(s.Addr().String()); err == nil && !store.IsLoopback(host) {
 				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", s.Addr())
@@ -96,6 +97,9 @@ precedence over the environment, which takes precedence over the file.`,
 	cmd.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, when behind a proxy (default http://ADDR)")
 	cmd.Flags().BoolVar(&cfg.DevOIDC, "dev-oidc", false, "run the built-in OIDC issuer (local use only: it mints tokens for anyone)")
 	cmd.Flags().StringArrayVar(&issuers, "oidc-issuer", nil, "trust an OIDC issuer: TYPE=URL, TYPE one of email, github-workflow, gitlab-pipeline, kubernetes, uri (repeatable)")
+	cmd.Flags().StringVar(&cfg.CAKey, "ca-key", "", "the CA's issuing key in a token, a PKCS#11 URI (certified by the CA's root on first start and after rotate-ca)")
+	cmd.Flags().StringVar(&cfg.TSAKey, "tsa-key", "", "the timestamp authority's key in a token (ECDSA), a PKCS#11 URI, taken when its directory is created")
+	cmd.Flags().StringVar(&cfg.LogKey, "log-key", "", "the log's checkpoint key in a token (Ed25519 or ECDSA P-256), a PKCS#11 URI, taken when the log is created")
 	cmd.Flags().StringVar(&cfg.WitnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: publish each checkpoint of the log and the CT log only once its quorum of witnesses (with URLs) cosigned it")
 	cmd.Flags().StringVar(&cfg.Database, "database", "", "keep the shared state of a replica set in this MySQL database: mysql://USER:PASSWORD@HOST:PORT/DB (with --object-store)")
 	cmd.Flags().StringVar(&cfg.ObjectStore, "object-store", "", "keep the logs' tiles and the registry of a replica set in this S3 bucket: s3://BUCKET?endpoint=URL&path-style=true&region=REGION (with --database)")

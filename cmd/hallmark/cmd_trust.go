@@ -79,7 +79,7 @@ func trustCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e.printf("Retired the intermediate to %s; its key is deleted.\nRestart hallmark serve: it certifies a new intermediate and publishes a trusted root that keeps the retired one, valid until now.\n", retired)
+			e.printf("Retired the intermediate to %s; its key file, if any, is deleted (a key in a token stays there: restart with --ca-key naming a new one to change the key too).\nRestart hallmark serve: it certifies a new intermediate and publishes a trusted root that keeps the retired one, valid until now.\n", retired)
 			return nil
 		},
 	}

@@ -32,6 +32,7 @@ import (
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/tlog"
 )
@@ -85,6 +86,8 @@ func TestScript(t *testing.T) {
 			"policyproxy":  cmdPolicyProxy,
 			"stdoutvar":    cmdStdoutVar,
 			"yamlquote":    cmdYAMLQuote,
+			"softhsm":      cmdSoftHSM,
+			"pkcs11shim":   cmdPKCS11Shim,
 		},
 	})
 }
@@ -481,18 +484,11 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 	if addr := ts.Getenv("SERVERHOST"); addr != "" {
 		cfg.Addr = addr // a restart keeps its address
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
+	s, stopServer, err := testkit.StartServer(cfg)
 	if err != nil {
-		cancel()
 		ts.Fatalf("start server: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		<-done
-	})
+	stop := func() { stopServer() } // a script judges the server by its replies, not by how serving ended
 	ts.Defer(stop)
 	ts.Value("server").(*scriptServer).stop = stop
 	ts.Setenv("SERVER", s.URL())

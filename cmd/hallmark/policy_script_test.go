@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -52,18 +51,11 @@ func cmdPolicyServer(ts *testscript.TestScript, neg bool, args []string) {
 	if *writer != "" {
 		cfg.SigningPolicy.Writers = []signpolicy.Identity{{Issuer: url + "/oidc", Subject: *writer}}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
+	s, stop, err := testkit.StartServer(cfg)
 	if err != nil {
-		cancel()
 		ts.Fatalf("start server: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	ts.Defer(func() {
-		cancel()
-		<-done
-	})
+	ts.Defer(func() { stop() })
 	ts.Setenv(name, s.URL())
 	ts.Setenv(name+"HOST", s.Addr().String())
 	ts.Setenv(name+"DATA", dir)
@@ -72,6 +64,9 @@ func cmdPolicyServer(ts *testscript.TestScript, neg bool, args []string) {
 // scriptCondition answers [hsm]: the tools hsmagent runs are installed.
 // When HALLMARK_REQUIRE_PEERS=1 a missing tool fails the script instead.
 func scriptCondition(cond string) (bool, error) {
+	if cond == "softhsm" {
+		return softhsmCondition()
+	}
 	if cond != "hsm" {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}

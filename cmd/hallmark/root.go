@@ -17,7 +17,13 @@ type env struct {
 	ui
 	stdin     io.Reader
 	lookupEnv func(string) (string, bool)
+	// closers release what the command opened (keys in tokens) when it
+	// ends.
+	closers []func() error
 }
+
+// onExit has f run when the command ends.
+func (e *env) onExit(f func() error) { e.closers = append(e.closers, f) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	e := &env{ui: ui{out: stdout, err: stderr}, stdin: stdin, lookupEnv: lookupEnv}
@@ -55,11 +61,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		verifyProvenanceCmd(e),
 		approveCmd(e), policyCmd(e),
 		adminCmd(e),
+		publicKeyCmd(e), pkcs11Cmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		if cerr := e.closers[i](); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		e.fail(err)
 		return 1
 	}

@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 )
 
@@ -21,44 +17,13 @@ import (
 // the signed timestamp is required instead and the result says the log
 // was not checked.
 func TestTrustedRootWithoutLog(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	st := testkit.StartStack(t, nil)
+	srv := st.Server
 	dir := t.TempDir()
-	var m map[string]any
-	if err := json.Unmarshal(srv.TrustedRoot(), &m); err != nil {
-		t.Fatal(err)
-	}
-	delete(m, "tlogs")
-	noLog, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name string, data []byte) string {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	rootPath := write("trusted_root.json", noLog)
-	file := write("file.txt", []byte("a release"))
-	token, err := srv.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	noLog := lite.EditJSON(t, srv.TrustedRoot(), func(m map[string]any) { delete(m, "tlogs") })
+	rootPath := lite.WriteFile(t, dir, "trusted_root.json", noLog)
+	file := lite.WriteFile(t, dir, "file.txt", []byte("a release"))
+	token := st.Token(t, "dev@example.com")
 	kp := testkit.NewKeyPair(t, dir, "cosign", keys.ECDSAP256, "pw")
 	env := func(k string) (string, bool) {
 		if k == "HALLMARK_PASSWORD" {

@@ -147,6 +147,9 @@ func (e *env) printRelease(r *ops.ReleaseResult) {
 		if a.TimestampOnly {
 			note = fmt.Sprintf("timestamp only (%d bytes, over the log limit)", a.Size)
 		}
+		if p := a.SigningPolicy; p != nil {
+			note = fmt.Sprintf("records signing policy version %d (%s)", p.Version, p.Digest)
+		}
 		rows = append(rows, []string{a.Kind, a.PredicateType, a.Referrer, note})
 	}
 	e.table("  ", rows)

@@ -27,12 +27,13 @@ import (
 	"hallmark.dev/internal/ca"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/testkit/lite"
 )
 
 func TestIssuedCertificate(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	s := newStack(t, stackOptions{caNow: func() time.Time { return now }})
-	k := newP256(t)
+	k := lite.NewECDSAKey(t)
 	tok := mint(t, s.email, "alice@example.com", "sigstore", nil)
 	status, body := s.post(t, keyRequest(t, &k.PublicKey, "ECDSA", prove(t, k, "alice@example.com")), tok)
 	if status != http.StatusOK {
@@ -160,9 +161,9 @@ func TestRefusals(t *testing.T) {
 
 	const alice = "alice@example.com"
 	good := mint(t, s.email, alice, "sigstore", nil)
-	k := newP256(t)
+	k := lite.NewECDSAKey(t)
 	goodProof := prove(t, k, alice)
-	other := newP256(t)
+	other := lite.NewECDSAKey(t)
 	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -425,7 +426,7 @@ func TestExternalSigner(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.caDir, "intermediate-key.pem")); err == nil {
 		t.Error("an intermediate key file was written although the signer is external")
 	}
-	k := newP256(t)
+	k := lite.NewECDSAKey(t)
 	status, body := s.post(t, keyRequest(t, &k.PublicKey, "ECDSA", prove(t, k, "alice@example.com")), mint(t, s.email, "alice@example.com", "", nil))
 	if status != 200 {
 		t.Fatalf("got %d %v", status, body)
@@ -477,7 +478,7 @@ func TestValidityAndIntermediateExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serve(t, c)
-	k := newP256(t)
+	k := lite.NewECDSAKey(t)
 	status, body := post(t, srv, keyRequest(t, &k.PublicKey, "", prove(t, k, "alice@example.com")))
 	if status != 200 {
 		t.Fatalf("got %d %v", status, body)

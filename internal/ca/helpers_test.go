@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -205,15 +204,6 @@ func keyRequest(t *testing.T, pub crypto.PublicKey, alg string, proof []byte) []
 		t.Fatal(err)
 	}
 	return body
-}
-
-func newP256(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // prove signs msg with k as sigstore-go does for P-256 keys.

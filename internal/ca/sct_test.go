@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 )
@@ -31,22 +30,7 @@ func TestEmbeddedSCT(t *testing.T) {
 			s := newStack(t, stackOptions{ct: tc.ct})
 			tr := s.trustedRoot(t)
 			artifact := []byte("hello, transparent keyless")
-			kp, err := sign.NewEphemeralKeypair(&sign.EphemeralKeypairOptions{Algorithm: protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256})
-			if err != nil {
-				t.Fatalf("NewEphemeralKeypair: %v", err)
-			}
-			pb, err := sign.Bundle(&sign.PlainData{Data: artifact}, kp, sign.BundleOptions{
-				CertificateProvider:        sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.caSrv.URL}),
-				CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: mint(t, s.email, "alice@example.com", "sigstore", nil)},
-				Context:                    t.Context(),
-			})
-			if err != nil {
-				t.Fatalf("sign.Bundle: %v", err)
-			}
-			b, err := bundle.NewBundle(pb)
-			if err != nil {
-				t.Fatalf("bundle.NewBundle: %v", err)
-			}
+			b := s.signBundle(t, &sign.PlainData{Data: artifact}, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256, mint(t, s.email, "alice@example.com", "sigstore", nil), nil)
 			if !tc.ct {
 				// A trusted root that lists a CT log the CA never logged to.
 				ctStack := newStack(t, stackOptions{ct: true})

@@ -10,9 +10,35 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 )
+
+// signBundle signs content with sigstore-go's own Fulcio client against
+// the stack's CA: a new key of alg, certified for token. With tr set,
+// sign.Bundle verifies what it made against it.
+func (s *stack) signBundle(t *testing.T, content sign.Content, alg protocommon.PublicKeyDetails, token string, tr root.TrustedMaterial) *bundle.Bundle {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(&sign.EphemeralKeypairOptions{Algorithm: alg})
+	if err != nil {
+		t.Fatalf("NewEphemeralKeypair: %v", err)
+	}
+	pb, err := sign.Bundle(content, kp, sign.BundleOptions{
+		CertificateProvider:        sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.caSrv.URL}),
+		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: token},
+		TrustedRoot:                tr,
+		Context:                    t.Context(),
+	})
+	if err != nil {
+		t.Fatalf("sign.Bundle: %v", err)
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		t.Fatalf("bundle.NewBundle: %v", err)
+	}
+	return b
+}
 
 // TestSigstoreGoKeyless signs with sigstore-go's own Fulcio client against
 // the CA, for each key type sigstore-go can request a certificate for,
@@ -43,24 +69,7 @@ func TestSigstoreGoKeyless(t *testing.T) {
 			}
 			issued++
 			t.Run(alg.String()+"/"+kind, func(t *testing.T) {
-				kp, err := sign.NewEphemeralKeypair(&sign.EphemeralKeypairOptions{Algorithm: alg})
-				if err != nil {
-					t.Fatalf("NewEphemeralKeypair: %v", err)
-				}
-				pb, err := sign.Bundle(contents[kind], kp, sign.BundleOptions{
-					CertificateProvider:        sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.caSrv.URL}),
-					CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: mint(t, s.email, subject, "sigstore", nil)},
-					// sign.Bundle verifies what it made against this root.
-					TrustedRoot: tr,
-					Context:     t.Context(),
-				})
-				if err != nil {
-					t.Fatalf("sign.Bundle: %v", err)
-				}
-				b, err := bundle.NewBundle(pb)
-				if err != nil {
-					t.Fatalf("bundle.NewBundle: %v", err)
-				}
+				b := s.signBundle(t, contents[kind], alg, mint(t, s.email, subject, "sigstore", nil), tr)
 				v, err := verify.NewVerifier(tr, verify.WithCurrentTime())
 				if err != nil {
 					t.Fatalf("verify.NewVerifier: %v", err)
@@ -116,20 +125,9 @@ func TestGitHubExtensions(t *testing.T) {
 		"run_attempt":           "2",
 	}
 	tok := mint(t, s.github, "repo:octo/hello:ref:refs/tags/v1", "sigstore", claims)
-	kp, err := sign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	artifact := []byte("release artifact")
 	tr := s.trustedRoot(t)
-	pb, err := sign.Bundle(&sign.PlainData{Data: artifact}, kp, sign.BundleOptions{
-		CertificateProvider:        sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.caSrv.URL}),
-		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: tok},
-		TrustedRoot:                tr,
-	})
-	if err != nil {
-		t.Fatalf("sign.Bundle: %v", err)
-	}
+	b := s.signBundle(t, &sign.PlainData{Data: artifact}, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256, tok, tr)
 	leaf := s.last.Load()
 	got, err := certificate.ParseExtensions(leaf.Extensions)
 	if err != nil {
@@ -166,10 +164,6 @@ func TestGitHubExtensions(t *testing.T) {
 	}
 
 	// The policy a consumer would write for this workflow passes.
-	b, err := bundle.NewBundle(pb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, err := verify.NewVerifier(tr, verify.WithCurrentTime())
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -33,6 +32,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"hallmark.dev/internal/ctlog"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/tlog"
 )
 
@@ -42,15 +42,6 @@ var oidPoison = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}
 type pki struct {
 	root, inter       *x509.Certificate
 	rootKey, interKey *ecdsa.PrivateKey
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func create(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
@@ -68,7 +59,7 @@ func create(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, 
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	p := &pki{rootKey: newKey(t), interKey: newKey(t)}
+	p := &pki{rootKey: lite.NewECDSAKey(t), interKey: lite.NewECDSAKey(t)}
 	now := time.Now()
 	ca := func(cn string, serial int64) *x509.Certificate {
 		return &x509.Certificate{
@@ -95,7 +86,7 @@ func (p *pki) leaf(t *testing.T, subject string, serial int64, poisoned bool) *x
 	if poisoned {
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidPoison, Critical: true, Value: []byte{5, 0}}}
 	}
-	return create(t, tmpl, p.inter, newKey(t).Public(), p.interKey)
+	return create(t, tmpl, p.inter, lite.NewECDSAKey(t).Public(), p.interKey)
 }
 
 func newLog(t *testing.T, roots ...*x509.Certificate) *ctlog.Log {
@@ -159,7 +150,7 @@ func TestSCTVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The leaves of the data tile hash to the checkpoint's root.
-	data := get(t, srv.URL+"/tile/data/000.p/2")
+	data := lite.Get(t, srv.URL+"/tile/data/000.p/2")
 	leaves := tileLeaves(t, data)
 	if len(leaves) != 2 {
 		t.Fatalf("data tile has %d leaves, want 2", len(leaves))
@@ -171,7 +162,7 @@ func TestSCTVerifies(t *testing.T) {
 	// Each issuer an entry names is served.
 	for _, cert := range []*x509.Certificate{p.inter, p.root} {
 		fp := sha256.Sum256(cert.Raw)
-		if got := get(t, srv.URL+"/issuer/"+hex.EncodeToString(fp[:])); !bytes.Equal(got, cert.Raw) {
+		if got := lite.Get(t, srv.URL+"/issuer/"+hex.EncodeToString(fp[:])); !bytes.Equal(got, cert.Raw) {
 			t.Errorf("issuer %s: got %d bytes, want the certificate", cert.Subject.CommonName, len(got))
 		}
 	}
@@ -223,23 +214,6 @@ func ctChain(t *testing.T, certs ...*x509.Certificate) []*ctx509.Certificate {
 		out = append(out, cc)
 	}
 	return out
-}
-
-func get(t *testing.T, url string) []byte {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	return b
 }
 
 func waitCheckpoint(t *testing.T, base string, size uint64) []byte {
@@ -352,10 +326,9 @@ func TestHTTPAddPreChain(t *testing.T) {
 	if resp2.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "needs a precertificate") {
 		t.Errorf("got %s %q, want 400 saying it needs a precertificate", resp2.Status, msg)
 	}
-	roots := get(t, srv.URL+"/ct/v1/get-roots")
+	roots := lite.Get(t, srv.URL+"/ct/v1/get-roots")
 	var gr ct.GetRootsResponse
 	if err := json.Unmarshal(roots, &gr); err != nil || len(gr.Certificates) != 1 {
 		t.Errorf("get-roots: %s (%v), want one root", roots, err)
 	}
 }
-

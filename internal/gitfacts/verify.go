@@ -83,28 +83,22 @@ func Verify(t *Tag, commit string, p *signpolicy.Policy) (signpolicy.TagFact, si
 		return reject("the tag points at commit %s, not %s (the commit being released)", h.object, commit)
 	}
 	payload, sig, format := splitSignature(t.Raw)
+	verifySig := verifyOpenPGP
 	switch format {
 	case "":
 		return reject("annotated tag without a signature")
 	case FormatX509:
 		return reject("X.509 (gitsign) tag signatures are not verified by hallmark: sign tags with gpg.format=ssh or openpgp")
 	case FormatSSH:
-		name, how, err := verifySSH(payload, sig, p)
-		if err != nil {
-			return reject("%v", err)
-		}
-		fact.Signer, ev.Principal = name, name
-		ev.Result, ev.Detail = signpolicy.Verified, fmt.Sprintf("signed by %s: %s, over the tag object, which points at commit %s", name, how, commit)
-		return fact, ev
-	default:
-		name, how, err := verifyOpenPGP(payload, sig, p)
-		if err != nil {
-			return reject("%v", err)
-		}
-		fact.Signer, ev.Principal = name, name
-		ev.Result, ev.Detail = signpolicy.Verified, fmt.Sprintf("signed by %s: %s, over the tag object, which points at commit %s", name, how, commit)
-		return fact, ev
+		verifySig = verifySSH
 	}
+	name, how, err := verifySig(payload, sig, p)
+	if err != nil {
+		return reject("%v", err)
+	}
+	fact.Signer, ev.Principal = name, name
+	ev.Result, ev.Detail = signpolicy.Verified, fmt.Sprintf("signed by %s: %s, over the tag object, which points at commit %s", name, how, commit)
+	return fact, ev
 }
 
 func verifySSH(payload, armored []byte, p *signpolicy.Policy) (name, how string, err error) {

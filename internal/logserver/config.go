@@ -1,6 +1,7 @@
 package logserver
 
 import (
+	"crypto"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,6 +71,12 @@ type Config struct {
 	// default) or KeyECDSAP256. An existing key is used whatever its type;
 	// a KeyType that contradicts it is an error.
 	KeyType string
+
+	// Signer, if set, is the log's key held elsewhere (a PKCS#11 token),
+	// Ed25519 or ECDSA P-256, used instead of Dir/log-key.pem, which is
+	// neither read nor written. A log keeps its key: an existing log whose
+	// published checkpoint another key signed is refused (ErrKeyMismatch).
+	Signer crypto.Signer
 
 	// Logger receives the log's diagnostics. Nil discards them.
 	Logger *slog.Logger

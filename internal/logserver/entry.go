@@ -1,6 +1,7 @@
 package logserver
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -73,6 +74,12 @@ func canonicalEntry(req any, algs *signature.AlgorithmRegistryConfig) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: hashedrekord: %v", ErrInvalidEntry, err)
 	}
+	if body, ok := appendCanonical(nil, entry); ok {
+		if len(body) > tessera.DefaultEntrySizeLimit {
+			return nil, fmt.Errorf("%w: the entry is %d bytes, the log takes at most %d", ErrInvalidEntry, len(body), tessera.DefaultEntrySizeLimit)
+		}
+		return body, nil
+	}
 	serialized, err := protojson.Marshal(entry)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding the entry: %v", ErrInvalidEntry, strings.TrimPrefix(err.Error(), "proto: "))
@@ -85,4 +92,47 @@ func canonicalEntry(req any, algs *signature.AlgorithmRegistryConfig) ([]byte, e
 		return nil, fmt.Errorf("%w: the entry is %d bytes, the log takes at most %d", ErrInvalidEntry, len(body), tessera.DefaultEntrySizeLimit)
 	}
 	return body, nil
+}
+
+// appendCanonical appends the JCS form of the protojson of a hashedrekord
+// v0.0.2 entry, written directly: what protojson.Marshal and the
+// canonicaliser make of it (keys sorted, bytes in padded standard base64,
+// enums by name, no white space), without either. It handles the entries
+// ToLogEntry builds from a valid request: every field set, enums known, a
+// public key or a certificate; for any other it reports false and the
+// caller takes the general path. FuzzCanonicalEntry holds its output to
+// sigstore-go's reconstruction (protojson and the canonicaliser).
+func appendCanonical(b []byte, e *rekorpb.Entry) ([]byte, bool) {
+	spec := e.GetSpec().GetHashedRekordV002()
+	data, sig := spec.GetData(), spec.GetSignature()
+	v := sig.GetVerifier()
+	alg, algKnown := protocommon.HashAlgorithm_name[int32(data.GetAlgorithm())]
+	details, detailsKnown := protocommon.PublicKeyDetails_name[int32(v.GetKeyDetails())]
+	var keyField string
+	var key []byte
+	switch vv := v.GetVerifier().(type) {
+	case *rekorpb.Verifier_PublicKey:
+		keyField, key = "publicKey", vv.PublicKey.GetRawBytes()
+	case *rekorpb.Verifier_X509Certificate:
+		keyField, key = "x509Certificate", vv.X509Certificate.GetRawBytes()
+	}
+	if e.GetKind() != entryKind || e.GetApiVersion() != entryVersion || spec == nil ||
+		!algKnown || data.GetAlgorithm() == 0 || len(data.GetDigest()) == 0 ||
+		len(sig.GetContent()) == 0 || !detailsKnown || v.GetKeyDetails() == 0 || len(key) == 0 {
+		return b, false
+	}
+	b = append(b, `{"apiVersion":"`+entryVersion+`","kind":"`+entryKind+`","spec":{"hashedRekordV002":{"data":{"algorithm":"`...)
+	b = append(b, alg...)
+	b = append(b, `","digest":"`...)
+	b = base64.StdEncoding.AppendEncode(b, data.GetDigest())
+	b = append(b, `"},"signature":{"content":"`...)
+	b = base64.StdEncoding.AppendEncode(b, sig.GetContent())
+	b = append(b, `","verifier":{"keyDetails":"`...)
+	b = append(b, details...)
+	b = append(b, `","`...)
+	b = append(b, keyField...)
+	b = append(b, `":{"rawBytes":"`...)
+	b = base64.StdEncoding.AppendEncode(b, key)
+	b = append(b, `"}}}}}}`...)
+	return b, true
 }

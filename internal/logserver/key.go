@@ -31,26 +31,29 @@ func lockDir(dir string) (*os.File, error) {
 	return f, err
 }
 
-// loadOrCreateKey returns the log's private key from dir, creating one of
-// keyType ("" meaning Ed25519) if the log is new.
-func loadOrCreateKey(dir, keyType string, exists bool) (crypto.Signer, error) {
+// loadOrCreateKey returns the log's private key: given, else the one in
+// dir, creating one of keyType ("" meaning Ed25519) if the log is new.
+func loadOrCreateKey(dir, keyType string, given crypto.Signer, exists bool) (crypto.Signer, error) {
 	path := filepath.Join(dir, keyFile)
 	var key crypto.Signer
 	var err error
-	if exists {
+	switch {
+	case given != nil:
+		key, path = given, "given"
+	case exists:
 		key, err = keyfile.Read(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: the log in %s exists but its key %s is missing", ErrKeyMismatch, dir, keyFile)
 		}
-	} else {
+	default:
 		key, err = keyfile.LoadOrCreate(path, func() (crypto.Signer, error) { return generateKey(keyType) })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
 	}
-	switch k := key.(type) {
-	case ed25519.PrivateKey:
-	case *ecdsa.PrivateKey:
+	switch k := key.Public().(type) {
+	case ed25519.PublicKey:
+	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("log key %s: unsupported ecdsa curve %s, want P-256", path, k.Curve.Params().Name)
 		}
@@ -58,7 +61,11 @@ func loadOrCreateKey(dir, keyType string, exists bool) (crypto.Signer, error) {
 		return nil, fmt.Errorf("log key %s: unsupported key type %T, want ed25519 or ecdsa p-256", path, k)
 	}
 	if got := keyTypeOf(key); keyType != "" && got != keyType {
-		return nil, fmt.Errorf("%w: the key in %s is %s, the configuration asks for %s", ErrKeyMismatch, dir, got, keyType)
+		where := "the key in " + dir
+		if given != nil {
+			where = "the key given"
+		}
+		return nil, fmt.Errorf("%w: %s is %s, the configuration asks for %s", ErrKeyMismatch, where, got, keyType)
 	}
 	return key, nil
 }
@@ -76,7 +83,7 @@ func generateKey(keyType string) (crypto.Signer, error) {
 }
 
 func keyTypeOf(key crypto.Signer) string {
-	if _, ok := key.(*ecdsa.PrivateKey); ok {
+	if _, ok := key.Public().(*ecdsa.PublicKey); ok {
 		return KeyECDSAP256
 	}
 	return KeyEd25519

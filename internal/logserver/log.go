@@ -101,7 +101,7 @@ func open(ctx context.Context, cfg Config, storage Storage, lock *os.File) (*Log
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, exists)
+	key, err := loadOrCreateKey(cfg.Dir, cfg.KeyType, cfg.Signer, exists)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ type OIDMatchers struct {
 
 // OIDExtension is an oidExtensions item.
 type OIDExtension struct {
-	ObjectIdentifier []int   `yaml:"objectIdentifier"`
+	ObjectIdentifier []int    `yaml:"objectIdentifier"`
 	ExtensionValues  []string `yaml:"extensionValues"`
 }
 

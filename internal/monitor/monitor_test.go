@@ -3,8 +3,6 @@ package monitor_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -22,17 +20,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
-	sgroot "github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"hallmark.dev/internal/monitor"
 	"hallmark.dev/internal/quietlog"
-	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/sign"
 	"hallmark.dev/tlog"
-	"hallmark.dev/verify"
 )
 
 func TestMain(m *testing.M) {
@@ -72,15 +68,6 @@ func fingerprint(t *testing.T, key *ecdsa.PrivateKey) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // harness is a misbehaving-capable log and a monitor watching one key.
 type harness struct {
 	log     *tlogtest.Log
@@ -93,7 +80,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{log: tlogtest.New(t, "127.0.0.1"), watched: newKey(t), other: newKey(t), state: filepath.Join(t.TempDir(), "logInfo.txt")}
+	h := &harness{log: tlogtest.New(t, "127.0.0.1"), watched: lite.NewECDSAKey(t), other: lite.NewECDSAKey(t), state: filepath.Join(t.TempDir(), "logInfo.txt")}
 	h.srv = tlogtest.NewServer(t, h.log)
 	return h
 }
@@ -266,30 +253,11 @@ func absentWitnessPolicy(t *testing.T) (string, *tlog.Policy, error) {
 // identity's log entry and its certificate in the CT log, and nothing of
 // the other.
 func TestIdentities(t *testing.T) {
-	s := startServer(t)
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := sgroot.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := s.URL() + "/oidc"
+	st := testkit.StartStack(t, nil)
+	tr, issuer := st.TrustedRoot, st.Issuer
 	signAs := func(subject string, data []byte) {
 		t.Helper()
-		token, err := s.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, err := sgsign.NewEphemeralKeypair(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		kp, opts := testkit.EphemeralOptions(t, sign.Services{Config: st.SigningConfig, IDToken: st.Token(t, subject), Log: true, Timestamp: true})
 		if _, err := sign.Blob(context.Background(), kp, data, opts); err != nil {
 			t.Fatalf("signing as %s: %v", subject, err)
 		}
@@ -311,7 +279,7 @@ logInfoFile: %s
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs, err := monitor.LogsFromTrustedRoot(tr, s.URL(), cfg.LogInfoFile)
+	logs, err := monitor.LogsFromTrustedRoot(tr, st.URL, cfg.LogInfoFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,25 +321,6 @@ logInfoFile: %s
 	if err != nil || strings.Count(string(lines), "\n") != 2 || strings.Contains(string(lines), "mallory") {
 		t.Errorf("outputIdentities holds %q (%v), want the two events", lines, err)
 	}
-}
-
-func startServer(t *testing.T) *server.Server {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), DevOIDC: true})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
 }
 
 // TestWebhook checks that a round's events, and an alarm, are posted.

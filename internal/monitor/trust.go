@@ -59,4 +59,3 @@ func LogsFromTrustedRoot(tr root.TrustedMaterial, server, stateFile string) ([]L
 	}
 	return logs, nil
 }
-

@@ -11,6 +11,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/policy"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
@@ -27,19 +28,7 @@ var (
 // signed at the given verified times.
 func verified(t *testing.T, source, predicateType, predicate string, times ...verify.VerifiedTime) verify.VerifiedAttestation {
 	t.Helper()
-	payload, err := attest.NewStatement(predicateType, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := attest.ParseStatement(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return verify.VerifiedAttestation{Source: source, Signer: verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, Statement: st, Payload: payload}
-}
-
-func tsa(at time.Time) verify.VerifiedTime {
-	return verify.VerifiedTime{Type: "timestamp-authority", URI: "https://tsa.example", Time: at}
+	return lite.VerifiedAttestation(t, source, verify.Signer{KeyFingerprint: "SHA256:k", Timestamps: times}, predicateType, []byte(predicate), attest.Subject{Name: "registry.example/app", Digest: map[string]string{"sha256": strings.Repeat("a", 64)}})
 }
 
 func gatePred(passed bool, finished time.Time) string {
@@ -138,7 +127,7 @@ func TestGateCheckInVerification(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := policyNow.Add(-time.Hour)
-	out, err := checkFixture(t, gate.PredicateType, []policy.Check{c}, verified(t, "a", gate.PredicateType, gatePred(true, fresh), tsa(fresh)))
+	out, err := checkFixture(t, gate.PredicateType, []policy.Check{c}, verified(t, "a", gate.PredicateType, gatePred(true, fresh), lite.TSATime(fresh)))
 	if err != nil {
 		t.Fatalf("a gate attestation signed an hour before the request's clock: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
@@ -28,17 +29,9 @@ import (
 // subject step.
 func TestVerifyBlobAttestationDigests(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	content := []byte("package contents\n")
-	pkg := write("pkg.tgz", content)
-	other := write("other.tgz", []byte("other contents\n"))
+	pkg := lite.WriteFile(t, dir, "pkg.tgz", content)
+	other := lite.WriteFile(t, dir, "other.tgz", []byte("other contents\n"))
 	s256, s512, s384 := sha256.Sum256(content), sha512.Sum512(content), sha512.Sum384(content)
 	s3 := sha3.Sum256(content)
 	hexOf := func(b []byte) string { return hex.EncodeToString(b) }
@@ -66,7 +59,7 @@ func TestVerifyBlobAttestationDigests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return write(name, b)
+		return lite.WriteFile(t, dir, name, b)
 	}
 	subject := func(alg, h string) attest.Subject {
 		return attest.Subject{Name: "pkg:npm/pkg@1.0.0", Digest: map[string]string{alg: h}}
@@ -114,20 +107,12 @@ func TestVerifyBlobAttestationNpm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Attestations []struct {
-			PredicateType string          `json:"predicateType"`
-			Bundle        json.RawMessage `json:"bundle"`
-		} `json:"attestations"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Attestations) != 2 || doc.Attestations[1].PredicateType != "https://slsa.dev/provenance/v1" {
-		t.Fatalf("unexpected vector: %d attestations", len(doc.Attestations))
+	atts := lite.NpmAttestations(t, data)
+	if len(atts) != 2 || atts[1].PredicateType != "https://slsa.dev/provenance/v1" {
+		t.Fatalf("unexpected vector: %d attestations", len(atts))
 	}
 	bundle := filepath.Join(t.TempDir(), "provenance.sigstore.json")
-	if err := os.WriteFile(bundle, doc.Attestations[1].Bundle, 0o600); err != nil {
+	if err := os.WriteFile(bundle, atts[1].Bundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	trJSON, err := os.ReadFile(filepath.Join(vectors, "public-good-trusted_root.json"))

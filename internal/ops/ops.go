@@ -58,8 +58,8 @@ type SignImageResult struct {
 }
 
 // SignImage resolves the reference to a digest once, signs that digest
-// (and, if asked, each manifest of an index) and attaches each signature as
-// a referrer. A tag that moves after it was resolved does not change what is
+// (and, if asked, each manifest of an index) and then attaches each
+// signature as a referrer; if one signature fails, none is attached. A tag that moves after it was resolved does not change what is
 // signed: the digest resolved first is.
 func SignImage(ctx context.Context, c *store.Client, req SignImageRequest) (*SignImageResult, error) {
 	if req.Signer == nil {
@@ -78,12 +78,18 @@ func SignImage(ctx context.Context, c *store.Client, req SignImageRequest) (*Sig
 		}
 		targets = append(targets, children...)
 	}
-	for _, t := range targets {
+	// Every manifest is signed before any signature is stored: a signer
+	// that fails midway (a token removed) leaves nothing behind.
+	bundles := make([][]byte, len(targets))
+	for i, t := range targets {
 		bundle, _, err := sign.Image(ctx, req.Signer, t.Digest.String(), req.Annotations, req.Options)
 		if err != nil {
 			return res, fmt.Errorf("sign %s: %w", t.Digest, err)
 		}
-		referrer, err := c.AttachBundle(ctx, sigRepo, t, bundle, attest.CosignSignPredicateType)
+		bundles[i] = bundle
+	}
+	for i, t := range targets {
+		referrer, err := c.AttachBundle(ctx, sigRepo, t, bundles[i], attest.CosignSignPredicateType)
 		if err != nil {
 			return res, fmt.Errorf("signed %s but could not store the signature: %w", t.Digest, err)
 		}

@@ -80,6 +80,9 @@ type VerifyImageProvenanceRequest struct {
 	// Requirements are checked against each verified provenance, with
 	// the image as the artifact (their Artifacts must be empty).
 	Requirements slsa.Requirements
+	// Checks are further checks (signpolicy.NewProvenanceCheck): one
+	// verified statement must pass the requirements and every check.
+	Checks []policy.Check
 }
 
 // VerifyImageProvenance resolves the image once, fetches its attestations
@@ -139,7 +142,7 @@ func VerifyImageProvenance(ctx context.Context, c *store.Client, req VerifyImage
 			out.Rejected = append(out.Rejected, r)
 		}
 	}
-	return out, evaluate(ctx, out, statements, check)
+	return out, evaluate(ctx, out, statements, append([]policy.Check{check}, req.Checks...))
 }
 
 // VerifyArtifactProvenanceRequest says which provenance file to verify
@@ -154,6 +157,9 @@ type VerifyArtifactProvenanceRequest struct {
 	// Requirements are checked against each verified provenance, with
 	// the files as the artifacts (their Artifacts must be empty).
 	Requirements slsa.Requirements
+	// Checks are further checks (signpolicy.NewProvenanceCheck): one
+	// verified statement must pass the requirements and every check.
+	Checks []policy.Check
 }
 
 // VerifyArtifactProvenance reads the provenance file and the artifacts,
@@ -201,26 +207,44 @@ func VerifyArtifactProvenance(ctx context.Context, req VerifyArtifactProvenanceR
 			statements = append(statements, *v)
 		}
 	}
-	return out, evaluate(ctx, out, statements, check)
+	return out, evaluate(ctx, out, statements, append([]policy.Check{check}, req.Checks...))
 }
 
-// evaluate runs the SLSA check over the verified statements and records
-// each with its findings.
-func evaluate(ctx context.Context, out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, check policy.Check) error {
+// evaluate runs the SLSA check and the further checks over the verified
+// statements and records each with its findings. One statement must pass
+// them all.
+func evaluate(ctx context.Context, out *VerifyProvenanceResult, statements []verify.VerifiedAttestation, checks []policy.Check) error {
 	if len(statements) == 0 {
 		if len(out.Rejected) == 0 {
 			return fmt.Errorf("no SLSA provenance found for %s", out.Subject)
 		}
 		return &verify.NoValidSignatureError{Subject: out.Subject, Rejected: out.Rejected}
 	}
-	results, err := policy.Run(ctx, policy.Input{Subjects: out.Artifacts, Attestations: statements}, check)
-	if len(results) == 0 {
+	results, err := policy.Run(ctx, policy.Input{Subjects: out.Artifacts, Attestations: statements}, checks...)
+	if len(results) < len(checks) {
 		return err
 	}
 	for _, v := range statements {
-		out.Verified = append(out.Verified, VerifiedProvenance{VerifiedAttestation: v, Checks: results[0].FindingsFor(v.Source)})
+		vp := VerifiedProvenance{VerifiedAttestation: v}
+		for _, r := range results {
+			vp.Checks = append(vp.Checks, r.FindingsFor(v.Source)...)
+		}
+		out.Verified = append(out.Verified, vp)
 	}
-	return err
+	if err != nil || out.Passing() != nil {
+		return err
+	}
+	// Each check passed on some statement, but no one statement passed
+	// them all.
+	var failed []string
+	for _, v := range out.Verified {
+		for _, f := range v.Checks {
+			if !f.Passed {
+				failed = append(failed, fmt.Sprintf("%s: %s: %s", v.Source, f.Name, f.Detail))
+			}
+		}
+	}
+	return fmt.Errorf("no verified provenance for %s passes every check: %s", out.Subject, strings.Join(failed, "; "))
 }
 
 // provenanceEntry is one signed statement read from a provenance file.

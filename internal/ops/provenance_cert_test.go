@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,13 +12,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
 	"hallmark.dev/policy"
 	"hallmark.dev/sign"
 	"hallmark.dev/slsa"
@@ -39,29 +37,11 @@ func TestProvenanceCertificateRepository(t *testing.T) {
 	}
 	gh.Config.Handler = issuer.Handler()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(),
-		Issuers: []identity.Issuer{{URL: gh.URL, Type: identity.TypeGitHubWorkflow}}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+	st := testkit.StartStack(t, func(_ string, cfg *server.Config) {
+		cfg.DevOIDC = false
+		cfg.Issuers = []identity.Issuer{{URL: gh.URL, Type: identity.TypeGitHubWorkflow}}
 	})
-	tr, err := verify.ParseTrustedRoot(srv.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(srv.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := st.TrustedRoot
 
 	dir := t.TempDir()
 	artifact := filepath.Join(dir, "app")
@@ -96,14 +76,7 @@ func TestProvenanceCertificateRepository(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		kp, err := sgsign.NewEphemeralKeypair(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		kp, opts := testkit.EphemeralOptions(t, sign.Services{Config: st.SigningConfig, IDToken: token, Log: true, Timestamp: true})
 		b, err := sign.Statement(t.Context(), kp, statement, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,9 +14,11 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
+	"hallmark.dev/internal/policyops"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sbom"
 	"hallmark.dev/sign"
+	"hallmark.dev/signpolicy"
 )
 
 // ReleaseRequest says what to release: an image, the evidence to attach,
@@ -34,8 +37,10 @@ type ReleaseRequest struct {
 	// Invocation describes the run in the attested gate result (a CI
 	// job's URL and run id); a scan's times are the scan's.
 	Invocation gate.Invocation
-	// BeforeSign, if set, runs after the gate and before signing (the
-	// signing policy); an error stops the release with nothing signed.
+	// BeforeSign, if set, is the signing policy check, run after the gate
+	// and before signing; an error stops the release with nothing signed,
+	// and the policy version that allowed the release is recorded in the
+	// provenance attached.
 	BeforeSign SigningPolicy
 	// SBOM (CycloneDX or SPDX JSON) and Provenance (a SLSA predicate) are
 	// attached when set. The SBOM is checked (well-formed, supported
@@ -58,29 +63,48 @@ type ReleaseRequest struct {
 	Events func(Event)
 }
 
-// SigningPolicy decides whether a digest may be signed, after the gate
-// and before anything is signed.
+// SigningPolicy checks a release against its source repository's signing
+// policy (policyops.ReleasePolicy), after the gate passed and before
+// anything is signed.
 type SigningPolicy interface {
-	Check(ctx context.Context, digest string) error
+	// Check returns the check's report and, when the release must not be
+	// signed (a denial, no policy where one is required, a check that
+	// could not be made), an error. The report's Record, when set, is the
+	// policy version that allowed the release: the provenance attached
+	// records it.
+	Check(ctx context.Context, f policyops.ReleaseFacts) (*policyops.CheckReport, error)
 }
 
 // SigningPolicyFunc is a function as a SigningPolicy.
-type SigningPolicyFunc func(ctx context.Context, digest string) error
+type SigningPolicyFunc func(ctx context.Context, f policyops.ReleaseFacts) (*policyops.CheckReport, error)
 
 // Check calls f.
-func (f SigningPolicyFunc) Check(ctx context.Context, digest string) error { return f(ctx, digest) }
+func (f SigningPolicyFunc) Check(ctx context.Context, facts policyops.ReleaseFacts) (*policyops.CheckReport, error) {
+	return f(ctx, facts)
+}
+
+var _ SigningPolicy = (*policyops.ReleasePolicy)(nil)
 
 // EventKind names a step of a release.
 type EventKind string
 
-// EventGated: the gate evaluated the image (it may have blocked it).
-const EventGated EventKind = "gated"
+// The steps.
+const (
+	// EventGated: the gate evaluated the image (it may have blocked it).
+	EventGated EventKind = "gated"
+	// EventSigningPolicy: the signing policy was checked (it may have
+	// denied the release).
+	EventSigningPolicy EventKind = "signing-policy"
+)
 
 // Event is a step of a release, reported as it happens.
 type Event struct {
 	Kind EventKind
 	// Gate is the gate's result (EventGated).
 	Gate *GateResult
+	// SigningPolicy is the signing policy check's report
+	// (EventSigningPolicy); nil when the check could not be made.
+	SigningPolicy *policyops.CheckReport
 }
 
 // Attachment is one thing a release attached, or was to attach.
@@ -91,6 +115,9 @@ type Attachment struct {
 	TimestampOnly bool   `json:"timestampOnly,omitempty"`
 	Size          int    `json:"size,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// SigningPolicy is the policy version the attachment records as
+	// having allowed the release (the provenance).
+	SigningPolicy *signpolicy.ReleaseRecord `json:"signingPolicy,omitempty"`
 }
 
 // ReleaseResult reports what a release attached and what it did not.
@@ -104,6 +131,8 @@ type ReleaseResult struct {
 	SBOM *SBOMCheck `json:"sbom,omitempty"`
 	// Gate is the gate's result, once the gate ran.
 	Gate *GateResult `json:"gate,omitempty"`
+	// SigningPolicy is the signing policy check's report, once it ran.
+	SigningPolicy *policyops.CheckReport `json:"signingPolicy,omitempty"`
 }
 
 // ErrReleaseIncomplete is returned (wrapped) when the image was signed but
@@ -117,6 +146,13 @@ var ErrReleaseIncomplete = errors.New("release incomplete")
 // provenance as attestations. Nothing is signed when any step before
 // signing fails. The gate's policy and exceptions are read, and a
 // weakening flag refused, before the image is resolved.
+//
+// The signing policy check sees the gate's result as hallmark's own scan
+// of the digest. When a policy allowed the release, the SLSA v1
+// provenance attached records that policy version
+// (signpolicy.AddToProvenance); a provenance given that records a signing
+// policy already is refused, with or without a check, since only the
+// release that made the check writes the record.
 func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*ReleaseResult, error) {
 	if req.Signer == nil {
 		return nil, errors.New("no signing key")
@@ -209,19 +245,47 @@ func Release(ctx context.Context, c *store.Client, req ReleaseRequest) (*Release
 			return res, err
 		}
 	}
-	if len(req.Provenance) > 0 {
-		pt := req.ProvenanceType
-		if pt == "" {
-			pt = attest.PredicateSLSAProvenance1
-		}
-		if err := add("provenance", pt, req.Provenance); err != nil {
-			return res, err
-		}
+	provType := req.ProvenanceType
+	if provType == "" {
+		provType = attest.PredicateSLSAProvenance1
 	}
+	if provType == attest.PredicateSLSAProvenance1 && signpolicy.Recorded(req.Provenance) {
+		return res, fmt.Errorf("provenance: it records a signing policy already (buildDefinition.internalParameters[%q]): only the release that checks the policy writes that; nothing was signed", signpolicy.ProvenanceParameter)
+	}
+	var record *signpolicy.ReleaseRecord
 	if req.BeforeSign != nil {
-		if err := req.BeforeSign.Check(ctx, digest); err != nil {
+		var gateFact any
+		if err := json.Unmarshal(gatePred, &gateFact); err != nil {
+			return res, fmt.Errorf("gate: %w; nothing was signed", err)
+		}
+		facts := policyops.ReleaseFacts{Digest: digest, Gate: &signpolicy.ScanFact{
+			Scanner: signpolicy.ReservedPrincipal, PredicateType: attest.PredicateVuln, Subject: digest, Predicate: gateFact,
+		}}
+		rep, err := req.BeforeSign.Check(ctx, facts)
+		res.SigningPolicy = rep
+		if req.Events != nil {
+			req.Events(Event{Kind: EventSigningPolicy, SigningPolicy: rep})
+		}
+		if err != nil {
 			return res, fmt.Errorf("signing policy: %w; nothing was signed", err)
 		}
+		record = rep.Record()
+	}
+	if len(req.Provenance) > 0 {
+		prov := req.Provenance
+		if record != nil {
+			if provType != attest.PredicateSLSAProvenance1 {
+				return res, fmt.Errorf("provenance: the signing policy that allowed the release is recorded in SLSA v1 provenance, not %s; nothing was signed", provType)
+			}
+			var err error
+			if prov, err = signpolicy.AddToProvenance(prov, *record); err != nil {
+				return res, fmt.Errorf("provenance: %w; nothing was signed", err)
+			}
+		}
+		if err := add("provenance", provType, prov); err != nil {
+			return res, err
+		}
+		plan[len(plan)-1].a.SigningPolicy = record
 	}
 
 	// Sign, then attach each attestation.
@@ -271,4 +335,15 @@ func attachStatement(ctx context.Context, c *store.Client, sigRepo name.Reposito
 		return name.Digest{}, err // sign's errors say "sign: "
 	}
 	return c.AttachBundle(ctx, sigRepo, desc, b, predicateType)
+}
+
+// RecordsSigningPolicy reports whether an attachment records the signing
+// policy version that allowed the release.
+func (r *ReleaseResult) RecordsSigningPolicy() bool {
+	for _, a := range r.Attached {
+		if a.SigningPolicy != nil {
+			return true
+		}
+	}
+	return false
 }

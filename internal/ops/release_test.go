@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,10 +20,13 @@ import (
 	"hallmark.dev/attest"
 	"hallmark.dev/gate"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/policyops"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/keys"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/policy"
 	"hallmark.dev/sign"
+	"hallmark.dev/signpolicy"
 	"hallmark.dev/verify"
 )
 
@@ -69,6 +73,13 @@ func refuseManifests(armed *atomic.Bool, marker string) func(http.Handler) http.
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// deniedReport is a signing policy check that denied the release of d.
+func deniedReport(d name.Digest) *policyops.CheckReport {
+	return &policyops.CheckReport{Repository: "git.example.com/acme/app", Verdict: policyops.VerdictDenied, PolicyVersion: 1,
+		PolicyDigest: "sha256:" + strings.Repeat("a", 64), Tag: "v1", Commit: strings.Repeat("c", 40),
+		Evaluation: &signpolicy.Evaluation{Decision: signpolicy.Decision{Reason: "denied: 1 of 2 named maintainers approved"}}}
 }
 
 func TestRelease(t *testing.T) {
@@ -137,17 +148,143 @@ func TestRelease(t *testing.T) {
 	t.Run("the signing policy refuses: nothing signed", func(t *testing.T) {
 		d := reg.PushImage(t, "demo/unsigned:v1", "unsigned")
 		req := base(d)
-		var seen string
-		req.BeforeSign = ops.SigningPolicyFunc(func(_ context.Context, digest string) error {
-			seen = digest
-			return errors.New("not on the list")
+		var seen policyops.ReleaseFacts
+		denied := deniedReport(d)
+		req.BeforeSign = ops.SigningPolicyFunc(func(_ context.Context, f policyops.ReleaseFacts) (*policyops.CheckReport, error) {
+			seen = f
+			return denied, denied.Err(false)
 		})
-		_, err := ops.Release(ctx, c, req)
-		if err == nil || err.Error() != "signing policy: not on the list; nothing was signed" {
-			t.Fatalf("got %v, want the signing policy's refusal", err)
+		var events []ops.Event
+		req.Events = func(ev ops.Event) { events = append(events, ev) }
+		res, err := ops.Release(ctx, c, req)
+		want := "signing policy: the signing policy of git.example.com/acme/app (version 1) denies the release of tag v1 (commit " +
+			strings.Repeat("c", 40) + "): denied: 1 of 2 named maintainers approved; nothing was signed"
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v, want %s", err, want)
 		}
-		if seen != d.DigestStr() {
-			t.Errorf("signing policy saw %q, want %s", seen, d.DigestStr())
+		var de *policyops.DeniedError
+		if !errors.As(err, &de) || res.SigningPolicy != denied {
+			t.Errorf("got %v and report %+v, want a *DeniedError and the report in the result", err, res.SigningPolicy)
+		}
+		if len(events) != 2 || events[1].Kind != ops.EventSigningPolicy || events[1].SigningPolicy != denied {
+			t.Errorf("got events %+v, want the gate's then the signing policy's", events)
+		}
+		// The check saw the digest and the gate's result as hallmark's scan.
+		if seen.Digest != d.DigestStr() || seen.Gate == nil || seen.Gate.Scanner != signpolicy.ReservedPrincipal ||
+			seen.Gate.PredicateType != attest.PredicateVuln || seen.Gate.Subject != d.DigestStr() {
+			t.Fatalf("the check saw %+v, want the digest %s and the gate's result", seen, d.DigestStr())
+		}
+		if pred, ok := seen.Gate.Predicate.(map[string]any); !ok || pred["scanner"] == nil {
+			t.Errorf("the gate fact's predicate is %#v, want the vuln predicate as JSON", seen.Gate.Predicate)
+		}
+		if n := countSigs(d.String()); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
+	t.Run("the signing policy check fails: nothing signed", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/nocheck:v1", "nocheck")
+		req := base(d)
+		req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) {
+			return nil, errors.New("server unreachable")
+		})
+		if _, err := ops.Release(ctx, c, req); err == nil || err.Error() != "signing policy: server unreachable; nothing was signed" {
+			t.Fatalf("got %v, want the check's failure", err)
+		}
+		if n := countSigs(d.String()); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
+	t.Run("allowed by a signing policy: the provenance records it", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/allowed:v1", "allowed")
+		req := base(d)
+		allowed := deniedReport(d)
+		allowed.Verdict = policyops.VerdictAllowed
+		req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) {
+			return allowed, nil
+		})
+		res, err := ops.Release(ctx, c, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := allowed.Record()
+		if prov := res.Attached[len(res.Attached)-1]; prov.Kind != "provenance" || prov.SigningPolicy == nil || *prov.SigningPolicy != *want {
+			t.Errorf("attached %+v, want the provenance recording %+v", prov, want)
+		}
+		if res.SigningPolicy != allowed {
+			t.Errorf("result's report %+v, want the check's", res.SigningPolicy)
+		}
+		for _, tt := range []struct {
+			digest string
+			err    string
+		}{
+			{want.Digest, ""},
+			{"sha256:" + strings.Repeat("0", 64), "no verified provenance records a release allowed by signing policy sha256:" + strings.Repeat("0", 64) +
+				": referrer sha256:[0-9a-f]{64}: records signing policy " + want.Digest + ` \(version 1 of git.example.com/acme/app\), not sha256:0{64}`},
+		} {
+			check, err := signpolicy.NewProvenanceCheck(tt.digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ops.VerifyAttestations(ctx, c, ops.VerifyAttestationsRequest{Reference: d.String(),
+				Policy: verify.AttestationPolicy{Authority: authority, PredicateType: attest.PredicateSLSAProvenance1}, Checks: []policy.Check{check}})
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("%s: %v", tt.digest, err)
+			case tt.err != "" && (err == nil || !regexp.MustCompile(tt.err).MatchString(err.Error())):
+				t.Errorf("%s: got %v, want an error matching %q", tt.digest, err, tt.err)
+			}
+		}
+	})
+	t.Run("no signing policy: released, the provenance records none", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/nopolicy:v1", "nopolicy")
+		req := base(d)
+		none := &policyops.CheckReport{Repository: "git.example.com/acme/app", Verdict: policyops.VerdictNoPolicy, Tag: "v1", Commit: strings.Repeat("c", 40)}
+		req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) { return none, nil })
+		res, err := ops.Release(ctx, c, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prov := res.Attached[len(res.Attached)-1]; prov.Kind != "provenance" || prov.SigningPolicy != nil {
+			t.Errorf("attached %+v, want a provenance recording no policy", prov)
+		}
+	})
+	t.Run("a provenance file that records a signing policy: nothing signed", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/forged:v1", "forged")
+		rep := deniedReport(d)
+		if rep.Record() != nil {
+			t.Fatal("a denied report has a record")
+		}
+		rep.Verdict = policyops.VerdictAllowed
+		forged, err := signpolicy.AddToProvenance([]byte(provDoc), *rep.Record())
+		if err != nil {
+			t.Fatal(err)
+		}
+		malformed := strings.Replace(string(forged), `"version":1`, `"version":"1"`, 1)
+		for i, prov := range [][]byte{forged, forged, []byte(malformed)} {
+			withCheck := i == 1
+			req := base(d)
+			req.Provenance = prov
+			if withCheck {
+				req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) { return rep, nil })
+			}
+			_, err := ops.Release(ctx, c, req)
+			if err == nil || !strings.Contains(err.Error(), "provenance: it records a signing policy already") || !strings.HasSuffix(err.Error(), "nothing was signed") {
+				t.Fatalf("with a check %v: got %v, want the provenance refused", withCheck, err)
+			}
+		}
+		if n := countSigs(d.String()); n != 0 {
+			t.Fatalf("got %d signatures, want 0", n)
+		}
+	})
+	t.Run("allowed by a policy, with SLSA v0.2 provenance: nothing signed", func(t *testing.T) {
+		d := reg.PushImage(t, "demo/v02:v1", "v02")
+		req := base(d)
+		req.Provenance, req.ProvenanceType = []byte(`{"builder":{"id":"https://example.com/b"},"buildType":"x"}`), attest.PredicateSLSAProvenance02
+		rep := deniedReport(d)
+		rep.Verdict = policyops.VerdictAllowed
+		req.BeforeSign = ops.SigningPolicyFunc(func(context.Context, policyops.ReleaseFacts) (*policyops.CheckReport, error) { return rep, nil })
+		if _, err := ops.Release(ctx, c, req); err == nil || !strings.Contains(err.Error(), "recorded in SLSA v1 provenance, not https://slsa.dev/provenance/v0.2; nothing was signed") {
+			t.Fatalf("got %v, want the v0.2 provenance refused", err)
 		}
 		if n := countSigs(d.String()); n != 0 {
 			t.Fatalf("got %d signatures, want 0", n)

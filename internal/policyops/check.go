@@ -64,6 +64,43 @@ type CheckReport struct {
 // it, or there is no policy.
 func (r *CheckReport) Allowed() bool { return r.Verdict != VerdictDenied }
 
+// Record returns the policy version that allowed the release, as its
+// provenance records it; nil unless a policy allowed it.
+func (r *CheckReport) Record() *signpolicy.ReleaseRecord {
+	if r == nil || r.Verdict != VerdictAllowed {
+		return nil
+	}
+	return &signpolicy.ReleaseRecord{Repository: r.Repository, Version: r.PolicyVersion, Digest: r.PolicyDigest, Tag: r.Tag, Commit: r.Commit}
+}
+
+// ErrNoPolicy is returned (wrapped) for a repository with no published
+// policy when one is required.
+var ErrNoPolicy = errors.New("no published signing policy")
+
+// DeniedError is a release the signing policy denied.
+type DeniedError struct {
+	Report *CheckReport
+}
+
+func (e *DeniedError) Error() string {
+	r := e.Report
+	return fmt.Sprintf("the signing policy of %s (version %d) denies the release of tag %s (commit %s): %s",
+		r.Repository, r.PolicyVersion, r.Tag, r.Commit, r.Evaluation.Decision.Reason)
+}
+
+// Err returns the report's verdict as an error: a *DeniedError for a
+// denial, ErrNoPolicy (wrapped) for a repository without a policy when
+// require is set, nil when the release may be signed.
+func (r *CheckReport) Err(require bool) error {
+	switch {
+	case r.Verdict == VerdictDenied:
+		return &DeniedError{Report: r}
+	case r.Verdict == VerdictNoPolicy && require:
+		return fmt.Errorf("%s has %w, and one is required", r.Repository, ErrNoPolicy)
+	}
+	return nil
+}
+
 // Check fetches and verifies the repository's policy chain (remembering
 // its newest version), establishes the facts of the release (the tag's
 // signer over exactly that tag object pointing at the commit; the

@@ -9,13 +9,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/policyops"
 	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
+	"hallmark.dev/oci/store"
 	"hallmark.dev/sign"
 	"hallmark.dev/signpolicy"
 )
@@ -54,15 +58,8 @@ func run(tb testing.TB, dir string, name string, args ...string) string {
 
 func newKey(tb testing.TB) (crypto.Signer, string) {
 	tb.Helper()
-	s, err := keys.Generate(keys.ECDSAP256)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pem, err := keys.MarshalPublicKey(s.Public())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s, "        " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n        ")
+	s, pem := lite.NewPEMKey(tb)
+	return s, "        " + strings.ReplaceAll(strings.TrimSpace(pem), "\n", "\n        ")
 }
 
 func signing(tb testing.TB, st *testkit.Stack, s crypto.Signer) *sign.Signer {
@@ -188,4 +185,131 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatalf("got %s", rep.Verdict)
 		}
 	}
+}
+
+func TestReleasePolicy(t *testing.T) {
+	r := newRelease(t)
+	ctx := context.Background()
+	digest := "sha256:" + strings.Repeat("d", 64)
+	gateFact := &signpolicy.ScanFact{Scanner: signpolicy.ReservedPrincipal, PredicateType: "https://cosign.sigstore.dev/attestation/vuln/v1",
+		Subject: digest, Predicate: map[string]any{"scanner": map[string]any{"result": map[string]any{"passed": true}}}}
+	p := &policyops.ReleasePolicy{Source: r.src, Repository: repo, GitDir: r.gitDir, Tag: "v1"}
+	r.approve(t, r.alice)
+	rep, err := p.Check(ctx, policyops.ReleaseFacts{Digest: digest, Gate: gateFact})
+	var de *policyops.DeniedError
+	if !errors.As(err, &de) || de.Report != rep || rep.Record() != nil {
+		t.Fatalf("one approval: got %v, report %+v; want a *DeniedError with the report, and no record", err, rep)
+	}
+	if want := "the signing policy of " + repo + " (version 1) denies the release of tag v1 (commit " + r.commit + "): denied"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %q, want it to start %q", err, want)
+	}
+	if scans := rep.Evaluation.Input.Scans; len(scans) != 1 || scans[0].Scanner != signpolicy.ReservedPrincipal || scans[0].Subject != digest {
+		t.Errorf("the policy saw scans %+v, want the release's gate result", scans)
+	}
+	r.approve(t, r.bob)
+	rep, err = p.Check(ctx, policyops.ReleaseFacts{Digest: digest, Gate: gateFact})
+	if err != nil {
+		t.Fatalf("two approvals: %v", err)
+	}
+	want := signpolicy.ReleaseRecord{Repository: repo, Version: 1, Digest: rep.PolicyDigest, Tag: "v1", Commit: r.commit}
+	if got := rep.Record(); got == nil || *got != want || signpolicy.CheckDigest(got.Digest) != nil {
+		t.Errorf("record %+v, want %+v", got, want)
+	}
+
+	none := &policyops.ReleasePolicy{Source: r.src, Repository: "git.example.com/acme/none", GitDir: r.gitDir, Tag: "v1"}
+	if rep, err := none.Check(ctx, policyops.ReleaseFacts{Digest: digest}); err != nil || rep.Verdict != policyops.VerdictNoPolicy || rep.Record() != nil {
+		t.Errorf("no policy: got %+v, %v; want a no-policy report", rep, err)
+	}
+	none.Require = true
+	if _, err := none.Check(ctx, policyops.ReleaseFacts{Digest: digest}); !errors.Is(err, policyops.ErrNoPolicy) ||
+		err.Error() != "git.example.com/acme/none has no published signing policy, and one is required" {
+		t.Errorf("no policy, required: got %v, want ErrNoPolicy naming the repository", err)
+	}
+}
+
+func TestNewReleasePolicy(t *testing.T) {
+	ctx := context.Background()
+	if p, err := policyops.NewReleasePolicy(ctx, policyops.ReleaseCheckConfig{}); p != nil || err != nil {
+		t.Fatalf("nothing asked: got %v, %v; want no check", p, err)
+	}
+	tests := []struct {
+		name string
+		cfg  policyops.ReleaseCheckConfig
+		want string
+	}{
+		{"only required", policyops.ReleaseCheckConfig{Require: true},
+			"incomplete signing policy check: missing the source repository, the local git directory, the release tag, the server that stores the policy"},
+		{"no tag", policyops.ReleaseCheckConfig{Repository: repo, GitDir: ".git", SourceConfig: policyops.SourceConfig{Server: "http://127.0.0.1:1"}},
+			"incomplete signing policy check: missing the release tag"},
+		{"a writer alone", policyops.ReleaseCheckConfig{SourceConfig: policyops.SourceConfig{Writers: []string{"https://i=s"}}},
+			"incomplete signing policy check: missing the source repository, "},
+		{"no writer", policyops.ReleaseCheckConfig{Repository: repo, GitDir: ".git", Tag: "v1", SourceConfig: policyops.SourceConfig{Server: "http://127.0.0.1:1"}},
+			"no policy writer given"},
+		{"a malformed repository", policyops.ReleaseCheckConfig{Repository: "a b", GitDir: ".git", Tag: "v1", SourceConfig: policyops.SourceConfig{Server: "http://127.0.0.1:1"}},
+			`repository "a b"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := policyops.NewReleasePolicy(ctx, tt.cfg)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error starting %q", err, tt.want)
+			}
+			if strings.HasPrefix(tt.want, "incomplete") && !errors.Is(err, policyops.ErrIncompleteReleaseCheck) {
+				t.Errorf("got %v, want ErrIncompleteReleaseCheck", err)
+			}
+		})
+	}
+}
+
+// BenchmarkRelease measures what the signing policy check adds to a
+// release, in one run against one in-process server: the same keyed
+// release (gate, signature, gate result and provenance, logged and
+// timestamped) of the same image, without the check and with it (a
+// one-version chain, an SSH-signed tag read with git, two approvals, the
+// Rego module, and the record added to the provenance). Each iteration
+// runs both, one after the other, so that a machine whose load changes
+// during the run weighs on both alike; it reports each one's mean, the
+// difference and the ratio.
+func BenchmarkRelease(b *testing.B) {
+	r := newRelease(b)
+	r.approve(b, r.alice)
+	r.approve(b, r.bob)
+	reg := &testkit.Registry{Host: strings.TrimPrefix(r.st.URL, "http://")}
+	d := reg.PushImage(b, "demo/bench:v1", "bench")
+	report := filepath.Join(b.TempDir(), "report.json")
+	if err := os.WriteFile(report, []byte(`{"SchemaVersion":2,"ArtifactName":"`+d.String()+`","ArtifactType":"container_image","Metadata":{"RepoDigests":["`+
+		d.String()+`"]},"Results":[]}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	builder, _ := newKey(b)
+	kp, opts := r.st.KeyOptions(b, builder)
+	c := store.New(store.Options{})
+	check := &policyops.ReleasePolicy{Source: r.src, Repository: repo, GitDir: r.gitDir, Tag: "v1", Require: true}
+	release := func(check ops.SigningPolicy) time.Duration {
+		start := time.Now()
+		res, err := ops.Release(context.Background(), c, ops.ReleaseRequest{
+			Reference: d.String(), Gate: ops.GateRequest{ReportPath: report}, BeforeSign: check,
+			Provenance: []byte(`{"buildDefinition":{"buildType":"https://example.com/b","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/builder"}}}`),
+			Signer:     kp, Options: opts,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if (check != nil) != res.RecordsSigningPolicy() {
+			b.Fatalf("records the signing policy: %v, want %v", res.RecordsSigningPolicy(), check != nil)
+		}
+		return time.Since(start)
+	}
+	var without, with time.Duration
+	n := 0
+	for b.Loop() {
+		without += release(nil)
+		with += release(check)
+		n++
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(n) / float64(time.Millisecond) }
+	b.ReportMetric(ms(without), "ms/release")
+	b.ReportMetric(ms(with), "ms/checked-release")
+	b.ReportMetric(ms(with-without), "ms/check")
+	b.ReportMetric(float64(with)/float64(without), "checked/unchecked")
 }

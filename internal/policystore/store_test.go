@@ -19,7 +19,7 @@ import (
 	"hallmark.dev/internal/server"
 	"hallmark.dev/internal/sharedstore"
 	"hallmark.dev/internal/testkit"
-	"hallmark.dev/keys"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
 	"hallmark.dev/signpolicy"
 )
@@ -33,19 +33,11 @@ const repo = "git.example.com/acme/app"
 
 func newKey(t *testing.T, dir, name string) (crypto.Signer, string) {
 	t.Helper()
-	s, err := keys.Generate(keys.ECDSAP256)
-	if err != nil {
+	s, pub := lite.NewPEMKey(t)
+	if err := os.WriteFile(filepath.Join(dir, name+".pub"), []byte(pub), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := keys.MarshalPublicKey(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name+".pub")
-	if err := os.WriteFile(path, pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return s, string(pub)
+	return s, pub
 }
 
 // policyDoc is a policy under which two of alice, bob and carol approve.
@@ -67,15 +59,7 @@ func policyDoc(st *testkit.Stack, alicePEM, bobPEM, extra string) []byte {
 
 func record(t *testing.T, n int, previous string, policy []byte) []byte {
 	t.Helper()
-	r, err := signpolicy.NewRecord(repo, n, previous, policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.Statement()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testkit.VersionRecord(t, repo, n, previous, policy)
 }
 
 func approval(t *testing.T, a signpolicy.Approval) []byte {

@@ -17,10 +17,12 @@ import (
 	"hallmark.dev/gate"
 	"hallmark.dev/internal/buildenv"
 	"hallmark.dev/internal/ops"
+	"hallmark.dev/internal/policyops"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
 	hpolicy "hallmark.dev/policy"
 	"hallmark.dev/sign"
+	"hallmark.dev/signpolicy"
 	"hallmark.dev/slsa"
 	"hallmark.dev/verify"
 )
@@ -29,11 +31,51 @@ import (
 // cosign verify-attestation --policy takes it.
 const gatePolicyCUE = `predicate: scanner: result: passed: true`
 
+// releaseBot is the release workflow's identity: it signs the release and
+// writes the signing policy.
+const releaseBot = "release-bot@runner-images.example"
+
 // seed000 runs the release flow of a team whose posture is "a valid
 // signature means the image passed the CVE gate": gate, refuse, document an
 // exception, release keylessly with SBOM, provenance and gate result, then
-// verify as a consumer, and reject what must be rejected.
+// verify as a consumer, and reject what must be rejected. With git and
+// ssh-keygen, the release is under seed 002's signing policy too: refused
+// with one maintainer's approval, allowed after a second's, the provenance
+// recording the policy, which the consumer requires.
 func seed000(ctx context.Context, dir string, srv *server.Server, client *store.Client, host, userHost string, report func(Step)) error {
+	now := time.Now()
+	userServer := "http://" + userHost
+	// Keyless signing with the built-in OIDC issuer.
+	// The built-in issuer vouches for email identities; a GitHub Actions
+	// token would name the workflow (https://github.com/…/build.yml@refs/tags/…).
+	const subject = releaseBot
+	issuer := srv.URL() + "/oidc"
+	token, err := srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	sc, err := root.NewSigningConfigFromJSON(srv.SigningConfig())
+	if err != nil {
+		return err
+	}
+	tr, err := verify.ParseTrustedRoot(srv.TrustedRoot())
+	if err != nil {
+		return err
+	}
+	signer, err := sign.New(sign.Config{IDToken: token, SigningConfig: sc, TrustedRoot: tr, Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	// The source under its signing policy, when git and ssh-keygen are
+	// there to sign its tag, set up beside the image: the repository, the
+	// policy, and the first maintainer's approval.
+	var setup *policySetup
+	missing := missingTools()
+	if len(missing) == 0 {
+		setup = startPolicySetup(ctx, dir, srv, sc, tr, signer, signpolicy.Identity{Issuer: issuer, Subject: subject}, userServer+"/oidc")
+		defer setup.wait()
+	}
+
 	imageRef := host + "/runner-ubuntu:" + sampleTag
 	image, err := push(ctx, imageRef, "runner image built from "+sampleRepo)
 	if err != nil {
@@ -52,9 +94,24 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Detail:  image,
 		Command: fmt.Sprintf("crane copy YOUR-IMAGE %s/runner-ubuntu:%s", userHost, sampleTag),
 	})
+	var src *source
+	if setup != nil {
+		if src, err = setup.source(); err != nil {
+			return err
+		}
+	}
+	lookup := lookupSample
+	if src != nil {
+		// The provenance names the commit the tag and the approvals are about.
+		lookup = func(k string) (string, bool) {
+			if k == "GITHUB_SHA" {
+				return src.commit, true
+			}
+			return lookupSample(k)
+		}
+	}
 
 	// The CVE gate: the scan report of this very digest.
-	now := time.Now()
 	reportJSON, err := trivyReport(image, now)
 	if err != nil {
 		return err
@@ -65,7 +122,7 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 	if err != nil {
 		return err
 	}
-	b, err := buildenv.Detect(buildenv.SourceGitHub, lookupSample, nil)
+	b, err := buildenv.Detect(buildenv.SourceGitHub, lookup, nil)
 	if err != nil {
 		return err
 	}
@@ -84,46 +141,52 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		}
 	}
 
-	// Keyless signing with the built-in OIDC issuer.
-	// The built-in issuer vouches for email identities; a GitHub Actions
-	// token would name the workflow (https://github.com/…/build.yml@refs/tags/…).
-	const subject = "release-bot@runner-images.example"
-	issuer := srv.URL() + "/oidc"
-	token, err := srv.DevIssuer().Mint(subject, "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		return err
-	}
-	sc, err := root.NewSigningConfigFromJSON(srv.SigningConfig())
-	if err != nil {
-		return err
-	}
-	tr, err := verify.ParseTrustedRoot(srv.TrustedRoot())
-	if err != nil {
-		return err
-	}
-	signer, err := sign.New(sign.Config{IDToken: token, SigningConfig: sc, TrustedRoot: tr, Now: func() time.Time { return now }})
-	if err != nil {
-		return err
-	}
 	const logLimit = 16 << 10
 	release := func(exceptionsPath string) (*ops.ReleaseResult, error) {
-		return ops.Release(ctx, client, ops.ReleaseRequest{
+		req := ops.ReleaseRequest{
 			Reference: imageRef, SBOM: sbomJSON, Provenance: prov,
 			Gate:       ops.GateRequest{ReportPath: filepath.Join(dir, "trivy.json"), ExceptionsPath: exceptionsPath},
 			Invocation: gate.Invocation{URI: "https://github.com/" + sampleRepo + "/actions/runs/4242"},
 			Signer:     signer.Keypair, Options: signer.Options, TimestampOnly: signer.TimestampOnly, LogLimit: logLimit,
-		})
+		}
+		if src != nil {
+			req.BeforeSign = src.check
+		}
+		return ops.Release(ctx, client, req)
 	}
-	userServer := "http://" + userHost
 	// Commands name what a user would type against hallmark serve.
 	userRef := func(r string) string { return strings.Replace(r, host, userHost, 1) }
 	releaseCmd := fmt.Sprintf("hallmark release --identity-token token.txt --server %s --report trivy.json --sbom sbom.cdx.json --provenance provenance.json", userServer)
+	if src != nil {
+		releaseCmd += fmt.Sprintf(" --source-repo %s --git-dir %s/.git --tag %s --policy-writer %s/oidc=%s", src.repo, sourceDir, sampleTag, userServer, releaseBot)
+	}
 
 	report(Step{
 		Title:   "got an OIDC identity token from the built-in issuer (a CI job uses its own)",
 		Detail:  fmt.Sprintf("subject %s, issuer %s", subject, issuer),
 		Command: fmt.Sprintf("hallmark dev-token --server %s --subject %s > token.txt", userServer, subject),
 	})
+	if src == nil {
+		report(Step{Title: fmt.Sprintf("skipped the signing policy steps (a release refused with one maintainer's approval, allowed after a second's): %s not installed, and they sign the release tag",
+			strings.Join(missing, " and "))})
+	} else {
+		report(Step{
+			Title:   "tagged the source commit " + sampleTag + ", signed with an SSH key (in production, the release key lives in an HSM)",
+			Detail:  fmt.Sprintf("commit %s in %s\nrelease key %s", src.commit, filepath.Join(dir, sourceDir), filepath.Join(dir, tagKeyFile+".pub")),
+			Command: fmt.Sprintf("git -C %s -c gpg.format=ssh -c user.signingkey=../%s tag -s -f -m 'release %s' %s   # %s/ and %s (ssh-keygen -t ed25519) are in the working directory", sourceDir, tagKeyFile, sampleTag, sampleTag, sourceDir, tagKeyFile),
+		})
+		pub, first, err := setup.published()
+		if err != nil {
+			return err
+		}
+		report(Step{
+			Title: "the release identity, the policy writer, published the signing policy of " + src.repo + ": the tag signed by release-key, two of alice and bob approve, the gate passed",
+			Detail: fmt.Sprintf("version %d (%s), log index %d\n%s names the issuer of hallmark serve at %s", pub.Version, pub.Digest, pub.LogIndex,
+				filepath.Join(dir, policyFile), userHost),
+			Command: fmt.Sprintf("hallmark policy publish --server %s --repo %s --policy %s --identity-token token.txt", userServer, src.repo, policyFile),
+		})
+		src.reportApproval(report, userServer, maintainers[0], first)
+	}
 	report(Step{
 		Title:   "a trivy report of that digest (a sample: a fixable HIGH and an unfixed CRITICAL in OS packages, a HIGH in a Python package)",
 		Detail:  filepath.Join(dir, "trivy.json"),
@@ -155,6 +218,27 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Rejected: true,
 	})
 
+	if src != nil {
+		denied, refused := release(filepath.Join(dir, ".trivyignore.yaml"))
+		var de *policyops.DeniedError
+		if !errors.As(refused, &de) {
+			return fmt.Errorf("quickstart: the signing policy let a release with one approval through: %v", refused)
+		}
+		if _, verr := ops.VerifyImage(ctx, client, ops.VerifyImageRequest{Reference: image, Policy: verify.ImagePolicy{Authority: id}}); verr == nil || !strings.Contains(verr.Error(), "no signatures") {
+			return fmt.Errorf("quickstart: a release the signing policy refused left a signature: %v", verr)
+		}
+		report(Step{
+			Title:    "release refused by the signing policy (one maintainer approved): nothing signed",
+			Detail:   fmt.Sprintf("%s\napprovals verified: %s; tag %s signed by %s", refused, strings.Join(denied.SigningPolicy.Evaluation.Input.Approvals, ", "), sampleTag, denied.SigningPolicy.Evaluation.Input.Tag.Signer),
+			Command:  releaseCmd + fmt.Sprintf(" --exceptions .trivyignore.yaml %s   # exits 1", userRef(imageRef)),
+			Rejected: true,
+		})
+		second, err := src.approve(ctx, srv, sc, tr, maintainers[1])
+		if err != nil {
+			return err
+		}
+		src.reportApproval(report, userServer, maintainers[1], second)
+	}
 	res, err := release(filepath.Join(dir, ".trivyignore.yaml"))
 	if err != nil {
 		return fmt.Errorf("quickstart: release: %w", err)
@@ -167,8 +251,13 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		}
 		lines = append(lines, l)
 	}
+	title := "documented an exception (statement + expiry), released keylessly: signed, then gate result, SBOM and provenance attested"
+	if rec := res.SigningPolicy.Record(); rec != nil {
+		title = "released keylessly once two maintainers approved: signed, then gate result, SBOM and provenance attested"
+		lines = append(lines, fmt.Sprintf("allowed by version %d of the signing policy (%s), approved by %s; the provenance records it", rec.Version, rec.Digest, strings.Join(res.SigningPolicy.Evaluation.Input.Approvals, " and ")))
+	}
 	report(Step{
-		Title:   "documented an exception (statement + expiry), released keylessly: signed, then gate result, SBOM and provenance attested",
+		Title:   title,
 		Detail:  fmt.Sprintf("identity %s from the built-in issuer\n%s", subject, strings.Join(lines, "\n")),
 		Command: releaseCmd + fmt.Sprintf(" --exceptions .trivyignore.yaml %s", userRef(imageRef)),
 	})
@@ -205,14 +294,26 @@ func seed000(ctx context.Context, dir string, srv *server.Server, client *store.
 		Command: fmt.Sprintf("hallmark verify-attestation --type vuln --gate-max-age 7d --gate-policy-digest %s --policy gate-passed.cue %s %s", policy.Digest(), verifyFlags, userRef(image)),
 	})
 	req := slsa.Requirements{SourceURI: "github.com/" + sampleRepo, SourceTag: sampleTag}
-	pres, err := ops.VerifyImageProvenance(ctx, client, ops.VerifyImageProvenanceRequest{Reference: image, Authority: id, Requirements: req})
+	preq := ops.VerifyImageProvenanceRequest{Reference: image, Authority: id, Requirements: req}
+	provTitle, provDetail, provFlags := "consumer: verified the provenance: built from github.com/"+sampleRepo+" at tag "+sampleTag, "", ""
+	if src != nil {
+		check, err := signpolicy.NewProvenanceCheck(src.digest)
+		if err != nil {
+			return err
+		}
+		preq.Checks = []hpolicy.Check{check}
+		provTitle += ", allowed by the signing policy"
+		provDetail = fmt.Sprintf("\nsigning policy %s (the commands name the digest of %s)", src.digest, policyFile)
+		provFlags = " --signing-policy-digest " + src.userDigest
+	}
+	pres, err := ops.VerifyImageProvenance(ctx, client, preq)
 	if err != nil {
 		return fmt.Errorf("quickstart: verify provenance: %w", err)
 	}
 	report(Step{
-		Title:   "consumer: verified the provenance: built from github.com/" + sampleRepo + " at tag " + sampleTag,
-		Detail:  fmt.Sprintf("%d provenance statement verified; builder %s", len(pres.Verified), b.BuilderID),
-		Command: fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag %s %s %s", sampleRepo, sampleTag, verifyFlags, userRef(image)),
+		Title:   provTitle,
+		Detail:  fmt.Sprintf("%d provenance statement verified; builder %s%s", len(pres.Verified), b.BuilderID, provDetail),
+		Command: fmt.Sprintf("hallmark verify-provenance --source-uri github.com/%s --source-tag %s%s %s %s", sampleRepo, sampleTag, provFlags, verifyFlags, userRef(image)),
 	})
 	tsID, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{{Issuer: issuer, Subject: subject}}, TrustedRoot: tr, InsecureIgnoreTlogUnsafe: true})
 	if err != nil {

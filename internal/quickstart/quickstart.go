@@ -3,13 +3,18 @@
 // loopback port, a sample image, the CVE gate refusing it, a documented
 // exception, a keyless release (signature, then gate result, SBOM and
 // provenance attestations), a consumer's verification, and the tampering
-// and over-broad policies that must be rejected.
+// and over-broad policies that must be rejected. With git and ssh-keygen
+// installed, the release is also under seed 002's signing policy: the
+// source's tag signed with an SSH key, the policy published by the release
+// identity, the release refused with one maintainer's approval and
+// allowed after a second's, and the provenance recording the policy.
 // Each step is reported to a callback; the caller prints.
 package quickstart
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
 	"hallmark.dev/oci/store"
+	"hallmark.dev/signpolicy"
 )
 
 // Step is one thing the quickstart did.
@@ -48,7 +54,7 @@ func Run(ctx context.Context, cfg Config) error {
 		report = func(Step) {}
 	}
 	start := time.Now()
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(cfg.Dir, "data"), DevOIDC: true})
+	srv, err := startServer(ctx, filepath.Join(cfg.Dir, "data"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +69,7 @@ func Run(ctx context.Context, cfg Config) error {
 	report(Step{
 		Title:   "started the private stack: registry, CA, transparency log, timestamp authority, OIDC issuer",
 		Detail:  fmt.Sprintf("http://%s/v2/ (data in %s)", host, filepath.Join(cfg.Dir, "data")),
-		Command: "hallmark serve --data ./hallmark-data --addr 127.0.0.1:5005 --dev-oidc",
+		Command: fmt.Sprintf("hallmark serve --data ./hallmark-data --addr %s --dev-oidc --policy-writer http://%s/oidc=%s", userHost, userHost, releaseBot),
 	})
 
 	client := store.New(store.Options{Timeout: 10 * time.Second})
@@ -72,6 +78,31 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	report(Step{Title: fmt.Sprintf("done in %s", time.Since(start).Round(time.Millisecond))})
 	return nil
+}
+
+// startServer starts the stack on a free loopback port, with the release
+// identity of the server's own issuer as the signing policy writer: the
+// port is reserved first to know the issuer's URL, and taken again if
+// another process takes it in between.
+func startServer(ctx context.Context, dataDir string) (*server.Server, error) {
+	var err error
+	for range 3 {
+		var l net.Listener
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("quickstart: %w", err)
+		}
+		addr := l.Addr().String()
+		if err = l.Close(); err != nil {
+			return nil, fmt.Errorf("quickstart: %w", err)
+		}
+		cfg := server.Config{Addr: addr, DataDir: dataDir, DevOIDC: true}
+		cfg.SigningPolicy.Writers = []signpolicy.Identity{{Issuer: "http://" + addr + "/oidc", Subject: releaseBot}}
+		var srv *server.Server
+		if srv, err = server.New(ctx, cfg); err == nil {
+			return srv, nil
+		}
+	}
+	return nil, err
 }
 
 func push(ctx context.Context, ref, text string) (string, error) {

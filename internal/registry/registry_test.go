@@ -30,6 +30,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"hallmark.dev/internal/registry"
+	"hallmark.dev/internal/testkit/lite"
 )
 
 const (
@@ -628,27 +629,9 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogging(t *testing.T) {
 	// distribution must never fall back to the process-wide logrus logger.
-	var global syncBuffer
+	var global lite.SyncBuffer
 	std := logrus.StandardLogger()
 	out, level := std.Out, std.GetLevel()
 	std.SetOutput(&global)
@@ -669,7 +652,7 @@ func TestLogging(t *testing.T) {
 		{"debug", slog.LevelDebug, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf syncBuffer
+			var buf lite.SyncBuffer
 			var logger *slog.Logger
 			if !tc.nilLogger {
 				logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tc.level}))

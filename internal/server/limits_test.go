@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,11 +13,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 )
 
 // startConfig serves cfg (on a fresh data directory, loopback, no CA) until
@@ -31,21 +31,7 @@ func startConfig(t *testing.T, cfg server.Config) *server.Server {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
+	return testkit.Serve(t, cfg)
 }
 
 func dial(t *testing.T, s *server.Server) net.Conn {
@@ -97,7 +83,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 }
 
 func TestTrickledBodyCut(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	s := startConfig(t, server.Config{MinDataRate: 1000, DataRateGrace: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	c := dial(t, s)
 	const size = 1000 // a second's worth at the minimum rate
@@ -143,29 +129,11 @@ trickle:
 	}
 }
 
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestSlowUploadCompletes pushes a blob in one request at four times the
 // minimum rate, for several times the grace period: it must be stored.
 func TestSlowUploadCompletes(t *testing.T) {
 	const rate = 64 << 10 // bytes per second
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs:\n%s", logs)
@@ -265,7 +233,7 @@ func TestSlowReaderCut(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &lite.SyncBuffer{}
 	s := startConfig(t, server.Config{DataDir: dir, MinDataRate: 16 << 20, DataRateGrace: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	// The kernel buffers a few MiB of the response (the server's send

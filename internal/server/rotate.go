@@ -28,8 +28,9 @@ const (
 // RotateCA retires the certificate authority's intermediate in a server's
 // data directory, offline (stop the server first, or restart it after):
 // the intermediate's certificate is kept under ca/retired/, named by its
-// retirement time, and its key is deleted, so that the next start certifies
-// a new intermediate with the root. The trusted root then lists the retired
+// retirement time, and its key file is deleted, so that the next start
+// certifies a new intermediate with the root: for a new key, or for
+// Config.CAKey, a key in a token, which stays in the token. The trusted root then lists the retired
 // chain with a validFor range ending at the retirement, so signatures made
 // before it still verify, and the new chain from the retirement on.
 func RotateCA(dataDir string, now time.Time) (retired string, err error) {

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ import (
 	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/internal/oidc"
+	"hallmark.dev/internal/pkcs11key"
 	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
 	"hallmark.dev/internal/sharedstore"
@@ -106,6 +108,20 @@ type Config struct {
 	WitnessPolicy string `yaml:"witnessPolicy"`
 	// SigningPolicy says who writes signing policies (see signingpolicy.go).
 	SigningPolicy policystore.Config `yaml:"signingPolicy"`
+	// CAKey, TSAKey and LogKey, if set, are PKCS#11 URIs (RFC 7512, see
+	// internal/pkcs11key) of keys in a token that the certificate
+	// authority's intermediate, the timestamp authority and the log's
+	// checkpoints sign with, instead of keys in DataDir. A service takes
+	// its key when it is created: the CA's and the TSA's roots (key files
+	// in DataDir) certify the token keys on first start, and later starts
+	// need the same keys, except the CA key after RotateCA. The TSA key is
+	// ECDSA; the log key Ed25519 or ECDSA P-256. The trusted root carries
+	// their public keys.
+	CAKey  string `yaml:"caKey"`
+	TSAKey string `yaml:"tsaKey"`
+	LogKey string `yaml:"logKey"`
+	// PKCS11 supplies what those URIs leave out: the module and the PIN.
+	PKCS11 pkcs11key.Options `yaml:"-"`
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
 
@@ -149,6 +165,9 @@ type Server struct {
 	issuer        *oidc.Issuer
 	trustedRoot   []byte
 	signingConfig []byte
+	// Keys in a token, nil unless configured; closed by Close.
+	caKey, tsaKey, logKey crypto.Signer
+	tokenKeys             []*pkcs11key.Signer
 
 	mu   sync.Mutex
 	http *http.Server // set by Serve
@@ -174,24 +193,30 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	cfg = withLimitDefaults(cfg)
+	srv := &Server{cfg: cfg}
+	if err := srv.openKeys(); err != nil {
+		srv.Close()
+		return nil, err
+	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		srv.Close()
 		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
+	srv.listener = l
 	if cfg.DevOIDC {
 		// The dev issuer mints tokens for anyone who asks: a CA that trusts
 		// it issues certificates for any email. Keep it to a machine of its
 		// own.
 		if host, _, err := net.SplitHostPort(l.Addr().String()); err != nil || !store.IsLoopback(host) {
-			l.Close()
+			srv.Close()
 			return nil, fmt.Errorf("server: the development OIDC issuer mints tokens for anyone; it only runs on a loopback address, not %s", l.Addr())
 		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		l.Close()
+		srv.Close()
 		return nil, fmt.Errorf("server: data directory: %w", err)
 	}
-	srv := &Server{cfg: cfg, listener: l}
 	s = srv
 	defer func() {
 		if err != nil {
@@ -225,6 +250,17 @@ func checkConfig(cfg Config) error {
 		}
 		public = u
 	}
+	for _, k := range []struct{ name, uri string }{{"CA key", cfg.CAKey}, {"TSA key", cfg.TSAKey}, {"log key", cfg.LogKey}} {
+		if k.uri == "" {
+			continue
+		}
+		if _, err := pkcs11key.ParseURI(k.uri); err != nil {
+			return fmt.Errorf("server: %s: %w", k.name, err)
+		}
+	}
+	if cfg.CAKey != "" && !cfg.DevOIDC && len(cfg.Issuers) == 0 {
+		return errors.New("server: a CA key is configured but no OIDC issuer, so the certificate authority would not run")
+	}
 	if !cfg.DevOIDC {
 		return nil
 	}
@@ -240,6 +276,27 @@ func checkConfig(cfg Config) error {
 }
 
 func (s *Server) dir(name string) string { return filepath.Join(s.cfg.DataDir, name) }
+
+// openKeys opens the keys in a token the configuration names, before
+// anything is written: a wrong PIN or a missing key leaves DataDir as it
+// was.
+func (s *Server) openKeys() error {
+	for _, k := range []struct {
+		name, uri string
+		key       *crypto.Signer
+	}{{"CA key", s.cfg.CAKey, &s.caKey}, {"TSA key", s.cfg.TSAKey, &s.tsaKey}, {"log key", s.cfg.LogKey, &s.logKey}} {
+		if k.uri == "" {
+			continue
+		}
+		signer, err := pkcs11key.Open(k.uri, s.cfg.PKCS11)
+		if err != nil {
+			return fmt.Errorf("server: %s: %w", k.name, err)
+		}
+		s.tokenKeys = append(s.tokenKeys, signer)
+		*k.key = signer
+	}
+	return nil
+}
 
 func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
@@ -259,7 +316,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	mux.Handle("/v2/", reg)
 
-	t, err := tsa.New(tsa.Config{Dir: s.dir("tsa"), Logger: cfg.Logger})
+	t, err := tsa.New(tsa.Config{Dir: s.dir("tsa"), Logger: cfg.Logger, Signer: s.tsaKey})
 	if err != nil {
 		return fmt.Errorf("server: timestamp authority: %w", err)
 	}
@@ -273,7 +330,7 @@ func (s *Server) build(ctx context.Context) error {
 	if s.witnesses, err = witnessGroup(cfg.WitnessPolicy); err != nil {
 		return err
 	}
-	s.log, err = logserver.New(ctx, s.logConfig(logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses}))
+	s.log, err = logserver.New(ctx, s.logConfig(logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses, Signer: s.logKey}))
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
@@ -302,7 +359,7 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: identity: %w", err)
 		}
-		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, CTLog: lateCTLog{&s.ctlog}})
+		authority, err = ca.New(ca.Config{Dir: s.dir("ca"), Identity: idv, Logger: cfg.Logger, CTLog: lateCTLog{&s.ctlog}, Signer: s.caKey})
 		if err != nil {
 			return fmt.Errorf("server: certificate authority: %w", err)
 		}
@@ -468,6 +525,9 @@ func (s *Server) Close() error {
 	}
 	if s.shared != nil {
 		errs = append(errs, s.shared.Close())
+	}
+	for _, k := range s.tokenKeys {
+		errs = append(errs, k.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -17,11 +17,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 
 	"hallmark.dev/internal/identity"
 	"hallmark.dev/internal/sample"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
 	"hallmark.dev/verify"
 )
@@ -33,21 +34,7 @@ func start(t *testing.T, dir string) *server.Server {
 
 func startAt(t *testing.T, dir, addr string) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Addr: addr, DataDir: dir, DevOIDC: true})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return s
+	return testkit.Serve(t, server.Config{Addr: addr, DataDir: dir, DevOIDC: true})
 }
 
 func TestServeRegistryAndRestart(t *testing.T) {
@@ -108,33 +95,15 @@ func TestServeRegistryAndRestart(t *testing.T) {
 // entry → RFC 3161 timestamp) and verifies it offline from the published
 // trusted root with an identity.
 func TestKeylessEndToEnd(t *testing.T) {
-	s := start(t, t.TempDir())
-	token, err := s.DevIssuer().Mint("dev@example.com", "sigstore", 10*time.Minute, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := root.NewSigningConfigFromJSON(s.SigningConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := sign.Services{Config: sc, TrustedRoot: tr, IDToken: token, Log: true, Timestamp: true}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testkit.StartStack(t, nil)
+	tr := st.TrustedRoot
+	kp, opts := st.KeylessOptions(t, "dev@example.com")
 	data := []byte("release artifact\n")
 	b, err := sign.Blob(context.Background(), kp, data, opts)
 	if err != nil {
 		t.Fatalf("keyless sign: %v", err)
 	}
-	id := verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"}
+	id := verify.Identity{Issuer: st.Issuer, Subject: "dev@example.com"}
 	k, err := verify.NewKeyless(tr, id)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +123,7 @@ func TestKeylessEndToEnd(t *testing.T) {
 		t.Errorf("no verified TSA timestamp: %+v", res.Signer.Timestamps)
 	}
 	// Another identity is refused.
-	other, err := verify.NewKeyless(tr, verify.Identity{Issuer: s.URL() + "/oidc", Subject: "mallory@example.com"})
+	other, err := verify.NewKeyless(tr, verify.Identity{Issuer: st.Issuer, Subject: "mallory@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +176,7 @@ func TestKeylessRejections(t *testing.T) {
 			}
 		})
 	}
-	check("tampered inclusion proof", mutate(t, good, func(m map[string]any) {
+	check("tampered inclusion proof", lite.EditJSON(t, good, func(m map[string]any) {
 		vm := m["verificationMaterial"].(map[string]any)
 		e := vm["tlogEntries"].([]any)[0].(map[string]any)
 		p := e["inclusionProof"].(map[string]any)
@@ -216,20 +185,6 @@ func TestKeylessRejections(t *testing.T) {
 	}), tr, verify.StepLog)
 	check("another server's trusted root", good, otherTR, verify.StepLog)
 	check("no trusted time", signBlob(false), tr, verify.StepTimestamp)
-}
-
-func mutate(t *testing.T, b []byte, f func(map[string]any)) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	f(m)
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestCARotation: after the CA's intermediate is rotated, the trusted root
@@ -259,11 +214,19 @@ func TestCARotation(t *testing.T) {
 	if len(doc.CertificateAuthorities) != 2 || doc.CertificateAuthorities[0].ValidFor.End == "" || doc.CertificateAuthorities[1].ValidFor.End != "" {
 		t.Fatalf("trusted root CAs after rotation: %+v, want the retired one closed and the new one open", doc.CertificateAuthorities)
 	}
-	tr, err := verify.ParseTrustedRoot(s2.TrustedRoot())
+	verifyAcrossRotation(t, s2, data, before, after)
+}
+
+// verifyAcrossRotation checks that the signatures of data made before and
+// after a CA rotation both verify, as dev@example.com, from the trusted
+// root s serves after it.
+func verifyAcrossRotation(t *testing.T, s *server.Server, data, before, after []byte) {
+	t.Helper()
+	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: s2.URL() + "/oidc", Subject: "dev@example.com"})
+	k, err := verify.NewKeyless(tr, verify.Identity{Issuer: s.URL() + "/oidc", Subject: "dev@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,14 +249,7 @@ func signKeylessBlob(t *testing.T, s *server.Server, data []byte, timestamp bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp}.Options(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := sgsign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, opts := testkit.EphemeralOptions(t, sign.Services{Config: sc, IDToken: token, Log: true, Timestamp: timestamp})
 	b, err := sign.Blob(context.Background(), kp, data, opts)
 	if err != nil {
 		t.Fatalf("keyless sign: %v", err)

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/pkcs11key"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/keys"
 	"hallmark.dev/oci/store"
@@ -32,9 +34,11 @@ var ErrPlainHTTP = errors.New("refusing plain HTTP")
 // identity token, and the services from files or a hallmark server.
 type Signing struct {
 	// KeyPath is an encrypted private key file (cosign format), decrypted
-	// with the password Password returns; or
+	// with the password Password returns, or the PKCS#11 URI of a key in a
+	// token (pkcs11:…), opened with PKCS11 for what the URI leaves out; or
 	KeyPath  string
 	Password func() ([]byte, error)
+	PKCS11   pkcs11key.Options
 	// IDToken is an OIDC identity token, or a file holding one.
 	IDToken string
 	// SigningConfigPath and TrustedRootPath are signing_config.json and
@@ -53,7 +57,9 @@ type Signing struct {
 
 // NewSigner reads the key, the token and the trust documents and builds
 // the signer with sign.New, which refuses contradictions.
-func NewSigner(ctx context.Context, s Signing) (*sign.Signer, error) {
+//
+// A key in a token is closed by the signer's Close.
+func NewSigner(ctx context.Context, s Signing) (_ *sign.Signer, err error) {
 	token, err := readToken(s.IDToken)
 	if err != nil {
 		return nil, err
@@ -63,9 +69,15 @@ func NewSigner(ctx context.Context, s Signing) (*sign.Signer, error) {
 		return nil, sign.ErrKeyAndToken
 	}
 	if s.KeyPath != "" {
-		if cfg.Key, err = readSigner(s.KeyPath, s.Password); err != nil {
+		if cfg.Key, err = OpenKey(s.KeyPath, s.Password, s.PKCS11); err != nil {
 			return nil, err
 		}
+		// The signer owns the key once built; until then, this does.
+		defer func() {
+			if err != nil {
+				closeKey(cfg.Key)
+			}
+		}()
 	}
 	if cfg.Key == nil && token == "" {
 		return nil, sign.ErrNoSigner
@@ -80,8 +92,8 @@ func NewSigner(ctx context.Context, s Signing) (*sign.Signer, error) {
 		}
 	}
 	if trJSON != nil {
-		tr, err := verify.ParseTrustedRoot(trJSON)
-		if err != nil {
+		var tr verify.TrustedRoot
+		if tr, err = verify.ParseTrustedRoot(trJSON); err != nil {
 			return nil, err
 		}
 		cfg.TrustedRoot = tr
@@ -115,6 +127,24 @@ func (e *DecryptError) Error() string {
 
 // Unwrap returns keys.ErrWrongPassword.
 func (e *DecryptError) Unwrap() error { return keys.ErrWrongPassword }
+
+// OpenKey opens the private key ref names: a key in a PKCS#11 token if ref
+// is a PKCS#11 URI (see pkcs11key.Open; p11 supplies what the URI leaves
+// out), else a cosign key file, decrypted with the password password
+// returns. A key in a token implements io.Closer; the caller closes it.
+func OpenKey(ref string, password func() ([]byte, error), p11 pkcs11key.Options) (crypto.Signer, error) {
+	if pkcs11key.IsURI(ref) {
+		return pkcs11key.Open(ref, p11)
+	}
+	return readSigner(ref, password)
+}
+
+// closeKey closes a key that holds resources (a key in a token).
+func closeKey(k crypto.Signer) {
+	if c, ok := k.(io.Closer); ok {
+		c.Close()
+	}
+}
 
 // readSigner reads and decrypts a cosign key file.
 func readSigner(path string, password func() ([]byte, error)) (crypto.Signer, error) {

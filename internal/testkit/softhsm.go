@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -89,35 +90,13 @@ func StartHSMAgent(dir string) (*HSMAgent, error) {
 	if err := LookTools(HSMAgentTools...); err != nil {
 		return nil, err
 	}
-	module, err := SoftHSMModule()
+	const pin = "1234"
+	h, err := NewSoftHSM(dir, "hallmark", pin)
 	if err != nil {
 		return nil, err
 	}
-	const pin = "1234"
-	tokens := filepath.Join(dir, "softhsm-tokens")
-	if err := os.MkdirAll(tokens, 0o700); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens), 0o600); err != nil {
-		return nil, err
-	}
-	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
-	run := func(env []string, name string, args ...string) (string, error) {
-		cmd := exec.Command(name, args...)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		cmd.Stdin = nil
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-		}
-		return out.String(), nil
-	}
-	if _, err := run(env, "softhsm2-util", "--init-token", "--free", "--label", "hallmark", "--so-pin", "5678", "--pin", pin); err != nil {
-		return nil, err
-	}
-	if _, err := run(env, "pkcs11-tool", "--module", module, "--login", "--pin", pin, "--keypairgen", "--key-type", "EC:prime256v1", "--id", "01", "--label", "release-hsm"); err != nil {
+	env := append(os.Environ(), h.Env())
+	if err := h.KeyGen("EC:prime256v1", "release-hsm", "01"); err != nil {
 		return nil, err
 	}
 	// A socket path is limited to about 100 bytes: keep it short.
@@ -150,7 +129,7 @@ func StartHSMAgent(dir string) (*HSMAgent, error) {
 		return nil, err
 	}
 	agentEnv := append(os.Environ(), "SSH_AUTH_SOCK="+a.Socket, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=:0")
-	if _, err := run(agentEnv, "ssh-add", "-s", module); err != nil {
+	if _, err := run(agentEnv, "ssh-add", "-s", h.Module); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -186,4 +165,134 @@ func (a *HSMAgent) Close() error {
 	}
 	errs = append(errs, os.RemoveAll(a.sockDir))
 	return errors.Join(errs...)
+}
+
+// run runs a program with env and returns its combined output.
+func run(env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdin = nil
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+// SoftHSMTools are the programs [NewSoftHSM] and [SoftHSM.KeyGen] run.
+var SoftHSMTools = []string{"softhsm2", "softhsm2-util", "pkcs11-tool"}
+
+// SoftHSM is a SoftHSM2 token with a configuration and a token directory
+// of its own. SoftHSM2 finds its configuration through the SOFTHSM2_CONF
+// environment variable ([SoftHSM.Env]), read when the module is
+// initialised.
+type SoftHSM struct {
+	// Module is the path of SoftHSM2's PKCS#11 module.
+	Module string
+	// Conf is the configuration file.
+	Conf string
+	// Label and PIN are the token's label and user PIN.
+	Label, PIN string
+}
+
+// NewSoftHSM writes a SoftHSM2 configuration in dir and initialises a
+// token labelled label, with user PIN pin, with softhsm2-util.
+func NewSoftHSM(dir, label, pin string) (*SoftHSM, error) {
+	if err := LookTools(SoftHSMTools...); err != nil {
+		return nil, err
+	}
+	module, err := SoftHSMModule()
+	if err != nil {
+		return nil, err
+	}
+	tokens := filepath.Join(dir, "softhsm-tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return nil, err
+	}
+	h := &SoftHSM{Module: module, Conf: filepath.Join(dir, "softhsm2.conf"), Label: label, PIN: pin}
+	if err := os.WriteFile(h.Conf, fmt.Appendf(nil, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens), 0o600); err != nil {
+		return nil, err
+	}
+	if _, err := run(append(os.Environ(), h.Env()), "softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "5678", "--pin", pin); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Env returns the environment entry that points SoftHSM2 at the
+// configuration.
+func (h *SoftHSM) Env() string { return "SOFTHSM2_CONF=" + h.Conf }
+
+// KeyGen generates a key pair in the token with pkcs11-tool: keyType is
+// pkcs11-tool's (EC:prime256v1, EC:secp384r1, EC:secp256k1,
+// EC:edwards25519, rsa:2048…), id its hexadecimal CKA_ID.
+func (h *SoftHSM) KeyGen(keyType, label, id string) error {
+	_, err := run(append(os.Environ(), h.Env()), "pkcs11-tool", "--module", h.Module, "--token-label", h.Label,
+		"--login", "--pin", h.PIN, "--keypairgen", "--key-type", keyType, "--id", id, "--label", label)
+	return err
+}
+
+// URI returns the PKCS#11 URI of the key labelled label, with the module
+// path and the PIN.
+func (h *SoftHSM) URI(label string) string {
+	return "pkcs11:token=" + h.Label + ";object=" + label + "?module-path=" + h.Module + "&pin-value=" + h.PIN
+}
+
+// StartSoftHSM is NewSoftHSM for a test: in a temporary directory, with
+// SOFTHSM2_CONF set for the test (which therefore cannot be parallel).
+// It skips the test when SoftHSM2 or OpenSC is missing, or fails it under
+// HALLMARK_REQUIRE_PEERS=1.
+func StartSoftHSM(t testing.TB, label string) *SoftHSM {
+	t.Helper()
+	RequireTools(t, SoftHSMTools...)
+	h, err := NewSoftHSM(t.TempDir(), label, "1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOFTHSM2_CONF", h.Conf)
+	return h
+}
+
+//go:embed testdata/pkcs11shim.c
+var pkcs11Shim []byte
+
+// BuildPKCS11Shim compiles, with gcc, a PKCS#11 module into dir and returns
+// its path: it forwards to the module named by HALLMARK_SHIM_MODULE and
+// can remove the token after a number of signatures
+// (HALLMARK_SHIM_REMOVE_AFTER=N) or offer only mechanisms that hash
+// (HALLMARK_SHIM_HASH_ONLY=1); see testdata/pkcs11shim.c. notModule is a
+// shared library that is not a PKCS#11 module (it has no
+// C_GetFunctionList), built beside it.
+func BuildPKCS11Shim(dir string) (shim, notModule string, err error) {
+	if err := LookTools("gcc", "go"); err != nil {
+		return "", "", err
+	}
+	headers, err := run(os.Environ(), "go", "list", "-m", "-f", "{{.Dir}}", "github.com/miekg/pkcs11")
+	if err != nil {
+		return "", "", err
+	}
+	src := filepath.Join(dir, "pkcs11shim.c")
+	if err := os.WriteFile(src, pkcs11Shim, 0o600); err != nil {
+		return "", "", err
+	}
+	shim = filepath.Join(dir, "pkcs11shim.so")
+	if _, err := run(os.Environ(), "gcc", "-shared", "-fPIC", "-o", shim, "-I", strings.TrimSpace(headers), src, "-ldl"); err != nil {
+		return "", "", err
+	}
+	other := filepath.Join(dir, "other.c")
+	if err := os.WriteFile(other, []byte("int hallmark_not_a_module(void) { return 0; }\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	notModule = filepath.Join(dir, "other.so")
+	if _, err := run(os.Environ(), "gcc", "-shared", "-fPIC", "-o", notModule, other); err != nil {
+		return "", "", err
+	}
+	return shim, notModule, nil
+}
+
+// PKCS11Tool runs pkcs11-tool on the token, logged in, and returns its
+// output.
+func (h *SoftHSM) PKCS11Tool(args ...string) (string, error) {
+	return run(append(os.Environ(), h.Env()), "pkcs11-tool", append([]string{"--module", h.Module, "--token-label", h.Label, "--login", "--pin", h.PIN}, args...)...)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,20 +51,7 @@ func StartStackIn(t testing.TB, dir, addr string, configure func(url string, cfg
 	if configure != nil {
 		configure("http://"+addr, &cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("start server: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	s := Serve(t, cfg)
 	tr, err := verify.ParseTrustedRoot(s.TrustedRoot())
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +61,40 @@ func StartStackIn(t testing.TB, dir, addr string, configure func(url string, cfg
 		t.Fatal(err)
 	}
 	return &Stack{Server: s, URL: s.URL(), DataDir: filepath.Clean(dir), TrustedRoot: tr, SigningConfig: sc, Issuer: s.URL() + "/oidc"}
+}
+
+// Serve starts the server cfg describes and serves it until the test
+// ends; the test's cleanup stops it and fails the test if serving failed.
+func Serve(t testing.TB, cfg server.Config) *server.Server {
+	t.Helper()
+	s, stop, err := StartServer(cfg)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s
+}
+
+// StartServer starts the server cfg describes and serves it until stop is
+// called; stop returns what serving returned, and may be called again.
+// It is Serve for drivers that have no testing.TB (testscript commands).
+func StartServer(cfg server.Config) (s *server.Server, stop func() error, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err = server.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	return s, sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	}), nil
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment
@@ -119,7 +141,15 @@ func (s *Stack) Token(t testing.TB, subject string) string {
 // keylessly as subject, logged and timestamped.
 func (s *Stack) KeylessOptions(t testing.TB, subject string) (sgsign.Keypair, sign.Options) {
 	t.Helper()
-	opts, err := sign.Services{Config: s.SigningConfig, TrustedRoot: s.TrustedRoot, IDToken: s.Token(t, subject), Log: true, Timestamp: true}.Options(time.Now())
+	return EphemeralOptions(t, sign.Services{Config: s.SigningConfig, TrustedRoot: s.TrustedRoot, IDToken: s.Token(t, subject), Log: true, Timestamp: true})
+}
+
+// EphemeralOptions returns an ephemeral key and the options to sign with
+// it through svc: keylessly with svc's identity token, logged and
+// timestamped as svc asks.
+func EphemeralOptions(t testing.TB, svc sign.Services) (sgsign.Keypair, sign.Options) {
+	t.Helper()
+	opts, err := svc.Options(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,13 @@
 // loopback, in milliseconds: registries (hallmark's own disk-backed one with
 // the referrers API, and an in-memory one without it), sample images and
 // indexes, key pairs, the whole server stack (registry, CA, log, TSA and
-// dev OIDC issuer, [StartStack]) with signers for it, and a fake trivy.
+// dev OIDC issuer, [StartStack], or any server.Config, [Serve]) with
+// signers for it and the signing policy records they sign, and a fake
+// trivy.
 // It also starts, when the tools are installed, an ssh-agent whose key
-// lives in a SoftHSM2 token ([StartHSMAgent]).
+// lives in a SoftHSM2 token ([StartHSMAgent]). What starts nothing (test
+// inputs made in memory) is in internal/testkit/lite, which the tests of
+// packages the server is built from can import.
 package testkit
 
 import (

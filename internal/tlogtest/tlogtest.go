@@ -3,7 +3,8 @@
 // C2SP tlog-tiles resources at the paths hallmark's log serves them
 // (/api/v2/checkpoint, /api/v2/tile/...). A test can fork it, roll it back
 // or switch what a Server serves, to check that witnesses and monitors catch
-// a log that misbehaves.
+// a log that misbehaves. [NewWitness] makes the cosigning keys of such
+// witnesses.
 package tlogtest
 
 import (
@@ -23,6 +24,28 @@ import (
 
 	"hallmark.dev/tlog"
 )
+
+// Witness is a witness's cosigning key (C2SP tlog-cosignature) for tests.
+type Witness struct {
+	Name   string
+	Signer note.Signer
+	// VKey is the verifier key, as a witness policy names it.
+	VKey string
+}
+
+// NewWitness returns a witness named name with a fresh Ed25519 key.
+func NewWitness(t testing.TB, name string) Witness {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, vkey, err := tlog.NewCosignatureSigner(name, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Witness{Name: name, Signer: s, VKey: vkey}
+}
 
 // Log is an append-only (unless a test says otherwise) in-memory log.
 type Log struct {

@@ -2,8 +2,6 @@ package trust_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -16,15 +14,13 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/trust"
 )
 
 func selfSigned(t *testing.T, cn string, notBefore time.Time) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := lite.NewECDSAKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn, Organization: []string{"hallmark"}},
 		NotBefore: notBefore, NotAfter: notBefore.Add(10 * 365 * 24 * time.Hour),
@@ -41,31 +37,23 @@ func selfSigned(t *testing.T, cn string, notBefore time.Time) (*x509.Certificate
 	return c, k
 }
 
-func TestTrustedRootAndSigningConfig(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rotated := start.Add(30 * 24 * time.Hour)
-	oldCA, _ := selfSigned(t, "old ca", start)
-	newCA, _ := selfSigned(t, "ca", start)
-	tsaCert, _ := selfSigned(t, "tsa", start)
-	logKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(logKey.Public())
+// newLogKey returns a new log's public key and its log ID, the SHA-256 of
+// the DER public key.
+func newLogKey(t *testing.T) (crypto.PublicKey, []byte) {
+	t.Helper()
+	k := lite.NewECDSAKey(t)
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := sha256.Sum256(der)
-	s := trust.Services{
-		BaseURL: "http://127.0.0.1:5005",
-		CA: []trust.Chain{
-			{Certificates: []*x509.Certificate{oldCA}, Valid: trust.Period{Start: start, End: rotated}},
-			{Certificates: []*x509.Certificate{newCA}, Valid: trust.Period{Start: rotated}},
-		},
-		Log:  []trust.LogKey{{PublicKey: logKey.Public(), LogID: id[:], Valid: trust.Period{Start: start}}},
-		TSA:  []trust.Chain{{Certificates: []*x509.Certificate{tsaCert}, Valid: trust.Period{Start: start}}},
-		OIDC: true,
-	}
+	return k.Public(), id[:]
+}
+
+// sigstoreRoot writes the trusted root of s and reads it back with
+// sigstore-go, failing the test if sigstore-go rejects it.
+func sigstoreRoot(t *testing.T, s trust.Services) *root.TrustedRoot {
+	t.Helper()
 	trJSON, err := trust.TrustedRoot(s)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +62,27 @@ func TestTrustedRootAndSigningConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
 	}
+	return tr
+}
+
+func TestTrustedRootAndSigningConfig(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rotated := start.Add(30 * 24 * time.Hour)
+	oldCA, _ := selfSigned(t, "old ca", start)
+	newCA, _ := selfSigned(t, "ca", start)
+	tsaCert, _ := selfSigned(t, "tsa", start)
+	logKey, id := newLogKey(t)
+	s := trust.Services{
+		BaseURL: "http://127.0.0.1:5005",
+		CA: []trust.Chain{
+			{Certificates: []*x509.Certificate{oldCA}, Valid: trust.Period{Start: start, End: rotated}},
+			{Certificates: []*x509.Certificate{newCA}, Valid: trust.Period{Start: rotated}},
+		},
+		Log:  []trust.LogKey{{PublicKey: logKey, LogID: id, Valid: trust.Period{Start: start}}},
+		TSA:  []trust.Chain{{Certificates: []*x509.Certificate{tsaCert}, Valid: trust.Period{Start: start}}},
+		OIDC: true,
+	}
+	tr := sigstoreRoot(t, s)
 	if got := len(tr.FulcioCertificateAuthorities()); got != 2 {
 		t.Errorf("got %d CAs, want 2 (the retired one kept)", got)
 	}
@@ -126,31 +135,16 @@ func TestTrustedRootAndSigningConfig(t *testing.T) {
 func TestTrustedRootCTLogs(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ca, _ := selfSigned(t, "ca", start)
-	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(ctKey.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := sha256.Sum256(der)
+	ctKey, id := newLogKey(t)
 	s := trust.Services{
 		BaseURL:  "http://127.0.0.1:5005",
 		CA:       []trust.Chain{{Certificates: []*x509.Certificate{ca}, Valid: trust.Period{Start: start}}},
-		CTLogs:   []trust.LogKey{{PublicKey: ctKey.Public(), LogID: id[:], Valid: trust.Period{Start: start}}},
+		CTLogs:   []trust.LogKey{{PublicKey: ctKey, LogID: id, Valid: trust.Period{Start: start}}},
 		CTLogURL: "http://127.0.0.1:5005/ctlog",
 	}
-	trJSON, err := trust.TrustedRoot(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := root.NewTrustedRootFromJSON(trJSON)
-	if err != nil {
-		t.Fatalf("sigstore-go rejects the trusted root: %v\n%s", err, trJSON)
-	}
+	tr := sigstoreRoot(t, s)
 	ctlogs := tr.CTLogs()
-	l, ok := ctlogs[hex.EncodeToString(id[:])]
+	l, ok := ctlogs[hex.EncodeToString(id)]
 	if len(ctlogs) != 1 || !ok {
 		t.Fatalf("ctlogs %v, want one keyed by SHA-256 of the DER key", ctlogs)
 	}

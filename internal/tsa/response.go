@@ -94,15 +94,3 @@ func failureBits(f failureInfo) asn1.BitString {
 	b[n/8] = 0x80 >> (n % 8)
 	return asn1.BitString{Bytes: b, BitLength: n + 1}
 }
-
-// grantedResponse wraps a TimeStampToken in a granted TimeStampResp.
-func grantedResponse(token []byte) ([]byte, error) {
-	resp, err := asn1.Marshal(timeStampResp{
-		Status:         pkiStatusInfo{Status: statusGranted},
-		TimeStampToken: asn1.RawValue{FullBytes: token},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("tsa: encoding a response: %w", err)
-	}
-	return resp, nil
-}

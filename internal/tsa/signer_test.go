@@ -9,8 +9,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"io"
+	"io/fs"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +23,7 @@ import (
 	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tsa"
 )
 
@@ -109,7 +114,16 @@ func TestSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := &opaqueSigner{key: key}
-	chain := testChain(t, chainOptions{leafKey: key, ekuCritical: true})
+	timestampVerifies(t, signer, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
+	if n := signer.signs.Load(); n != 1 {
+		t.Errorf("signatures by the signer: got %d, want 1", n)
+	}
+}
+
+// timestampVerifies runs the TSA on signer with chain and checks that
+// sigstore-go verifies the token it issues.
+func timestampVerifies(t *testing.T, signer crypto.Signer, chain []*x509.Certificate) {
+	t.Helper()
 	a, err := tsa.NewWithSigner(signer, chain, fixedClock(testTime))
 	if err != nil {
 		t.Fatalf("NewWithSigner: %v", err)
@@ -118,9 +132,6 @@ func TestSigner(t *testing.T) {
 	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{Certificates: true}))
 	if err != nil {
 		t.Fatalf("Timestamp: %v", err)
-	}
-	if n := signer.signs.Load(); n != 1 {
-		t.Errorf("signatures by the signer: got %d, want 1", n)
 	}
 	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
 	if _, err := authority.Verify(resp, sig); err != nil {
@@ -161,6 +172,75 @@ func TestSignerErrors(t *testing.T) {
 			_, err := tsa.NewWithSigner(tc.signer, testChain(t, tc.chain), fixedClock(tc.now))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("NewWithSigner: got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMessageSigner: the TSA gives a crypto.MessageSigner the signed
+// attributes themselves, not their digest.
+func TestMessageSigner(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timestampVerifies(t, lite.MessageOnlySigner{Key: key}, testChain(t, chainOptions{leafKey: key, ekuCritical: true}))
+}
+
+// TestConfigSigner: a key held elsewhere (a token) is certified by the
+// root New creates on first start, and required on every later start; it
+// is never written to the directory.
+func TestConfigSigner(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := &opaqueSigner{key: key}
+	a, err := tsa.New(tsa.Config{Dir: dir, Now: fixedClock(testTime), Signer: signer})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	chain := a.CertChain()
+	if !key.PublicKey.Equal(chain[0].PublicKey) {
+		t.Fatal("the leaf does not certify the signer's key")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "leaf-key.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("leaf-key.pem: got %v, want no such file (the key is held elsewhere)", err)
+	}
+	sig := []byte("signature bytes")
+	resp, err := a.Timestamp(createRequest(t, sig, &timestamp.RequestOptions{}))
+	if err != nil {
+		t.Fatalf("Timestamp: %v", err)
+	}
+	authority := &root.SigstoreTimestampingAuthority{Leaf: chain[0], Root: chain[1]}
+	if _, err := authority.Verify(resp, sig); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	if _, err := tsa.New(tsa.Config{Dir: dir, Now: fixedClock(testTime), Signer: signer}); err != nil {
+		t.Errorf("second start with the same key: %v", err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		signer crypto.Signer
+		want   string
+	}{
+		{"another key", other, "tsa: the signing key given is not the one " + filepath.Join(dir, "chain.pem") + " certifies"},
+		{"no key", nil, "tsa: reading the signing key: open " + filepath.Join(dir, "leaf-key.pem")},
+		{"an Ed25519 key", ed25519.NewKeyFromSeed(make([]byte, 32)), "tsa: unsupported signing key type ed25519.PublicKey; want ECDSA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := dir
+			if tc.name == "an Ed25519 key" {
+				d = t.TempDir()
+			}
+			_, err := tsa.New(tsa.Config{Dir: d, Now: fixedClock(testTime), Signer: tc.signer})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
 	}

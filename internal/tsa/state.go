@@ -44,15 +44,26 @@ var (
 )
 
 // loadOrCreate returns the leaf's signer and the chain, leaf first, stored
-// in dir, creating them first if dir has no chain.
-func loadOrCreate(dir string, now time.Time, random io.Reader, logger *slog.Logger) (crypto.Signer, []*x509.Certificate, error) {
+// in dir, creating them first if dir has no chain. A signer given (a key
+// held elsewhere) is certified on creation and must match the leaf after.
+func loadOrCreate(dir string, given crypto.Signer, now time.Time, random io.Reader, logger *slog.Logger) (crypto.Signer, []*x509.Certificate, error) {
+	if given != nil {
+		// Refused before anything is created for it.
+		if _, err := signatureAlgorithmFor(given.Public()); err != nil {
+			return nil, nil, err
+		}
+	}
 	chainPEM, err := os.ReadFile(filepath.Join(dir, chainFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		signer, chain, err := create(dir, now, random)
+		signer, chain, err := create(dir, given, now, random)
 		if err != nil {
 			return nil, nil, err
 		}
-		logger.Info("tsa: created signing key and certificate chain", "dir", dir,
+		key := "file"
+		if given != nil {
+			key = "given"
+		}
+		logger.Info("tsa: created the certificate chain", "dir", dir, "key", key,
 			"root", chain[len(chain)-1].Subject.String(), "leaf", chain[0].Subject.String())
 		return signer, chain, nil
 	}
@@ -62,6 +73,12 @@ func loadOrCreate(dir string, now time.Time, random io.Reader, logger *slog.Logg
 	chain, err := parseChain(chainPEM)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tsa: %s: %w", chainFile, err)
+	}
+	if given != nil {
+		if len(chain) == 0 || !publicKeysEqual(given.Public(), chain[0].PublicKey) {
+			return nil, nil, fmt.Errorf("tsa: the signing key given is not the one %s certifies (a timestamp authority keeps its key: start on a new directory to change it)", filepath.Join(dir, chainFile))
+		}
+		return given, chain, nil
 	}
 	// The TSA only warns about a signing key that others may read.
 	warn := func(path string, perm fs.FileMode) {
@@ -76,9 +93,10 @@ func loadOrCreate(dir string, now time.Time, random io.Reader, logger *slog.Logg
 }
 
 // create makes a root CA and a TSA leaf certificate signed by it, and
-// stores both keys and the chain in dir. The chain goes last, so that a
-// directory with a chain has everything.
-func create(dir string, now time.Time, random io.Reader) (crypto.Signer, []*x509.Certificate, error) {
+// stores both keys (the leaf's unless it is given: a key held elsewhere)
+// and the chain in dir. The chain goes last, so that a directory with a
+// chain has everything.
+func create(dir string, leafKey crypto.Signer, now time.Time, random io.Reader) (crypto.Signer, []*x509.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("tsa: creating the directory: %w", err)
 	}
@@ -86,9 +104,16 @@ func create(dir string, now time.Time, random io.Reader) (crypto.Signer, []*x509
 	if err != nil {
 		return nil, nil, fmt.Errorf("tsa: generating the root key: %w", err)
 	}
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), random)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tsa: generating the signing key: %w", err)
+	type keyFile struct {
+		name string
+		key  crypto.Signer
+	}
+	keyFiles := []keyFile{{rootKeyFile, rootKey}}
+	if leafKey == nil {
+		if leafKey, err = ecdsa.GenerateKey(elliptic.P256(), random); err != nil {
+			return nil, nil, fmt.Errorf("tsa: generating the signing key: %w", err)
+		}
+		keyFiles = append(keyFiles, keyFile{leafKeyFile, leafKey})
 	}
 	notBefore := now.UTC().Truncate(time.Second)
 
@@ -149,10 +174,7 @@ func create(dir string, now time.Time, random io.Reader) (crypto.Signer, []*x509
 	}
 	chain := []*x509.Certificate{leaf, root}
 
-	for _, f := range []struct {
-		name string
-		key  *ecdsa.PrivateKey
-	}{{rootKeyFile, rootKey}, {leafKeyFile, leafKey}} {
+	for _, f := range keyFiles {
 		data, err := keyfile.Marshal(f.key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tsa: encoding %s: %w", f.name, err)

@@ -1,6 +1,7 @@
 package tsa
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,7 +12,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	casn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Object identifiers of CMS (RFC 5652), RFC 3161, ESS (RFC 5035) and ECDSA
@@ -34,58 +39,6 @@ const tagDirectoryName = 4
 // contextTag0 wraps DER content in a constructed [0] tag.
 func contextTag0(content []byte) asn1.RawValue {
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: content}
-}
-
-// tstInfo is TSTInfo of RFC 3161 §2.4.2. ordering is always false, its
-// default, and so absent; extensions are never set.
-type tstInfo struct {
-	Version        int
-	Policy         asn1.ObjectIdentifier
-	MessageImprint asn1.RawValue
-	SerialNumber   *big.Int
-	GenTime        time.Time `asn1:"generalized"`
-	Accuracy       accuracy
-	Nonce          *big.Int      `asn1:"optional"`
-	TSA            asn1.RawValue `asn1:"optional"`
-}
-
-// accuracy is Accuracy of RFC 3161 §2.4.2.
-type accuracy struct {
-	Seconds int `asn1:"optional"`
-	Millis  int `asn1:"optional,tag:0"`
-	Micros  int `asn1:"optional,tag:1"`
-}
-
-// contentInfo is ContentInfo of RFC 5652 §3.
-type contentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue // [0] EXPLICIT
-}
-
-// signedData is SignedData of RFC 5652 §5.1, without crls.
-type signedData struct {
-	Version          int
-	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
-	EncapContentInfo encapContentInfo
-	Certificates     asn1.RawValue `asn1:"optional"` // [0] IMPLICIT CertificateSet
-	SignerInfos      []signerInfo  `asn1:"set"`
-}
-
-// encapContentInfo is EncapsulatedContentInfo of RFC 5652 §5.2.
-type encapContentInfo struct {
-	EContentType asn1.ObjectIdentifier
-	EContent     asn1.RawValue // [0] EXPLICIT OCTET STRING
-}
-
-// signerInfo is SignerInfo of RFC 5652 §5.3, identifying the signer by
-// issuer and serial number, without unsigned attributes.
-type signerInfo struct {
-	Version            int
-	SID                asn1.RawValue
-	DigestAlgorithm    pkix.AlgorithmIdentifier
-	SignedAttrs        asn1.RawValue // [0] IMPLICIT SET OF Attribute
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Signature          []byte
 }
 
 // issuerAndSerialNumber is IssuerAndSerialNumber of RFC 5652 §10.2.4.
@@ -211,79 +164,113 @@ func (t *TSA) precompute() error {
 	return nil
 }
 
-// token issues a granted TimeStampResp for r.
+// token issues a granted TimeStampResp for r. The DER is written with
+// cryptobyte, in one pass per structure; TestTokenEncoding holds it to the
+// same bytes as encoding/asn1's reflection over the types above.
 func (t *TSA) token(r *request, serial *big.Int, genTime time.Time) ([]byte, error) {
-	tst, err := asn1.Marshal(tstInfo{
-		Version:        1,
-		Policy:         policyOID,
-		MessageImprint: asn1.RawValue{FullBytes: r.imprint},
-		SerialNumber:   serial,
-		GenTime:        genTime,
-		Accuracy:       accuracy{Seconds: 1},
-		Nonce:          r.nonce,
-		TSA:            asn1.RawValue{FullBytes: t.tsaName},
+	var tb cryptobyte.Builder
+	tb.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(1)
+		b.AddASN1ObjectIdentifier(policyOID)
+		b.AddBytes(r.imprint)
+		b.AddASN1BigInt(serial)
+		b.AddASN1GeneralizedTime(genTime)
+		b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1Int64(1) }) // accuracy: 1 s
+		if r.nonce != nil {
+			b.AddASN1BigInt(r.nonce)
+		}
+		b.AddBytes(t.tsaName)
 	})
+	tst, err := tb.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("tsa: encoding TSTInfo: %w", err)
 	}
 
 	h := t.alg.hash.New()
 	h.Write(tst)
-	md, err := asn1.Marshal(h.Sum(nil))
+	var mb cryptobyte.Builder
+	mb.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oidMessageDigest)
+		b.AddASN1(casn1.SET, func(b *cryptobyte.Builder) { b.AddASN1OctetString(h.Sum(nil)) })
+	})
+	mdAttr, err := mb.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("tsa: encoding the message digest: %w", err)
 	}
-	mdAttr, err := asn1.Marshal(attribute{Type: oidMessageDigest, Values: []asn1.RawValue{{FullBytes: md}}})
-	if err != nil {
-		return nil, fmt.Errorf("tsa: encoding the message digest: %w", err)
-	}
-	// A DER SET OF: encoding/asn1 sorts the elements. The signature covers
-	// this encoding, with the SET tag (RFC 5652 §5.4).
-	attrs, err := asn1.MarshalWithParams([]asn1.RawValue{
-		{FullBytes: t.ctypeAttr}, {FullBytes: mdAttr}, {FullBytes: t.essAttr},
-	}, "set")
+	// A DER SET OF, its elements sorted (as encoding/asn1 sorts them). The
+	// signature covers this encoding, with the SET tag (RFC 5652 §5.4).
+	elems := [][]byte{t.ctypeAttr, mdAttr, t.essAttr}
+	slices.SortFunc(elems, bytes.Compare)
+	var ab cryptobyte.Builder
+	ab.AddASN1(casn1.SET, func(b *cryptobyte.Builder) {
+		for _, e := range elems {
+			b.AddBytes(e)
+		}
+	})
+	attrs, err := ab.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("tsa: encoding the signed attributes: %w", err)
 	}
-	h = t.alg.hash.New()
-	h.Write(attrs)
 	// The signature's randomness always comes from crypto/rand, never from
 	// Config.Rand: a predictable ECDSA nonce would give the key away.
-	sig, err := t.signer.Sign(rand.Reader, h.Sum(nil), t.alg.hash)
+	// SignMessage lets a key that hashes itself (a token with only
+	// CKM_ECDSA_SHA256) have the attributes; others get their digest.
+	sig, err := crypto.SignMessage(t.signer, rand.Reader, attrs, t.alg.hash)
 	if err != nil {
 		return nil, fmt.Errorf("tsa: signing: %w", err)
 	}
-	// In the SignerInfo the attributes are [0] IMPLICIT.
-	signedAttrs := append([]byte(nil), attrs...)
-	signedAttrs[0] = 0xa0
 
-	econtent, err := asn1.Marshal(tst) // []byte: an OCTET STRING holding the TSTInfo
+	var b cryptobyte.Builder
+	// TimeStampResp { status PKIStatusInfo { granted }, timeStampToken }
+	b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1Int64(statusGranted) })
+		// ContentInfo { id-signedData, [0] EXPLICIT SignedData }
+		b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oidSignedData)
+			b.AddASN1(casn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+				b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1Int64(3) // RFC 5652 §5.1: eContentType is not id-data
+					b.AddASN1(casn1.SET, func(b *cryptobyte.Builder) { addAlgorithm(b, t.alg.digestAlg) })
+					// EncapsulatedContentInfo { id-ct-TSTInfo, [0] EXPLICIT OCTET STRING }
+					b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1ObjectIdentifier(oidTSTInfo)
+						b.AddASN1(casn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+							b.AddASN1OctetString(tst)
+						})
+					})
+					if r.certReq {
+						b.AddBytes(t.certs)
+					}
+					b.AddASN1(casn1.SET, func(b *cryptobyte.Builder) {
+						// SignerInfo, sid issuerAndSerialNumber (version 1, RFC 5652 §5.3)
+						b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							b.AddASN1Int64(1)
+							b.AddBytes(t.sid)
+							addAlgorithm(b, t.alg.digestAlg)
+							// In the SignerInfo the attributes are [0] IMPLICIT.
+							b.AddASN1(casn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+								for _, e := range elems {
+									b.AddBytes(e)
+								}
+							})
+							addAlgorithm(b, t.alg.sigAlg)
+							b.AddASN1OctetString(sig)
+						})
+					})
+				})
+			})
+		})
+	})
+	resp, err := b.Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("tsa: encoding the content: %w", err)
+		return nil, fmt.Errorf("tsa: encoding a response: %w", err)
 	}
-	sd := signedData{
-		Version:          3, // RFC 5652 §5.1: eContentType is not id-data
-		DigestAlgorithms: []pkix.AlgorithmIdentifier{t.alg.digestAlg},
-		EncapContentInfo: encapContentInfo{EContentType: oidTSTInfo, EContent: contextTag0(econtent)},
-		SignerInfos: []signerInfo{{
-			Version:            1, // RFC 5652 §5.3: sid is issuerAndSerialNumber
-			SID:                asn1.RawValue{FullBytes: t.sid},
-			DigestAlgorithm:    t.alg.digestAlg,
-			SignedAttrs:        asn1.RawValue{FullBytes: signedAttrs},
-			SignatureAlgorithm: t.alg.sigAlg,
-			Signature:          sig,
-		}},
-	}
-	if r.certReq {
-		sd.Certificates = asn1.RawValue{FullBytes: t.certs}
-	}
-	sdDER, err := asn1.Marshal(sd)
-	if err != nil {
-		return nil, fmt.Errorf("tsa: encoding SignedData: %w", err)
-	}
-	token, err := asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: contextTag0(sdDER)})
-	if err != nil {
-		return nil, fmt.Errorf("tsa: encoding ContentInfo: %w", err)
-	}
-	return grantedResponse(token)
+	return resp, nil
+}
+
+// addAlgorithm writes an AlgorithmIdentifier without parameters, as
+// encoding/asn1 writes a pkix.AlgorithmIdentifier whose Parameters are
+// unset.
+func addAlgorithm(b *cryptobyte.Builder, a pkix.AlgorithmIdentifier) {
+	b.AddASN1(casn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(a.Algorithm) })
 }

@@ -16,10 +16,17 @@ import (
 
 // Config configures a timestamp authority.
 type Config struct {
-	// Dir holds the TSA's state: its signing key, the root CA's key (both
-	// PKCS #8 PEM, mode 0600) and the certificate chain. They are created on
-	// first start and reused afterwards. Required.
+	// Dir holds the TSA's state: its signing key (unless Signer is set),
+	// the root CA's key (both PKCS #8 PEM, mode 0600) and the certificate
+	// chain. They are created on first start and reused afterwards.
+	// Required.
 	Dir string
+
+	// Signer, if set, is the TSA's signing key held elsewhere (a PKCS#11
+	// token): an ECDSA key. On first start the root certifies it; later
+	// starts require the chain's leaf to certify this very key. Nil means
+	// an ECDSA P-256 key in Dir.
+	Signer crypto.Signer
 
 	// Now is the clock that sets genTime and the certificates' validity.
 	// nil means time.Now.
@@ -80,7 +87,7 @@ func New(cfg Config) (*TSA, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	signer, chain, err := loadOrCreate(dir, now(), random, logger)
+	signer, chain, err := loadOrCreate(dir, cfg.Signer, now(), random, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,8 @@ package witness_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/internal/witness"
 	"hallmark.dev/tlog"
@@ -166,7 +167,7 @@ func TestHTTPAndRestart(t *testing.T) {
 		t.Errorf("got %s %q %q, want 409 text/x.tlog.size \"3\\n\"", resp.Status, resp.Header.Get("Content-Type"), got)
 	}
 	// The monitoring endpoint serves the cosigned checkpoint.
-	cp := get(t, srv.URL+"/"+originHash("log.example")+"/checkpoint")
+	cp := lite.Get(t, srv.URL+"/"+originHash("log.example")+"/checkpoint")
 	wv, err := tlog.ParseWitnessVerifierKey(w.VerifierKey())
 	if err != nil {
 		t.Fatal(err)
@@ -174,23 +175,6 @@ func TestHTTPAndRestart(t *testing.T) {
 	if _, err := note.Open(cp, note.VerifierList(wv, l.Verifier)); err != nil {
 		t.Errorf("served checkpoint: %v\n%s", err, cp)
 	}
-}
-
-func get(t *testing.T, url string) []byte {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	return b
 }
 
 func originHash(origin string) string {
