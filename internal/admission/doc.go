@@ -18,7 +18,7 @@
 // calls those packages and the registry client.
 //
 // Verdicts are cached per (digest, policy, policy generation) and tags per
-// (credentials identity, reference) for a short time (decision D23). Every
+// (credentials identity, reference) for a short time (decision D24). Every
 // failure denies: a registry that does not answer within the webhook's
 // time, a policy that cannot be used, an evaluation error. The webhook's own
 // namespace is never checked.
