@@ -571,8 +571,6 @@ func runHallmarkDirect(dir string, cfg logserver.Config, run load, reqs [][]byte
 	return r, err
 }
 
-
-
 func fatal(err error) {
 	fmt.Fprintf(os.Stderr, "bench/tlog: error: %v\n", err)
 	os.Exit(1)

@@ -20,8 +20,8 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
