@@ -47,7 +47,7 @@ func (c *ttlCache[V]) put(key string, v V, ttl time.Duration) {
 // len returns the number of entries.
 func (c *ttlCache[V]) len() int { return c.c.Len() }
 
-// verdictCache keeps verdicts per (image digest, policy, policy
+// verdictCache keeps verdicts per (repository and digest, policy, policy
 // generation), bounded, each for a time to live. The generation changes
 // with the policy and with every Secret, ConfigMap and TrustRoot it refers
 // to, so a changed policy or trust root is never judged by an old verdict.
@@ -68,9 +68,13 @@ func newVerdictCache(size int, ttl time.Duration, now func() time.Time) (*verdic
 	return &verdictCache{ttlCache: c, ttl: ttl}, nil
 }
 
-func (c *verdictCache) put(key string, v verdict) {
+// put keeps a verdict: a passing one for the cache's TTL, a failing one,
+// or one that depends on the time (timeBound), for failureTTL at most, so
+// an image whose gate attestation grew too old is not admitted on a verdict
+// from before.
+func (c *verdictCache) put(key string, v verdict, timeBound bool) {
 	ttl := c.ttl
-	if !v.Passed && ttl > failureTTL {
+	if (!v.Passed || timeBound) && ttl > failureTTL {
 		ttl = failureTTL
 	}
 	c.ttlCache.put(key, v, ttl)

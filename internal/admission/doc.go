@@ -17,7 +17,7 @@
 // are policy.Checks run by policy.Run. hallmark.go is the one file that
 // calls those packages and the registry client.
 //
-// Verdicts are cached per (digest, policy, policy generation) and tags per
+// Verdicts are cached per (repository and digest, policy, policy generation) and tags per
 // (credentials identity, reference) for a short time (decision D24). Every
 // failure denies: a registry that does not answer within the webhook's
 // time, a policy that cannot be used, an evaluation error. The webhook's own

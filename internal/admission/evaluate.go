@@ -262,7 +262,10 @@ func (e *Engine) policyVerdict(ctx context.Context, req *request, p *Policy, ima
 	if err != nil {
 		return verdict{Reasons: []string{err.Error()}}
 	}
-	key := d.DigestStr() + "\x00" + p.Name + "\x00" + p.Generation
+	// The repository is part of the key: signatures are looked up where
+	// the workload pulls from, so a digest named in a repository without
+	// them must not fail (nor pass) the same digest elsewhere.
+	key := d.Context().Name() + "@" + d.DigestStr() + "\x00" + p.Name + "\x00" + p.Generation
 	cacheable := !p.include.spec && !p.include.objectMeta && !p.include.typeMeta
 	if cacheable {
 		if v, ok := e.cache.get(key); ok {
@@ -274,7 +277,7 @@ func (e *Engine) policyVerdict(ctx context.Context, req *request, p *Policy, ima
 	compute := func() verdict {
 		v := e.compute(ctx, req, p, d)
 		if cacheable && !v.transient {
-			e.cache.put(key, v)
+			e.cache.put(key, v, p.timeBound)
 		}
 		return v
 	}

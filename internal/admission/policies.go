@@ -36,6 +36,9 @@ type Policy struct {
 	authorities []*authority
 	policy      *cip.CompiledPolicy
 	include     struct{ spec, objectMeta, typeMeta, config bool }
+	// timeBound: the verdict depends on the time (a gate attestation's
+	// maximum age), so a passing one is kept no longer than a failing one.
+	timeBound bool
 }
 
 type matcher struct {
@@ -229,6 +232,9 @@ func (c *compiler) compile(src *cip.ClusterImagePolicy) *Policy {
 	if err := checkRequirementsApply(reqs, src); err != nil {
 		p.Err = err
 		return p
+	}
+	for _, r := range reqs {
+		p.timeBound = p.timeBound || r.annotation == AnnotationGateMaxAge
 	}
 	for i := range src.Spec.Authorities {
 		p.authorities = append(p.authorities, c.authority(&src.Spec.Authorities[i], reqs))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/name"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -497,6 +498,25 @@ func TestVerdictCache(t *testing.T) {
 	}
 }
 
+// TestVerdictCacheByRepository: verdicts are kept per repository, so a
+// user who names a signed image's digest in a repository of their own,
+// where no signature is, cannot have the failure cached for the real one.
+func TestVerdictCacheByRepository(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	img := e.push("demo/app:v1", "app")
+	e.signer.Sign(t, img)
+	copied := e.push("demo/copy:v1", "app")
+	if digestOf(t, copied) != digestOf(t, img) {
+		t.Fatalf("the copy has digest %s, want %s", digestOf(t, copied), digestOf(t, img))
+	}
+	wantDenied(t, e.validatePod("evil", copied), "image "+copied, "failed policy signed")
+	wantAllowed(t, e.validatePod("apps", img))
+	// and a pass is not carried to the copy either: its signatures are
+	// looked up where the workload pulls from.
+	wantDenied(t, e.validatePod("evil", copied), "failed policy signed")
+}
+
 // TestSlowRegistryFailsClosed: a registry slower than the webhook's
 // timeout is denied with the reason, before the API server gives up.
 func TestSlowRegistryFailsClosed(t *testing.T) {
@@ -569,7 +589,13 @@ func TestPolicyWebhook(t *testing.T) {
 // keylessEnv is an engine with hallmark's own stack given as a TrustRoot.
 func keylessEnv(t *testing.T) (*env, *admissiontest.Stack, *cip.TrustRoot) {
 	t.Helper()
-	e := newEnv(t, admission.EngineConfig{})
+	return keylessEnvConfig(t, admission.EngineConfig{})
+}
+
+// keylessEnvConfig is keylessEnv with the engine's configuration.
+func keylessEnvConfig(t *testing.T, cfg admission.EngineConfig) (*env, *admissiontest.Stack, *cip.TrustRoot) {
+	t.Helper()
+	e := newEnv(t, cfg)
 	st := admissiontest.StartStack(t)
 	k, err := cip.SigstoreKeysFromTrustedRoot(st.TrustedRoot)
 	if err != nil {
@@ -655,6 +681,28 @@ func TestGateRequirement(t *testing.T) {
 	other := "sha256:" + strings.Repeat("0", 64)
 	e.keylessPolicies(st, tr, gated("7d", other))
 	wantDenied(t, e.validatePod("apps", img), "attestation gate", "no passing gate attestation", "the gate ran under policy "+policyDigest+", want "+other)
+}
+
+// TestGateRequirementNotCachedPastItsAge: a verdict that depends on a gate
+// attestation's age is not reused for the cache's TTL, so an image whose
+// gate result grew too old is denied within seconds, not minutes.
+func TestGateRequirementNotCachedPastItsAge(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e, st, tr := keylessEnvConfig(t, admission.EngineConfig{Now: clock, CacheTTL: 10 * time.Minute})
+	reg := &testkit.Registry{Host: st.Host}
+	d := reg.PushImage(t, "demo/app:v1", "app")
+	img := d.String()
+	pred, _ := admissiontest.GatePredicate(t, d.DigestStr(), now.Add(-58*time.Minute))
+	st.AttestKeyless(t, img, "release@example.com", admission.GatePredicateType, pred)
+	e.keylessPolicies(st, tr, strings.Replace(keylessPolicy, "  name: keyless\n", "  name: keyless\n  annotations:\n    admission.hallmark.dev/gate-max-age: 1h\n", 1)+
+		"    attestations:\n    - name: gate\n      predicateType: vuln\n")
+	wantAllowed(t, e.validatePod("apps", img))
+	mu.Lock()
+	now = now.Add(3 * time.Minute)
+	mu.Unlock()
+	wantDenied(t, e.validatePod("apps", img), "attestation gate", "no passing gate attestation newer than 1h", "older than 1h")
 }
 
 // provenancePolicy is keyPolicy with hallmark's annotations and an SLSA v1
@@ -887,4 +935,14 @@ func TestReadmePolicy(t *testing.T) {
 	if err := admission.ValidateRequirements(p); err != nil {
 		t.Fatalf("hallmark's annotations: %v", err)
 	}
+}
+
+// digestOf is the digest of an image reference.
+func digestOf(t *testing.T, ref string) string {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.DigestStr()
 }
