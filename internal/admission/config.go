@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // maxPlatforms bounds the images of an index read for their config files.
@@ -17,10 +16,12 @@ const maxPlatforms = 32
 // by os/architecture[/variant], as policy-controller gives them to a
 // ClusterImagePolicy-level policy with fetchConfigFile.
 func (e *Engine) configFiles(ctx context.Context, req *request, d name.Digest) (json.RawMessage, error) {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(req.keychain), remote.WithTransport(e.reg.transport)}
-	desc, err := remote.Get(d, opts...)
+	// Through a session, as every other registry request: plain HTTP off
+	// loopback is refused unless allowed, so the workload's pull
+	// credentials are not sent in clear.
+	desc, err := e.reg.session(req.keychain).c.Descriptor(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", d.RegistryStr(), err)
+		return nil, err
 	}
 	out := map[string]*v1.ConfigFile{}
 	add := func(img v1.Image) error {

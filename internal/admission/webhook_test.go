@@ -471,6 +471,37 @@ authorityMatches: "release-key": signatures: list.MaxItems(0)`))
 	wantDenied(t, e.validatePod("apps", img), "failed policy signed", "policy signed", "MaxItems")
 }
 
+// TestFetchConfigFile: a ClusterImagePolicy-level policy with
+// fetchConfigFile reads the image's config, fetched with the workload's
+// credentials under the same rules as every other registry request: plain
+// HTTP to a registry off loopback is refused, so the credentials are not
+// sent in clear.
+func TestFetchConfigFile(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	img := e.push("demo/app:v1", "app")
+	configPolicy := func(glob, cue string) string {
+		return `
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: config}
+spec:
+  images: [{glob: "` + glob + `"}]
+  authorities: [{name: any, static: {action: pass}}]
+  policy:
+    type: cue
+    fetchConfigFile: true
+    data: |
+      ` + cue + "\n"
+	}
+	e.policies(configPolicy("${REG}/demo/**", `config: [string]: {os: "linux"}`))
+	wantAllowed(t, e.validatePod("apps", img))
+	e.policies(configPolicy("${REG}/demo/**", `config: [string]: {os: "windows"}`))
+	wantDenied(t, e.validatePod("apps", img), "failed policy config", "windows")
+	private := "10.255.255.1:5000/demo/app@sha256:" + strings.Repeat("e", 64)
+	e.policies(configPolicy("10.255.255.1:5000/**", `config: _`))
+	wantDenied(t, e.validatePod("apps", private), "failed policy config", "fetching the image config for the policy", "plain HTTP to a registry that is not on loopback is refused")
+}
+
 func TestVerdictCache(t *testing.T) {
 	metrics := admission.NewMetrics()
 	e := newEnv(t, admission.EngineConfig{Metrics: metrics})
