@@ -187,6 +187,12 @@ func (e *Engine) validate(ctx context.Context, req *admissionv1.AdmissionRequest
 	var wg sync.WaitGroup
 	for i, im := range w.images {
 		if _, err := name.NewDigest(im.image); err != nil {
+			if e.cfg.NoMatch != NoMatchDeny && !e.anyPolicyMatches(im.image, w.res) {
+				// As the mutating webhook: no policy applies, so the
+				// --no-match answer, pinned or not.
+				results[i] = e.checkImage(ctx, r, im.field, im.image)
+				continue
+			}
 			results[i].denials = []string{fmt.Sprintf("image %s (%s) is not pinned to a digest: the mutating webhook pins tags it can resolve; write repository@sha256:… or check that the registry answers", im.image, im.field)}
 			continue
 		}
@@ -210,7 +216,8 @@ func (e *Engine) validate(ctx context.Context, req *admissionv1.AdmissionRequest
 
 // mutate is the mutating webhook: it pins every tag to the digest it
 // names now, resolving each once. A tag that cannot be resolved is denied,
-// unless no policy could apply to it and unmatched images are allowed.
+// unless no policy could apply to it and unmatched images are allowed or
+// warned about (the validating webhook then gives that answer).
 func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	w, err := readWorkload(req)
 	if err != nil {
@@ -244,7 +251,7 @@ func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 			o := v.(*resolveOnce)
 			o.Do(func() { o.ref, o.err = e.resolveTag(ctx, s, im.image) })
 			if o.err != nil {
-				if e.cfg.NoMatch == NoMatchAllow && !e.anyPolicyMatches(im.image, w.res) {
+				if e.cfg.NoMatch != NoMatchDeny && !e.anyPolicyMatches(im.image, w.res) {
 					return
 				}
 				denials[i] = fmt.Sprintf("image %s (%s) cannot be pinned to a digest: %s", im.image, im.field, explain(o.err))

@@ -374,6 +374,50 @@ func TestNoMatchingPolicy(t *testing.T) {
 	}
 }
 
+// TestNoMatchingPolicyUnpinned: an image no policy matches, whose tag the
+// mutating webhook cannot resolve (a registry the webhook cannot reach, a
+// node credential provider), gets the same answer from both webhooks: the
+// --no-match answer, not a denial for being unpinned.
+func TestNoMatchingPolicyUnpinned(t *testing.T) {
+	image := "127.0.0.1:1/other/app:v1"
+	for _, tc := range []struct {
+		noMatch  admission.NoMatch
+		allowed  bool
+		warnings int
+	}{
+		{admission.NoMatchDeny, false, 0},
+		{admission.NoMatchWarn, true, 1},
+		{admission.NoMatchAllow, true, 0},
+	} {
+		t.Run(string(tc.noMatch), func(t *testing.T) {
+			e := newEnv(t, admission.EngineConfig{NoMatch: tc.noMatch})
+			e.policies(keyPolicy)
+			m := e.review(admission.PathMutate, "", "v1", "pods", "Pod", "apps", pod("apps", image), "")
+			if m.Allowed != tc.allowed {
+				t.Fatalf("mutate: got allowed %v (%s), want %v", m.Allowed, message(m), tc.allowed)
+			}
+			if !tc.allowed {
+				wantDenied(t, m, image, "cannot be pinned to a digest")
+				return
+			}
+			if len(m.Patch) != 0 {
+				t.Fatalf("mutate patched %s, want no patch", m.Patch)
+			}
+			r := e.validatePod("apps", image)
+			if r.Allowed != tc.allowed || len(r.Warnings) != tc.warnings {
+				t.Fatalf("validate: got allowed %v (%s), warnings %q; want %v, %d", r.Allowed, message(r), r.Warnings, tc.allowed, tc.warnings)
+			}
+			if tc.warnings > 0 && !strings.Contains(r.Warnings[0], "no matching policies") {
+				t.Fatalf("warning %q, want one about no matching policies", r.Warnings[0])
+			}
+		})
+	}
+	// An image a policy matches must be pinned, whatever --no-match says.
+	e := newEnv(t, admission.EngineConfig{NoMatch: admission.NoMatchAllow})
+	e.policies(keyPolicy)
+	wantDenied(t, e.validatePod("apps", e.reg.Host+"/demo/app:v1"), "is not pinned to a digest")
+}
+
 func TestWarnMode(t *testing.T) {
 	e := newEnv(t, admission.EngineConfig{})
 	e.policies(strings.Replace(keyPolicy, "spec:\n", "spec:\n  mode: warn\n", 1))
