@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -25,7 +26,9 @@ type workload struct {
 	images         []imageRef
 	serviceAccount string
 	pullSecrets    []string
-	deleting       bool
+	// unchanged: an UPDATE that leaves every image as it was (a scale, a
+	// label, a finalizer, a deletion in progress).
+	unchanged bool
 }
 
 // Resources the webhook checks, by group/version/resource, and where their
@@ -53,15 +56,37 @@ func Resources() []metav1.GroupVersionResource {
 	}
 }
 
-// readWorkload decodes the object of an admission request and lists its
-// images; nil when the resource is not one the webhook checks.
+// readWorkload decodes the object of an admission request (CREATE or
+// UPDATE) and lists its images. A resource the webhook does not check is
+// an error, so that a webhook configuration that sends more than it should
+// denies rather than admits unchecked. On UPDATE, unchanged reports whether
+// the object's images are those of the old object.
 func readWorkload(req *admissionv1.AdmissionRequest) (*workload, error) {
 	gvr := req.Resource.Group + "/" + req.Resource.Version + "/" + req.Resource.Resource
 	path, ok := podSpecPaths[gvr]
 	if !ok || (req.SubResource != "" && req.SubResource != "ephemeralcontainers") {
-		return nil, nil
+		what := gvr
+		if req.SubResource != "" {
+			what += "/" + req.SubResource
+		}
+		return nil, fmt.Errorf("the webhook does not check %s: its webhook configuration should not send it (hallmark admission manifests prints the rules)", what)
 	}
-	raw := req.Object.Raw
+	w, err := decodeWorkload(req, req.Object.Raw, path)
+	if err != nil {
+		return nil, err
+	}
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		old, err := decodeWorkload(req, req.OldObject.Raw, path)
+		if err != nil {
+			return nil, fmt.Errorf("the old object: %w", err)
+		}
+		w.unchanged = slices.Equal(w.images, old.images)
+	}
+	return w, nil
+}
+
+// decodeWorkload decodes one object of the request's resource.
+func decodeWorkload(req *admissionv1.AdmissionRequest, raw []byte, path []string) (*workload, error) {
 	var top struct {
 		metav1.TypeMeta
 		Metadata metav1.ObjectMeta `json:"metadata"`
@@ -74,7 +99,6 @@ func readWorkload(req *admissionv1.AdmissionRequest) (*workload, error) {
 		group: req.Resource.Group, version: req.Resource.Version, resource: req.Resource.Resource,
 		namespace: req.Namespace, labels: top.Metadata.Labels, spec: top.Spec,
 	}}
-	w.deleting = top.Metadata.DeletionTimestamp != nil
 	var err error
 	if w.res.objectMeta, err = json.Marshal(top.Metadata); err != nil {
 		return nil, err

@@ -147,11 +147,28 @@ func deny(msg string) *admissionv1.AdmissionResponse {
 	}}
 }
 
-// exempt reports whether a request is not checked: one in the webhook's
-// own namespace, a deletion, or an object being deleted.
-func (e *Engine) exempt(req *admissionv1.AdmissionRequest, w *workload) bool {
-	return w == nil || w.deleting || (e.cfg.Namespace != "" && req.Namespace == e.cfg.Namespace) ||
+// exempt reports whether a request is not checked: anything but CREATE
+// and UPDATE, and requests in the webhook's own namespace.
+func (e *Engine) exempt(req *admissionv1.AdmissionRequest) bool {
+	return (e.cfg.Namespace != "" && req.Namespace == e.cfg.Namespace) ||
 		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update)
+}
+
+// unchanged reports whether an UPDATE leaves the workload's images as they
+// were and no policy reads the object itself: a scale, a label or a
+// finalizer is not judged again, so a rollout or a deletion does not stall
+// on an old ReplicaSet whose image no longer verifies. The Pods a workload
+// creates are checked when they are created.
+func (e *Engine) unchanged(w *workload) bool {
+	if !w.unchanged {
+		return false
+	}
+	for _, p := range e.policies.Load().list {
+		if p.include.spec || p.include.objectMeta || p.include.typeMeta {
+			return false
+		}
+	}
+	return true
 }
 
 // newRequest prepares the verification of a workload: its credentials.
@@ -172,11 +189,14 @@ func (e *Engine) newRequest(ctx context.Context, w *workload) (*request, error) 
 // validate is the validating webhook: every image must be pinned to a
 // digest and pass every policy that matches it.
 func (e *Engine) validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	if e.exempt(req) {
+		return allow()
+	}
 	w, err := readWorkload(req)
 	if err != nil {
 		return deny(err.Error())
 	}
-	if e.exempt(req, w) {
+	if e.unchanged(w) {
 		return allow()
 	}
 	r, err := e.newRequest(ctx, w)
@@ -219,11 +239,14 @@ func (e *Engine) validate(ctx context.Context, req *admissionv1.AdmissionRequest
 // unless no policy could apply to it and unmatched images are allowed or
 // warned about (the validating webhook then gives that answer).
 func (e *Engine) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	if e.exempt(req) {
+		return allow()
+	}
 	w, err := readWorkload(req)
 	if err != nil {
 		return deny(err.Error())
 	}
-	if e.exempt(req, w) {
+	if e.unchanged(w) {
 		return allow()
 	}
 	var pending []int

@@ -126,15 +126,41 @@ func (e *env) review(path, group, version, resource, kind, ns string, obj map[st
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return e.send(path, query, &admissionv1.AdmissionRequest{
+		UID:       "req-1",
+		Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: kind},
+		Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource},
+		Namespace: ns, Name: "obj", Operation: admissionv1.Create,
+		Object: runtime.RawExtension{Raw: raw},
+	})
+}
+
+// update sends an UPDATE of a Pod from old to obj to a webhook path.
+func (e *env) update(path, ns string, old, obj map[string]any) *admissionv1.AdmissionResponse {
+	e.t.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	oldRaw, err := json.Marshal(old)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.send(path, "", &admissionv1.AdmissionRequest{
+		UID:       "req-1",
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Namespace: ns, Name: "obj", Operation: admissionv1.Update,
+		Object: runtime.RawExtension{Raw: raw}, OldObject: runtime.RawExtension{Raw: oldRaw},
+	})
+}
+
+// send posts an AdmissionReview of the request to a webhook path.
+func (e *env) send(path, query string, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	e.t.Helper()
 	rev := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID:       "req-1",
-			Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: kind},
-			Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource},
-			Namespace: ns, Name: "obj", Operation: admissionv1.Create,
-			Object: runtime.RawExtension{Raw: raw},
-		},
+		Request:  req,
 	}
 	body, err := json.Marshal(rev)
 	if err != nil {
@@ -416,6 +442,51 @@ func TestNoMatchingPolicyUnpinned(t *testing.T) {
 	e := newEnv(t, admission.EngineConfig{NoMatch: admission.NoMatchAllow})
 	e.policies(keyPolicy)
 	wantDenied(t, e.validatePod("apps", e.reg.Host+"/demo/app:v1"), "is not pinned to a digest")
+}
+
+// TestUpdates: an UPDATE that leaves every image as it was (a label, a
+// finalizer, a deletion in progress; for workloads a scale) is not judged
+// again, so an old object whose image no longer verifies can still be
+// scaled down or deleted; an UPDATE that changes an image is checked, even
+// of an object being deleted.
+func TestUpdates(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	signed := e.push("demo/signed:v1", "signed")
+	e.signer.Sign(t, signed)
+	unsigned := e.push("demo/unsigned:v1", "unsigned")
+	labelled := func(o map[string]any, k, v string) map[string]any {
+		o["metadata"].(map[string]any)["labels"] = map[string]any{k: v}
+		return o
+	}
+	for _, path := range []string{admission.PathValidate, admission.PathMutate} {
+		wantAllowed(t, e.update(path, "apps", pod("apps", unsigned), labelled(pod("apps", unsigned), "k", "v")))
+	}
+	wantDenied(t, e.update(admission.PathValidate, "apps", pod("apps", signed), pod("apps", unsigned)), "image "+unsigned, "failed policy signed")
+	deleting := pod("apps", unsigned)
+	deleting["metadata"].(map[string]any)["deletionTimestamp"] = "2026-12-05T00:00:00Z"
+	wantDenied(t, e.update(admission.PathValidate, "apps", pod("apps", signed), deleting), "image "+unsigned, "failed policy signed")
+	// A policy that reads the object judges every UPDATE.
+	e.policies(keyPolicy + `  policy:
+    type: cue
+    includeObjectMeta: true
+    data: |
+      metadata: labels: k: "v"
+`)
+	wantDenied(t, e.update(admission.PathValidate, "apps", pod("apps", unsigned), labelled(pod("apps", unsigned), "k", "v")), "image "+unsigned, "failed policy signed")
+}
+
+// TestUnknownResourceDenied: a resource the webhook does not check, sent by
+// a webhook configuration wider than the printed one, is denied, not
+// admitted unchecked.
+func TestUnknownResourceDenied(t *testing.T) {
+	e := newEnv(t, admission.EngineConfig{})
+	e.policies(keyPolicy)
+	rc := map[string]any{"apiVersion": "v1", "kind": "ReplicationController", "metadata": map[string]any{"name": "rc", "namespace": "apps"},
+		"spec": map[string]any{"template": pod("apps", "example.com/app:v1")}}
+	for _, path := range []string{admission.PathValidate, admission.PathMutate} {
+		wantDenied(t, e.review(path, "", "v1", "replicationcontrollers", "ReplicationController", "apps", rc, ""), "the webhook does not check /v1/replicationcontrollers")
+	}
 }
 
 func TestWarnMode(t *testing.T) {
