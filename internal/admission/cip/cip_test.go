@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -235,6 +236,13 @@ func TestGlob(t *testing.T) {
 		// As written, without the implied tag, it matches too.
 		{"registry.local:5000/app", "registry.local:5000/app", true},
 		{"registry.local:5000/app*", "registry.local:5000/app", true},
+		// A registry written otherwise than the glob, that a node pulls
+		// from all the same, is matched too.
+		{"ghcr.io/org/**", "GHCR.IO/org/app:v1", true},
+		{"ghcr.io/org/**", "Ghcr.io:443/org/app@sha256:" + strings.Repeat("a", 64), true},
+		{"index.docker.io/org/*", "registry-1.docker.io/org/app:v1", true},
+		{"index.docker.io/org/*", "docker.io/org/app:v1", true},
+		{"ghcr.io/org/**", "ghcr.io:5000/org/app:v1", false},
 	} {
 		g, err := cip.CompileGlob(tc.glob)
 		if err != nil {
@@ -245,6 +253,18 @@ func TestGlob(t *testing.T) {
 		}
 		if got := g.Match(tc.image); got != tc.want {
 			t.Errorf("glob %q, image %q: got %v, want %v", tc.glob, tc.image, got, tc.want)
+		}
+	}
+}
+
+// TestGlobRefused: a glob with characters other than letters, digits and
+// "-_:/*.@" is refused, as policy-controller refuses it (its character
+// class takes "-" literally, not as a range from "9" to "_").
+func TestGlobRefused(t *testing.T) {
+	for _, g := range []string{"ghcr.io/org/app-[0-9]*", "ghcr.io/org/app?", `ghcr.io/org/app\d`, "ghcr.io/org/app$", "ghcr.io/(org)/app", "ghcr.io/org/^app"} {
+		_, err := cip.CompileGlob(g)
+		if err == nil || !strings.Contains(err.Error(), "invalid glob "+strconv.Quote(g)) {
+			t.Errorf("glob %q: got %v, want invalid glob", g, err)
 		}
 	}
 }

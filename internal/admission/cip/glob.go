@@ -20,7 +20,10 @@ import (
 //     "index.docker.io/*/*";
 //   - a glob may use only letters, digits and "-_:/*.@";
 //   - an image that is not fully qualified as written is also matched as
-//     written.
+//     written;
+//   - unlike policy-controller, an image whose registry is written in
+//     capitals, with port 443 or as another name of Docker Hub is also
+//     matched with its registry as the glob would name it.
 type Glob struct {
 	pattern string
 	re      *regexp.Regexp
@@ -75,5 +78,27 @@ func (g *Glob) Match(image string) bool {
 	if g.re.MatchString(full) {
 		return true
 	}
-	return full != image && g.re.MatchString(image)
+	if full != image && g.re.MatchString(image) {
+		return true
+	}
+	// The registry as a node reaches it: a host in capitals, the default
+	// port or another name of Docker Hub pulls the same images, so a glob
+	// written for the usual name must match it too (more matching is
+	// stricter: every matching policy must pass).
+	host := canonicalRegistry(ref.Context().RegistryStr())
+	if host == ref.Context().RegistryStr() {
+		return false
+	}
+	return g.re.MatchString(host + strings.TrimPrefix(full, ref.Context().RegistryStr()))
+}
+
+// canonicalRegistry lowercases a registry host, drops the HTTPS port and
+// names Docker Hub as policy-controller's globs do (index.docker.io).
+func canonicalRegistry(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ":443")
+	switch host {
+	case "docker.io", "registry-1.docker.io", "registry.hub.docker.com":
+		return name.DefaultRegistry
+	}
+	return host
 }
