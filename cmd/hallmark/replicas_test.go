@@ -22,8 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
@@ -31,6 +29,7 @@ import (
 	"hallmark.dev/internal/oidc"
 	"hallmark.dev/internal/ops"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/oci/store"
 	"hallmark.dev/sign"
 	"hallmark.dev/tlog"
@@ -362,7 +361,7 @@ func checkAll(t *testing.T, rs *replicaSet, acked []signed) {
 	}
 	cp := checkpointAt(t, rs.lb.URL, rs.tr)
 	leaves := readLeaves(t, rs.lb.URL+"/api/v2/", cp.Size)
-	if got := rootOf(t, leaves); !bytes.Equal(got, cp.Hash) {
+	if got := tlogtest.RootOf(t, leaves); !bytes.Equal(got, cp.Hash) {
 		t.Fatalf("the log's %d entries hash to %x, its checkpoint says %x", cp.Size, got, cp.Hash)
 	}
 	for _, a := range acked {
@@ -424,22 +423,6 @@ func readLeaves(t *testing.T, base string, size uint64) [][]byte {
 		out = append(out, b.Entries...)
 	}
 	return out[:size]
-}
-
-func rootOf(t *testing.T, leaves [][]byte) []byte {
-	t.Helper()
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	r := rf.NewEmptyRange(0)
-	for _, l := range leaves {
-		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(l), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := r.GetRootHash(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // TestReplicaSetKill kills one of three replicas with SIGKILL during

@@ -12,6 +12,7 @@ import (
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
 
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/tlog"
 )
 
@@ -87,7 +88,7 @@ func TestImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaves := readLeaves(t, w.reader, after.Size)
-	if !bytes.Equal(rootOf(t, leaves), after.Hash) || !bytes.Equal(leaves[n], next) || !bytes.Equal(leaves[n-1], entries[n-1]) {
+	if !bytes.Equal(tlogtest.RootOf(t, leaves), after.Hash) || !bytes.Equal(leaves[n], next) || !bytes.Equal(leaves[n-1], entries[n-1]) {
 		t.Fatalf("the tree after the import does not hold the source's entries and the new one")
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -18,6 +16,7 @@ import (
 
 	"hallmark.dev/internal/sharedstore"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/internal/tlogtest"
 	"hallmark.dev/tlog"
 )
 
@@ -137,7 +136,7 @@ func TestTesseraAWSDriverOnMariaDB(t *testing.T) {
 			t.Fatalf("index %d holds %q, want entry %d %q", indices[i], leaves[indices[i]], i, e)
 		}
 	}
-	if root := rootOf(t, leaves); !bytes.Equal(root, cp.Hash) {
+	if root := tlogtest.RootOf(t, leaves); !bytes.Equal(root, cp.Hash) {
 		t.Fatalf("root of the published entries %x, checkpoint says %x", root, cp.Hash)
 	}
 
@@ -188,22 +187,6 @@ func readLeaves(t *testing.T, r tessera.LogReader, size uint64) [][]byte {
 		out = append(out, b.Entries...)
 	}
 	return out
-}
-
-func rootOf(t *testing.T, leaves [][]byte) []byte {
-	t.Helper()
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	r := rf.NewEmptyRange(0)
-	for _, l := range leaves {
-		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(l), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := r.GetRootHash(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {

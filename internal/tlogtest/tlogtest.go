@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/note"
 	sumdb "golang.org/x/mod/sumdb/tlog"
@@ -310,4 +312,21 @@ func (l *Log) resource(p string) ([]byte, error) {
 		return nil, fmt.Errorf("tile %s beyond the log", p)
 	}
 	return sumdb.ReadTileData(t, l.reader())
+}
+
+// RootOf is the RFC 6962 root hash of a tree of the leaves, in order.
+func RootOf(t testing.TB, leaves [][]byte) []byte {
+	t.Helper()
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	for _, l := range leaves {
+		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(l), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := r.GetRootHash(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
