@@ -52,6 +52,14 @@ const (
 	emptyConfigDigest           = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 )
 
+// MaxBundleSize (above) bounds a bundle held in memory. MaxStreamedBundleSize
+// bounds one read as a stream, whose DSSE payload is never held in memory
+// (verify.AttestationPolicy.WithoutPredicate): memory does not bound it,
+// the time and bandwidth a verifier gives one attestation do. It admits a
+// statement of 1 GiB (attest.MaxStreamedPayloadSize), 1.33 GiB in base64,
+// with the rest of its bundle.
+const MaxStreamedBundleSize = 3 << 29
+
 // ErrNotBundle is returned for a referrer manifest that holds no bundle.
 var ErrNotBundle = errors.New("oci: referrer manifest has 0 bundle layers, want 1")
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 // The interface is sealed: only this package implements it.
 type Authority interface {
 	check(s signed) (Signer, Step, error)
+	// paeHashes returns the hashes of the PAE digests that check would
+	// verify d's signature over, or false when it would check the
+	// envelope itself with one of its verifiers (see signed.variant).
+	paeHashes(d *dsseBundle) ([]crypto.Hash, bool)
 }
 
 var (
@@ -234,6 +239,21 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 	return Signer{}, StepSignature, fmt.Errorf("does not verify with any of the %d trusted keys", len(ks.keys))
 }
 
+func (ks *Keys) paeHashes(d *dsseBundle) ([]crypto.Hash, bool) {
+	var hs []crypto.Hash
+	for _, k := range ks.keys {
+		for _, v := range k.verifiers {
+			if !d.prehashable(v.hash, v.pub) {
+				return nil, false
+			}
+			if !slices.Contains(hs, v.hash) {
+				hs = append(hs, v.hash)
+			}
+		}
+	}
+	return hs, true
+}
+
 // Identity is an expected certificate identity: the OIDC issuer and the
 // subject (the certificate's email or URI SAN), each either exact or a
 // regular expression. Regular expressions must match the whole value:
@@ -397,6 +417,19 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 		return Signer{}, step, err
 	}
 	return k.signer(res, entity), "", nil
+}
+
+func (k *Keyless) paeHashes(d *dsseBundle) ([]crypto.Hash, bool) {
+	vc, err := d.b.VerificationContent()
+	if err != nil || vc.Certificate() == nil {
+		return nil, false
+	}
+	pub := vc.Certificate().PublicKey
+	h := certificateHash(pub)
+	if !d.prehashable(h, pub) {
+		return nil, false
+	}
+	return []crypto.Hash{h}, true
 }
 
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {

@@ -55,8 +55,10 @@ type scanner struct {
 	path []step
 	// keys[d] holds the keys of the object open at depth d, as written
 	// when they have no escape and unescaped otherwise (in a stream,
-	// always copies); index[d] indexes them once there are many.
+	// always copies, into arena[d], which the next object at depth d
+	// reuses); index[d] indexes them once there are many.
 	keys    [][][]byte
+	arena   [][]byte
 	index   []map[string]int
 	scratch []byte
 	// top holds the spans of the top-level object's values by key (for
@@ -341,8 +343,10 @@ func (s *scanner) object(depth int, f *fieldNode) error {
 	for len(s.keys) <= depth {
 		s.keys = append(s.keys, nil)
 		s.index = append(s.index, nil)
+		s.arena = append(s.arena, nil)
 	}
 	s.keys[depth] = s.keys[depth][:0]
+	s.arena[depth] = s.arena[depth][:0]
 	s.index[depth] = nil
 	if s.maxHeld > 0 {
 		for len(s.heldAt) <= depth {
@@ -370,6 +374,13 @@ func (s *scanner) object(depth int, f *fieldNode) error {
 		key, err := s.str(true)
 		if err != nil {
 			return err
+		}
+		if s.r != nil {
+			// A key in the window lasts until the next read: keep a copy.
+			a := s.arena[depth]
+			n := len(a)
+			a = append(a, key...)
+			key, s.arena[depth] = a[n:len(a):len(a)], a
 		}
 		if err := s.checkKey(depth, f, key, keyAt); err != nil {
 			return err
@@ -529,8 +540,8 @@ func (s *scanner) array(depth int, f *fieldNode) error {
 }
 
 // str scans a string. For a key it returns the string's value: a
-// sub-slice of the document when it has no escape (a copy in a stream),
-// else a decoded copy.
+// sub-slice of the window when it has no escape (in a stream, valid until
+// the window is next filled), else a decoded copy.
 func (s *scanner) str(key bool) ([]byte, error) {
 	s.pos++ // '"'
 	if key {
@@ -565,9 +576,6 @@ func (s *scanner) str(key bool) ([]byte, error) {
 		case c == '"':
 			if key && !escaped {
 				v := s.data[s.mark:s.pos]
-				if s.r != nil {
-					v = bytes.Clone(v)
-				}
 				s.mark = -1
 				s.pos++
 				return v, nil
