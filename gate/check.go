@@ -122,6 +122,23 @@ func (c *attestationCheck) Evaluate(ctx context.Context, in policy.Input) (polic
 	return res, nil
 }
 
+// signedLater reports whether a was signed after b; attestations signed in
+// the same instant are ordered by scan finish time, then by source, so the
+// one a refusal names does not depend on the order the registry listed them.
+func signedLater(a, b *judged) bool {
+	if c := a.signedAt.Compare(b.signedAt); c != 0 {
+		return c > 0
+	}
+	if a.read != nil && b.read != nil {
+		if c := a.read.scanFinishedOn.Compare(b.read.scanFinishedOn); c != 0 {
+			return c > 0
+		}
+	} else if a.read != nil || b.read != nil {
+		return a.read != nil
+	}
+	return a.source > b.source
+}
+
 // imageSubject returns the one image the check is about and its digest.
 func imageSubject(subjects []policy.Subject) (string, string, error) {
 	if len(subjects) != 1 {
@@ -146,7 +163,7 @@ func (c *attestationCheck) noPassing(subject string, all []judged, decider *judg
 	fmt.Fprintf(&b, " for %s: ", subject)
 	newest := decider
 	for i, j := range all {
-		if decider == nil && !j.signedAt.IsZero() && (newest == nil || j.signedAt.After(newest.signedAt)) {
+		if decider == nil && !j.signedAt.IsZero() && (newest == nil || signedLater(&all[i], newest)) {
 			newest = &all[i]
 		}
 	}

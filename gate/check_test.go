@@ -105,6 +105,21 @@ func TestCheck(t *testing.T) {
 		{name: "another gate policy", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: "sha256:" + strings.Repeat("2", 64)},
 			atts: []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, lite.TSATime(fresh))},
 			err:  "no passing gate attestation newer than 7d under policy sha256:2222", failed: map[string][]string{"a": {CheckPolicy}}},
+		// Two releases signed in the same second under another policy: the
+		// refusal names the one with the newer scan, whatever the listing
+		// order.
+		{name: "signed in the same instant, stale scan listed last", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: "sha256:" + strings.Repeat("2", 64)},
+			atts: []verify.VerifiedAttestation{
+				verifiedGate(t, "fresh", true, fresh, lite.TSATime(fresh)),
+				verifiedGate(t, "stale", true, old, lite.TSATime(fresh)),
+			}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), fresh; it failed policy digest: ",
+			failed: map[string][]string{"fresh": {CheckPolicy}, "stale": {CheckScanTime, CheckPolicy}}},
+		{name: "signed in the same instant, stale scan listed first", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: "sha256:" + strings.Repeat("2", 64)},
+			atts: []verify.VerifiedAttestation{
+				verifiedGate(t, "stale", true, old, lite.TSATime(fresh)),
+				verifiedGate(t, "fresh", true, fresh, lite.TSATime(fresh)),
+			}, err: "newest is from 2026-11-22T11:00:00Z (1h0m0s ago), fresh; it failed policy digest: ",
+			failed: map[string][]string{"fresh": {CheckPolicy}, "stale": {CheckScanTime, CheckPolicy}}},
 		{name: "the expected gate policy", req: AttestationRequirements{MaxAge: week.MaxAge, PolicyDigest: DefaultPolicy().Digest()},
 			atts:   []verify.VerifiedAttestation{verifiedGate(t, "a", true, fresh, lite.TSATime(fresh))},
 			failed: map[string][]string{}},
