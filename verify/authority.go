@@ -207,7 +207,7 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 			}
 			if err != nil {
 				if firstErr == nil {
-					firstStep, firstErr = classify(err)
+					firstStep, firstErr = classify(envelopeError(entity, err))
 				}
 				continue
 			}
@@ -410,7 +410,7 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 	entity, art, post := keylessVariant(s)
 	res, err := k.verifySigned(entity, art, post)
 	if err != nil {
-		step, err := classify(err)
+		step, err := classify(envelopeError(entity, err))
 		if step == StepIdentity {
 			err = fmt.Errorf("%w (expected %s)", err, strings.Join(k.described, " or "))
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -337,6 +338,22 @@ func summaryOf(st *attest.Statement) statementSummary {
 		}{s.Name, s.Digest})
 	}
 	return sum
+}
+
+// envelopeError gives a signature that failed over the PAE digest
+// (entity a prehashedEntity) the words sigstore-go gives it when it fails
+// over the envelope, whose one signature is checked by dsse with one
+// verifier: an attestation is refused in the same words whether it was
+// read whole, as a stream, or without its payload in memory.
+func envelopeError(entity sgverify.SignedEntity, err error) error {
+	const (
+		message  = "failed to verify signature: could not verify message: "
+		envelope = "failed to verify signature: could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"
+	)
+	if _, ok := entity.(*prehashedEntity); !ok || !strings.HasPrefix(err.Error(), message) {
+		return err
+	}
+	return errors.New(envelope)
 }
 
 // prehashedEntity is a DSSE bundle presented to sigstore-go as a message

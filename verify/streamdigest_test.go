@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/keys"
@@ -248,4 +250,78 @@ func firstRejection(err error) (*verify.SignatureError, bool) {
 		return nil, false
 	}
 	return nv.Rejected[0], true
+}
+
+// TestDigestOnlyRejections: the path of an attestation too large for
+// memory, on its own, refuses a payload changed at its start, middle or
+// end, a changed signature and a statement about another artifact, with
+// the step and message of the in-memory path.
+func TestDigestOnlyRejections(t *testing.T) {
+	flipAt := func(t *testing.T, b []byte, at func(n int) int) []byte {
+		return lite.EditJSON(t, b, func(m map[string]any) {
+			env := m["dsseEnvelope"].(map[string]any)
+			raw, err := base64.StdEncoding.DecodeString(env["payload"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[at(len(raw))] ^= 1
+			env["payload"] = base64.StdEncoding.EncodeToString(raw)
+		})
+	}
+	// changed and resigned are the steps that refuse a changed payload and
+	// signature: a log entry binds both, a timestamp the signature.
+	check := func(t *testing.T, a verify.Authority, kp sgsign.Keypair, opts sign.Options, changed, resigned verify.Step) {
+		good := signRaw(t, kp, attest.PayloadType, []byte(stmt(digestA, `{"bomFormat":"CycloneDX","components":[{"name":"x"}]}`)), opts)
+		for _, tc := range []struct {
+			name   string
+			bundle []byte
+			step   verify.Step
+		}{
+			{"payload changed at its start", flipAt(t, good, func(int) int { return 2 }), changed},
+			{"payload changed in its middle", flipAt(t, good, func(n int) int { return n / 2 }), changed},
+			{"payload changed at its end", flipAt(t, good, func(n int) int { return n - 2 }), changed},
+			{"another signature", tamperSignature(t, good), resigned},
+			{"another subject", signRaw(t, kp, attest.PayloadType, []byte(stmt(digestB, `{}`)), opts), verify.StepSubject},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				full := verify.VerifyStatementInMemory(digestA, tc.bundle, a)
+				own := verify.VerifyStatementDigestOnly(digestA, tc.bundle, a).Own
+				if full.Step != tc.step {
+					t.Fatalf("in memory: step %q (%v), want %q", full.Step, full.Err, tc.step)
+				}
+				if own.Step != full.Step || own.Err == nil || own.Err.Error() != full.Err.Error() {
+					t.Errorf("streamed: step %q: %v\nin memory: step %q: %v", own.Step, own.Err, full.Step, full.Err)
+				}
+			})
+		}
+	}
+	t.Run("key", func(t *testing.T) {
+		s := genKey(t, keys.ECDSAP256)
+		kp, err := sign.NewKeySigner(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks, err := verify.NewKeys(s.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, ks, kp, sign.Options{}, verify.StepSignature, verify.StepSignature)
+	})
+	t.Run("keyless", func(t *testing.T) {
+		st := startStack(t)
+		k, err := verify.NewKeyless(st.tr, verify.Identity{Issuer: st.issuer, Subject: "dev@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, opts := st.keyless(t, "dev@example.com", true, true)
+		check(t, k, kp, opts, verify.StepLog, verify.StepLog)
+		t.Run("timestamp only", func(t *testing.T) {
+			tk, err := k.TimestampOnly()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, opts := st.keyless(t, "dev@example.com", false, true)
+			check(t, tk, kp, opts, verify.StepSignature, verify.StepTimestamp)
+		})
+	})
 }
