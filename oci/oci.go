@@ -144,7 +144,9 @@ func BundleReferrer(subject, layer v1.Descriptor, predicateType string, created 
 }
 
 // BundleLayer returns the descriptor of the bundle layer in a referrer
-// manifest, checking that the manifest is a bundle referrer of subject.
+// manifest, checking that the manifest is a bundle referrer of subject
+// and that its layer is within MaxStreamedBundleSize (a layer over
+// MaxBundleSize is only read as a stream).
 func BundleLayer(manifest []byte, subject v1.Hash) (v1.Descriptor, error) {
 	var m referrerManifest
 	if err := json.Unmarshal(manifest, &m); err != nil {
@@ -165,8 +167,8 @@ func BundleLayer(manifest []byte, subject v1.Hash) (v1.Descriptor, error) {
 	if len(found) != 1 {
 		return v1.Descriptor{}, fmt.Errorf("oci: referrer manifest has %d bundle layers, want 1", len(found))
 	}
-	if found[0].Size < 0 || found[0].Size > MaxBundleSize {
-		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer size %d is outside 0..%d (over the limit)", found[0].Size, MaxBundleSize)
+	if found[0].Size < 0 || found[0].Size > MaxStreamedBundleSize {
+		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer size %d is outside 0..%d (over the limit)", found[0].Size, MaxStreamedBundleSize)
 	}
 	return found[0], nil
 }
