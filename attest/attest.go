@@ -120,6 +120,19 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	return st, nil
 }
 
+// CheckStatement checks a statement held in memory, to sign it: as
+// [ParseStatementInPlace] up to MaxPayloadSize, and, over it, as
+// [ReadStatement] reads one, up to [MaxStreamedPayloadSize], without its
+// predicate (the returned statement's Predicate is then nil). What a
+// verifier checks without holding it (an SBOM of hundreds of megabytes),
+// a signer signs.
+func CheckStatement(payload []byte) (*Statement, error) {
+	if len(payload) <= MaxPayloadSize {
+		return ParseStatementInPlace(payload)
+	}
+	return ReadStatement(bytes.NewReader(payload))
+}
+
 // ParseStatementInPlace is [ParseStatement] without copying the
 // predicate: Predicate is a sub-slice of payload, which must not change
 // while the statement is in use. One pass checks the whole document; the

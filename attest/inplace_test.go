@@ -218,3 +218,35 @@ func TestReadStatement(t *testing.T) {
 		t.Errorf("read error: %v", err)
 	}
 }
+
+// TestCheckStatement: a statement to sign over the limit of one parsed in
+// memory is checked as a stream would be, up to the limit of a streamed
+// statement: what hallmark verifies without holding it, hallmark signs.
+func TestCheckStatement(t *testing.T) {
+	subject := `{"name":"a","digest":{"sha256":"` + scanHex + `"}}`
+	big, err := io.ReadAll(predicateReader(subject, 2_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(big) <= MaxPayloadSize {
+		t.Fatalf("statement of %d bytes, want one over %d", len(big), MaxPayloadSize)
+	}
+	if _, err := ParseStatement(big); err == nil || !strings.Contains(err.Error(), "over the 134217728 byte limit") {
+		t.Fatalf("ParseStatement: %v, want the in-memory limit", err)
+	}
+	st, err := CheckStatement(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PredicateType != "p" || len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != scanHex {
+		t.Errorf("got %+v, want the statement", st)
+	}
+	big[len(big)-3] = '['
+	if _, err := CheckStatement(big); err == nil || !strings.Contains(err.Error(), "attest: statement: ") {
+		t.Errorf("broken statement: %v, want a statement error", err)
+	}
+	small := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[` + subject + `],"predicateType":"p","predicate":{"a":1}}`)
+	if st, err := CheckStatement(small); err != nil || string(st.Predicate) != `{"a":1}` {
+		t.Errorf("small statement: %+v, %v; want it with its predicate", st, err)
+	}
+}
