@@ -23,5 +23,9 @@
 //   - [hallmark.dev/signpolicy]: the signing policy a source commit must
 //     satisfy before anything built from it is signed.
 //
-// Everything only the hallmark binary runs lives under internal/.
+// Everything only the hallmark binary runs lives under internal/: the
+// server and its trust stack, the commands' operations, and the Kubernetes
+// admission webhook (internal/admission), which judges images under sigstore
+// policy-controller's ClusterImagePolicies with verify and the checks of
+// policy, gate, slsa and signpolicy.
 package hallmark

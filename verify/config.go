@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"errors"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"hallmark.dev/tlog"
 )
 
@@ -31,6 +33,9 @@ var (
 	// entry is checked (no trusted root, or the log entry waived):
 	// witnesses cosign the checkpoints of log entries.
 	ErrWitnessesNeedLog = errors.New("a witness policy checks the checkpoints of log entries: it needs a trusted root and the log entry required")
+	// ErrIgnoreSCTWithKeys means the SCT check was waived for key
+	// signatures, which carry no certificate to have one.
+	ErrIgnoreSCTWithKeys = errors.New("the SCT check applies to keyless certificates only: key signatures have none to waive")
 )
 
 // AuthorityConfig says who may have signed, for [NewAuthority]: trusted
@@ -57,6 +62,13 @@ type AuthorityConfig struct {
 	// --use-signed-timestamps): it applies with InsecureIgnoreTlogUnsafe
 	// and a trusted root only.
 	RequireSignedTimestamps bool
+	// InsecureIgnoreSCTUnsafe accepts keyless certificates without a
+	// signed certificate timestamp from one of the trusted root's CT logs
+	// (cosign's --insecure-ignore-sct, policy-controller's
+	// keyless.insecureIgnoreSCT): the SCT is what makes a mis-issued
+	// certificate visible. It has the effect of a trusted root that lists
+	// no CT log (decision D12) and applies to keyless signatures only.
+	InsecureIgnoreSCTUnsafe bool
 	// WitnessPolicy, when set, requires the checkpoint of every log entry
 	// to carry its quorum of witness cosignatures ([Witnessed]).
 	WitnessPolicy *tlog.Policy
@@ -69,7 +81,8 @@ type AuthorityConfig struct {
 // signed timestamps required where they would not apply, and a trusted
 // root that lists no transparency log while the log entry is required
 // ([ErrNoTransparencyLog]), and a witness policy where no log entry is
-// checked ([ErrWitnessesNeedLog]). The CLI (through internal/setup) and
+// checked ([ErrWitnessesNeedLog]), and the SCT check waived for keys
+// ([ErrIgnoreSCTWithKeys]). The CLI (through internal/setup) and
 // quickstart build their verifiers with it.
 func NewAuthority(cfg AuthorityConfig) (Authority, error) {
 	if cfg.WitnessPolicy == nil {
@@ -90,6 +103,8 @@ func newAuthority(cfg AuthorityConfig) (Authority, error) {
 	switch {
 	case len(cfg.Keys) > 0 && keyless:
 		return nil, ErrKeysAndIdentities
+	case len(cfg.Keys) > 0 && cfg.InsecureIgnoreSCTUnsafe:
+		return nil, ErrIgnoreSCTWithKeys
 	case len(cfg.Keys) > 0:
 		ks, err := NewKeys(cfg.Keys...)
 		if err != nil {
@@ -131,7 +146,11 @@ func newAuthority(cfg AuthorityConfig) (Authority, error) {
 		if !cfg.InsecureIgnoreTlogUnsafe && len(cfg.TrustedRoot.RekorLogs()) == 0 {
 			return nil, ErrNoTransparencyLog
 		}
-		k, err := NewKeyless(cfg.TrustedRoot, cfg.Identities...)
+		tr := cfg.TrustedRoot
+		if cfg.InsecureIgnoreSCTUnsafe {
+			tr = withoutCTLogs{tr}
+		}
+		k, err := NewKeyless(tr, cfg.Identities...)
 		if err != nil {
 			return nil, err
 		}
@@ -146,3 +165,9 @@ func newAuthority(cfg AuthorityConfig) (Authority, error) {
 	}
 	return nil, ErrNoAuthority
 }
+
+// withoutCTLogs is a trusted root whose CT logs are not trusted, so that
+// certificates need no SCT (AuthorityConfig.InsecureIgnoreSCTUnsafe).
+type withoutCTLogs struct{ TrustedRoot }
+
+func (withoutCTLogs) CTLogs() map[string]*root.TransparencyLog { return nil }

@@ -59,6 +59,8 @@ func TestNewAuthority(t *testing.T) {
 		{"signed timestamps with the log required, keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, RequireSignedTimestamps: true}, verify.ErrSignedTimestampsWithTlog},
 		{"no log entry and no timestamp authority, keyed", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, TrustedRoot: noTSA, InsecureIgnoreTlogUnsafe: true}, verify.ErrNoTimestampAuthority},
 		{"no log entry and no timestamp authority, keyless", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: noTSA, InsecureIgnoreTlogUnsafe: true}, verify.ErrNoTimestampAuthority},
+		{"keyless, SCT waived", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, InsecureIgnoreSCTUnsafe: true}, nil},
+		{"SCT waived for keys", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, TrustedRoot: st.tr, InsecureIgnoreSCTUnsafe: true}, verify.ErrIgnoreSCTWithKeys},
 		{"witnessed", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, WitnessPolicy: &tlog.Policy{}}, nil},
 		{"witnesses without a root", verify.AuthorityConfig{Keys: []crypto.PublicKey{pub}, WitnessPolicy: &tlog.Policy{}}, verify.ErrWitnessesNeedLog},
 		{"witnesses with the log waived", verify.AuthorityConfig{Identities: []verify.Identity{id}, TrustedRoot: st.tr, InsecureIgnoreTlogUnsafe: true, WitnessPolicy: &tlog.Policy{}}, verify.ErrWitnessesNeedLog},

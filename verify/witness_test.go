@@ -143,4 +143,12 @@ func TestSCTRequired(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != verify.StepCertificate || !strings.Contains(err.Error(), "SCT") {
 		t.Fatalf("under a root listing another CT log: got %v, want a certificate-step SCT failure", err)
 	}
+	// Waived by name, the same root verifies the bundle.
+	k3, err := verify.NewAuthority(verify.AuthorityConfig{Identities: []verify.Identity{set.id}, TrustedRoot: tr, InsecureIgnoreSCTUnsafe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Blob("b", set.bundles[0], verify.Artifact{Digest: set.digests[0]}, verify.BlobPolicy{Authority: k3}); err != nil {
+		t.Fatalf("under a root listing another CT log, SCT waived: %v", err)
+	}
 }

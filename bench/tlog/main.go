@@ -25,12 +25,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -52,15 +48,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
-	"github.com/sigstore/rekor-tiles/v2/pkg/types/hashedrekord"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"google.golang.org/protobuf/encoding/protojson"
 	"k8s.io/klog/v2"
 
+	"hallmark.dev/bench/internal/entries"
 	"hallmark.dev/internal/logserver"
 	"hallmark.dev/tlog"
 )
@@ -144,7 +138,7 @@ func main() {
 		byName := map[string][]result{}
 		for r := range *rounds {
 			fmt.Fprintf(os.Stderr, "%d writers, round %d: signing %d requests...\n", k, r+1, perRun)
-			reqs, bodies, err := makeRequests(perRun)
+			reqs, bodies, err := entries.Make(perRun)
 			if err != nil {
 				fatal(err)
 			}
@@ -196,7 +190,7 @@ func main() {
 		// One entry at a time on an otherwise idle log: no batch to fill, no
 		// recent checkpoint to wait out.
 		run := load{writers: 1, duration: time.Hour, pause: 250 * time.Millisecond}
-		reqs, bodies, err := makeRequests(*idle)
+		reqs, bodies, err := entries.Make(*idle)
 		if err != nil {
 			fatal(err)
 		}
@@ -575,77 +569,6 @@ func runHallmarkDirect(dir string, cfg logserver.Config, run load, reqs [][]byte
 		err = cerr
 	}
 	return r, err
-}
-
-// makeRequests signs n distinct artifacts with one ECDSA P-256 key and
-// returns the CreateEntryRequest JSON of each and its canonical entry body.
-func makeRequests(n int) (reqs, bodies [][]byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := range n {
-		digest := sha256.Sum256(fmt.Appendf(nil, "artifact %d", i))
-		sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
-		if err != nil {
-			return nil, nil, err
-		}
-		hr := &rekorpb.HashedRekordRequestV002{
-			Digest: digest[:],
-			Signature: &rekorpb.Signature{
-				Content: sig,
-				Verifier: &rekorpb.Verifier{
-					KeyDetails: protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256,
-					Verifier:   &rekorpb.Verifier_PublicKey{PublicKey: &rekorpb.PublicKey{RawBytes: der}},
-				},
-			},
-		}
-		req, err := protojson.Marshal(&rekorpb.CreateEntryRequest{Spec: &rekorpb.CreateEntryRequest_HashedRekordRequestV002{HashedRekordRequestV002: hr}})
-		if err != nil {
-			return nil, nil, err
-		}
-		body, err := canonicalBody(hr)
-		if err != nil {
-			return nil, nil, err
-		}
-		reqs = append(reqs, req)
-		bodies = append(bodies, body)
-	}
-	return reqs, bodies, nil
-}
-
-// canonicalBody is the entry hallmark logs for hr, so that both systems
-// store the same bytes.
-func canonicalBody(hr *rekorpb.HashedRekordRequestV002) ([]byte, error) {
-	entry := &rekorpb.Entry{
-		Kind:       "hashedrekord",
-		ApiVersion: "0.0.2",
-		Spec: &rekorpb.Spec{Spec: &rekorpb.Spec_HashedRekordV002{HashedRekordV002: &rekorpb.HashedRekordLogEntryV002{
-			Signature: hr.Signature,
-			Data:      &protocommon.HashOutput{Digest: hr.Digest, Algorithm: protocommon.HashAlgorithm_SHA2_256},
-		}}},
-	}
-	j, err := protojson.Marshal(entry)
-	if err != nil {
-		return nil, err
-	}
-	body, err := jsoncanonicalizer.Transform(j)
-	if err != nil {
-		return nil, err
-	}
-	// Check against sigstore-go's reconstruction, so the comparison is fair.
-	want, err := hashedrekord.ToEntryHash(hr.Digest, hr.Signature)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(tlog.LeafHash(body), want) {
-		return nil, errors.New("benchmark entry body differs from hallmark's")
-	}
-	return body, nil
 }
 
 func fatal(err error) {

@@ -60,7 +60,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		downloadCmd(e),
 		verifyProvenanceCmd(e),
 		approveCmd(e), policyCmd(e),
+		adminCmd(e),
 		publicKeyCmd(e), pkcs11Cmd(e),
+		admissionCmd(e),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

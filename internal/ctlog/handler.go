@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
 	ct "github.com/google/certificate-transparency-go"
@@ -149,7 +148,7 @@ func (l *Log) serveIssuer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, rel, contentType string) {
-	data, err := os.ReadFile(filepath.Join(l.tiles, filepath.FromSlash(rel)))
+	data, err := l.storage.Read(r.Context(), rel)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)

@@ -24,7 +24,6 @@ import (
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/ctonly"
-	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 
 	"hallmark.dev/internal/keyfile"
@@ -53,49 +52,59 @@ type Log struct {
 	logID    [sha256.Size]byte
 	verifier note.Verifier
 	vkey     string
-	tiles    string
 
 	appender *tessera.Appender
 	add      func(context.Context, *ctonly.Entry) tessera.IndexFuture
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
-	lock     *os.File
+	storage  Storage
+	lock     *os.File // nil with a shared Storage
 
 	issuerMu  sync.Mutex
+	issuers   map[string]bool // issuers stored by this process
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// New opens the log in cfg.Dir, creating it and its key on first start.
-// ctx bounds the start only; the log runs until Close.
+// New opens the log in cfg.Dir (or cfg.Storage), creating it and its key
+// on first start. ctx bounds the start only; the log runs until Close.
 func New(ctx context.Context, cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.Dir, tilesDir, issuersDir), 0o700); err != nil {
+	storage := cfg.Storage
+	mkdir := cfg.Dir
+	if storage == nil {
+		storage = dirStorage{filepath.Join(cfg.Dir, tilesDir)}
+		mkdir = filepath.Join(cfg.Dir, tilesDir, issuersDir)
+	}
+	if err := os.MkdirAll(mkdir, 0o700); err != nil {
 		return nil, fmt.Errorf("ct log: creating directory: %w", err)
 	}
-	lock, err := keyfile.Lock(filepath.Join(cfg.Dir, lockFile))
-	if err != nil {
-		return nil, fmt.Errorf("ct log: %w", err)
+	var lock *os.File
+	if !storage.Shared() {
+		var err error
+		if lock, err = keyfile.Lock(filepath.Join(cfg.Dir, lockFile)); err != nil {
+			return nil, fmt.Errorf("ct log: %w", err)
+		}
 	}
-	l, err := open(ctx, cfg, lock)
+	l, err := open(ctx, cfg, storage, lock)
 	if err != nil {
-		lock.Close()
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	return l, nil
 }
 
-func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
-	key, err := keyfile.LoadOrCreate(filepath.Join(cfg.Dir, keyFile), func() (crypto.Signer, error) {
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	})
+func open(ctx context.Context, cfg Config, storage Storage, lock *os.File) (*Log, error) {
+	key, err := loadOrCreateKey(ctx, cfg.Dir, storage)
 	if err != nil {
-		return nil, fmt.Errorf("ct log key: %w", err)
+		return nil, err
 	}
 	if k, ok := key.Public().(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("ct log key %s: want ecdsa p-256, got %T", keyFile, key.Public())
@@ -112,12 +121,16 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	tiles := filepath.Join(cfg.Dir, tilesDir)
-	if err := checkPublished(tiles, cfg.Origin, verifier); err != nil {
+	if err := checkPublished(ctx, storage, cfg.Origin, verifier); err != nil {
 		return nil, err
 	}
+	if ok, err := storage.BindKey(ctx, key.Public()); err != nil {
+		return nil, fmt.Errorf("ct log: recording the key: %w", err)
+	} else if !ok {
+		return nil, fmt.Errorf("%w: the shared storage holds the ct log of another key; start every replica on a copy of the first replica's data directory", ErrInvalidConfig)
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	driver, err := posix.New(bg, posix.Config{Path: tiles, HTTPClient: cfg.HTTPClient})
+	driver, err := storage.Driver(bg, cfg.HTTPClient)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("ct log: opening tessera storage: %w", err)
@@ -143,7 +156,8 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 		logID:    logID,
 		verifier: verifier,
 		vkey:     vkey,
-		tiles:    tiles,
+		storage:  storage,
+		issuers:  map[string]bool{},
 		appender: appender,
 		add:      tessera.NewCertificateTransparencyAppender(appender),
 		reader:   reader,
@@ -153,10 +167,36 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 	}, nil
 }
 
-// checkPublished refuses a directory whose published checkpoint was signed
-// by another key or under another origin.
-func checkPublished(tiles, origin string, v note.Verifier) error {
-	cp, err := os.ReadFile(filepath.Join(tiles, "checkpoint"))
+// loadOrCreateKey reads the log's key from dir, creating it only if the
+// storage holds no log yet: a log without its key is an error, never
+// given a new one.
+func loadOrCreateKey(ctx context.Context, dir string, storage Storage) (crypto.Signer, error) {
+	path := filepath.Join(dir, keyFile)
+	_, err := storage.Read(ctx, "checkpoint")
+	var key crypto.Signer
+	switch {
+	case err == nil:
+		key, err = keyfile.Read(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: the ct log exists but its key %s is missing", ErrInvalidConfig, path)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		key, err = keyfile.LoadOrCreate(path, func() (crypto.Signer, error) {
+			return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		})
+	default:
+		return nil, fmt.Errorf("ct log: reading the published checkpoint: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ct log key: %w", err)
+	}
+	return key, nil
+}
+
+// checkPublished refuses a log whose published checkpoint was signed by
+// another key or under another origin.
+func checkPublished(ctx context.Context, storage Storage, origin string, v note.Verifier) error {
+	cp, err := storage.Read(ctx, "checkpoint")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -179,8 +219,10 @@ func (l *Log) Close() error {
 		l.closed.Store(true)
 		err := l.shutdown(context.Background())
 		l.cancel()
-		if cerr := l.lock.Close(); err == nil {
-			err = cerr
+		if l.lock != nil {
+			if cerr := l.lock.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil {
 			l.closeErr = fmt.Errorf("closing the ct log: %w", err)
@@ -247,7 +289,7 @@ func (l *Log) addChain(ctx context.Context, chain []*x509.Certificate, precert b
 		leaf.EntryType = ct.X509LogEntryType
 		leaf.X509Entry = &ct.ASN1Cert{Data: full[0].Raw}
 	}
-	if err := l.storeIssuers(issuers); err != nil {
+	if err := l.storeIssuers(ctx, issuers); err != nil {
 		return nil, err
 	}
 	idx, err := l.add(ctx, entry)()
@@ -334,18 +376,19 @@ func hasEKU(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 
 // storeIssuers makes every issuer an entry refers to available at
 // issuer/<fingerprint> before the entry is logged.
-func (l *Log) storeIssuers(issuers []*x509.Certificate) error {
+func (l *Log) storeIssuers(ctx context.Context, issuers []*x509.Certificate) error {
 	l.issuerMu.Lock()
 	defer l.issuerMu.Unlock()
 	for _, c := range issuers {
 		fp := sha256.Sum256(c.Raw)
-		path := filepath.Join(l.tiles, issuersDir, hex.EncodeToString(fp[:]))
-		if _, err := os.Stat(path); err == nil {
+		name := hex.EncodeToString(fp[:])
+		if l.issuers[name] {
 			continue
 		}
-		if err := keyfile.WriteFileExclusive(path, c.Raw, 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := l.storage.Put(ctx, issuersDir+"/"+name, c.Raw, "application/pkix-cert"); err != nil {
 			return fmt.Errorf("ct log: storing issuer: %w", err)
 		}
+		l.issuers[name] = true
 	}
 	return nil
 }

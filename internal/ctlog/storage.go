@@ -2,6 +2,7 @@ package ctlog
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -31,6 +32,12 @@ type Storage interface {
 	// certificate, at issuer/<hex of its SHA-256>. The same data may be
 	// put again.
 	Put(ctx context.Context, path string, data []byte, contentType string) error
+	// BindKey reports whether pub is the key of the log in the storage,
+	// recording it when the storage has none yet. A log's published
+	// checkpoints say whose it is once there are some; a shared storage
+	// records it from the first start on, so that processes started at
+	// once with keys of their own cannot both sign.
+	BindKey(ctx context.Context, pub crypto.PublicKey) (bool, error)
 	// Shared reports whether other processes may write the log at the
 	// same time.
 	Shared() bool
@@ -62,6 +69,10 @@ func (d dirStorage) Put(_ context.Context, path string, data []byte, _ string) e
 	}
 	return nil
 }
+
+// BindKey accepts any key: one process at a time opens the directory,
+// and checkPublished compares the key with the published checkpoint.
+func (dirStorage) BindKey(context.Context, crypto.PublicKey) (bool, error) { return true, nil }
 
 func (dirStorage) Shared() bool { return false }
 

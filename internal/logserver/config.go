@@ -33,6 +33,11 @@ const (
 	DefaultMaxRequestBytes        = 128 << 10
 	DefaultAddTimeout             = 30 * time.Second
 	DefaultShutdownTimeout        = 30 * time.Second
+
+	// With a shared Storage: tessera's AWS driver publishes at most once
+	// a second, and each poll is a read from the object store.
+	DefaultSharedCheckpointInterval = time.Second
+	DefaultSharedPollInterval       = 50 * time.Millisecond
 )
 
 // Config configures a Log. Only Dir and Origin are required.
@@ -41,7 +46,15 @@ type Config struct {
 	// tlog-tiles layout plus tessera's .state) and the log's private key
 	// in Dir/log-key.pem (PKCS #8, mode 0600). Both are created on first
 	// start. One process at a time may open a Dir.
+	//
+	// With Storage set, Dir holds only the key, and several processes may
+	// open copies of it (or it) on the same storage.
 	Dir string
+
+	// Storage, if set, holds the tree instead of Dir/tiles: a storage
+	// that several processes write (tessera's AWS driver). Its log's key
+	// is created only if the storage holds no log yet.
+	Storage Storage
 
 	// Origin is the log's checkpoint origin and the name of its note key.
 	// sigstore-go v1.3.0 verifies a Rekor v2 checkpoint with the origin
@@ -73,9 +86,11 @@ type Config struct {
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
 	// CheckpointInterval is how often a new checkpoint may be published
-	// (tessera's WithCheckpointInterval); at least 100 ms.
+	// (tessera's WithCheckpointInterval); at least 100 ms (1 s, the
+	// default, with a shared Storage).
 	CheckpointInterval time.Duration
-	// PollInterval is how often waiting requests look for a new checkpoint.
+	// PollInterval is how often waiting requests look for a new checkpoint
+	// (DefaultSharedPollInterval by default with a shared Storage).
 	PollInterval time.Duration
 	// PushbackMaxOutstanding is the number of entries sequenced but not yet
 	// integrated above which new entries are refused with 503.
@@ -111,11 +126,18 @@ func (c Config) WithDefaults() Config {
 	if c.BatchMaxAge == 0 {
 		c.BatchMaxAge = DefaultBatchMaxAge
 	}
+	shared := c.Storage != nil && c.Storage.Shared()
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
+		if shared {
+			c.CheckpointInterval = DefaultSharedCheckpointInterval
+		}
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
+		if shared {
+			c.PollInterval = DefaultSharedPollInterval
+		}
 	}
 	if c.PushbackMaxOutstanding == 0 {
 		c.PushbackMaxOutstanding = DefaultPushbackMaxOutstanding
@@ -156,7 +178,11 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("%w: key type %q, want %q or %q", ErrInvalidConfig, c.KeyType, KeyEd25519, KeyECDSAP256)
 	}
-	if c.CheckpointInterval < 100*time.Millisecond {
+	if c.Storage != nil {
+		if min := c.Storage.MinCheckpointInterval(); c.CheckpointInterval < min {
+			return fmt.Errorf("%w: checkpoint interval %v is below the storage driver's minimum of %v", ErrInvalidConfig, c.CheckpointInterval, min)
+		}
+	} else if c.CheckpointInterval < 100*time.Millisecond {
 		return fmt.Errorf("%w: checkpoint interval %v is below the POSIX driver's minimum of 100ms", ErrInvalidConfig, c.CheckpointInterval)
 	}
 	if c.BatchMaxAge < 0 || c.PollInterval < 0 || c.AddTimeout < 0 || c.MaxRequestBytes < 0 {

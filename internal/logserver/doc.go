@@ -37,6 +37,19 @@
 // log keeps no state outside tessera's directory that could disagree with
 // it.
 //
+// # Storage
+//
+// By default the tree is tessera's POSIX driver in the log's directory, one
+// process at a time. With Config.Storage it is tessera's AWS driver on a
+// MySQL database and an S3 bucket (hallmark.dev/internal/sharedstore),
+// which any number of processes write at once: each sequences entries in
+// the database, one at a time integrates them into the tiles in the
+// bucket, and every request waits for a checkpoint, read from the bucket,
+// that covers its entry. Duplicates are then found by tessera's MySQL
+// antispam, which the processes fill in turn; the log's key stays in the
+// directory, and the storage records it from the first start on
+// (Storage.BindKey).
+//
 // # Read path
 //
 // GET /api/v2/checkpoint, /api/v2/tile/<L>/<N>[.p/<W>] and

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -129,7 +128,7 @@ func (l *Log) serveTile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, "no such tile")
 		return
 	}
-	data, err := os.ReadFile(filepath.Join(l.tiles, filepath.FromSlash(canonical)))
+	data, err := l.storage.Read(r.Context(), canonical)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			writeError(w, http.StatusNotFound, codes.NotFound, "no such tile")

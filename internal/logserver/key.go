@@ -31,23 +31,6 @@ func lockDir(dir string) (*os.File, error) {
 	return f, err
 }
 
-// logExists reports whether dir already holds a tessera log.
-func logExists(dir string) (bool, error) {
-	for _, p := range []string{
-		filepath.Join(dir, tilesDir, ".state", "treeState"),
-		filepath.Join(dir, tilesDir, "checkpoint"),
-	} {
-		_, err := os.Stat(p)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("inspecting log directory: %w", err)
-		}
-	}
-	return false, nil
-}
-
 // loadOrCreateKey returns the log's private key: given, else the one in
 // dir, creating one of keyType ("" meaning Ed25519) if the log is new.
 func loadOrCreateKey(dir, keyType string, given crypto.Signer, exists bool) (crypto.Signer, error) {

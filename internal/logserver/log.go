@@ -23,7 +23,6 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -39,7 +38,7 @@ type Log struct {
 	logID    []byte
 	verifier note.Verifier
 	algs     *signature.AlgorithmRegistryConfig
-	tiles    string // the tessera POSIX root
+	storage  Storage
 
 	appender *tessera.Appender
 	reader   tessera.LogReader
@@ -48,7 +47,7 @@ type Log struct {
 	cps      *checkpoints
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
-	lock     *os.File
+	lock     *os.File // nil with a shared Storage
 
 	// inflight is held for reading by every Add; Close takes it for
 	// writing, so that Adds whose entries tessera published at shutdown
@@ -59,10 +58,11 @@ type Log struct {
 	closeErr  error
 }
 
-// New opens the log in cfg.Dir, creating it and its key on first start,
-// and starts sequencing. A directory left by a killed process is recovered
-// by tessera's POSIX driver; entries it acknowledged are all there. New
-// reads every entry once to index them for duplicates before it returns.
+// New opens the log in cfg.Dir (or cfg.Storage), creating it and its key
+// on first start, and starts sequencing. A directory left by a killed
+// process is recovered by tessera's POSIX driver; entries it acknowledged
+// are all there. Without a persistent index in the storage, New reads
+// every entry once to index them for duplicates before it returns.
 //
 // ctx bounds the start only; the log runs until Close.
 func New(ctx context.Context, cfg Config) (*Log, error) {
@@ -73,20 +73,31 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating log directory: %w", err)
 	}
-	lock, err := lockDir(cfg.Dir)
-	if err != nil {
-		return nil, err
+	storage := cfg.Storage
+	if storage == nil {
+		storage = dirStorage{filepath.Join(cfg.Dir, tilesDir)}
 	}
-	l, err := open(ctx, cfg, lock)
+	// A shared storage is written by several processes by design; a
+	// directory by one.
+	var lock *os.File
+	if !storage.Shared() {
+		var err error
+		if lock, err = lockDir(cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
+	l, err := open(ctx, cfg, storage, lock)
 	if err != nil {
-		lock.Close() // Closing the file drops the lock.
+		if lock != nil {
+			lock.Close() // Closing the file drops the lock.
+		}
 		return nil, err
 	}
 	return l, nil
 }
 
-func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
-	exists, err := logExists(cfg.Dir)
+func open(ctx context.Context, cfg Config, storage Storage, lock *os.File) (*Log, error) {
+	exists, err := exists(ctx, storage)
 	if err != nil {
 		return nil, err
 	}
@@ -110,25 +121,38 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the algorithm registry: %w", err)
 	}
-	tiles := filepath.Join(cfg.Dir, tilesDir)
-	if err := checkPublished(tiles, cfg.Origin, verifier); err != nil {
+	if err := checkPublished(ctx, storage, cfg.Origin, verifier); err != nil {
 		return nil, err
+	}
+	if ok, err := storage.BindKey(ctx, key.Public()); err != nil {
+		return nil, fmt.Errorf("recording the log key: %w", err)
+	} else if !ok {
+		return nil, fmt.Errorf("%w: the shared storage holds the log of another key; start every replica on a copy of the first replica's data directory", ErrKeyMismatch)
 	}
 
 	// The log's background work outlives ctx and stops at Close.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	driver, err := posix.New(bg, posix.Config{Path: tiles, HTTPClient: &http.Client{Timeout: cfg.WitnessTimeout}})
+	driver, err := storage.Driver(bg, &http.Client{Timeout: cfg.WitnessTimeout})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("opening tessera storage: %w", err)
 	}
-	dedup := newDedupIndex(cfg.Logger, cfg.CheckpointInterval)
+	antispam, err := storage.Antispam(bg)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("opening the duplicate index: %w", err)
+	}
+	var dedup *dedupIndex
+	if antispam == nil {
+		dedup = newDedupIndex(cfg.Logger, cfg.CheckpointInterval)
+		antispam = dedup
+	}
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
 		WithCheckpointInterval(cfg.CheckpointInterval).
 		WithPushback(cfg.PushbackMaxOutstanding).
-		WithAntispam(tessera.DefaultAntispamInMemorySize, dedup).
+		WithAntispam(tessera.DefaultAntispamInMemorySize, antispam).
 		WithShutdownTimeout(cfg.ShutdownTimeout)
 	if len(cfg.Witnesses.Components) > 0 {
 		opts = opts.WithWitnesses(cfg.Witnesses, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
@@ -145,7 +169,7 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 		logID:    logID,
 		verifier: verifier,
 		algs:     algs,
-		tiles:    tiles,
+		storage:  storage,
 		appender: appender,
 		reader:   reader,
 		awaiter:  tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, cfg.PollInterval),
@@ -155,19 +179,21 @@ func open(ctx context.Context, cfg Config, lock *os.File) (*Log, error) {
 		cancel:   cancel,
 		lock:     lock,
 	}
-	if err := dedup.waitCaughtUp(ctx); err != nil {
-		l.stop()
-		return nil, err
+	if dedup != nil {
+		if err := dedup.waitCaughtUp(ctx); err != nil {
+			l.stop()
+			return nil, err
+		}
 	}
-	cfg.Logger.InfoContext(ctx, "transparency log open", "dir", cfg.Dir, "origin", cfg.Origin, "key", keyTypeOf(key))
+	cfg.Logger.InfoContext(ctx, "transparency log open", "dir", cfg.Dir, "origin", cfg.Origin, "key", keyTypeOf(key), "shared", storage.Shared())
 	return l, nil
 }
 
 // checkPublished refuses a log whose published checkpoint was made under
 // another origin or key: serving it would publish checkpoints that clients
 // holding the old identity cannot verify.
-func checkPublished(tiles, origin string, v note.Verifier) error {
-	cp, err := os.ReadFile(filepath.Join(tiles, layout.CheckpointPath))
+func checkPublished(ctx context.Context, storage Storage, origin string, v note.Verifier) error {
+	cp, err := storage.Read(ctx, layout.CheckpointPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -199,8 +225,10 @@ func (l *Log) stop() error {
 	l.inflight.Lock()
 	l.cancel()
 	l.inflight.Unlock()
-	if cerr := l.lock.Close(); err == nil && cerr != nil {
-		err = cerr
+	if l.lock != nil {
+		if cerr := l.lock.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("closing the log: %w", err)

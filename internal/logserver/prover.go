@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -21,6 +22,9 @@ import (
 // hashes, about 25 KiB with its slices.
 const maxCachedTiles = 128
 
+// tileReadTimeout bounds a tile read that several requests wait for.
+const tileReadTimeout = 30 * time.Second
+
 // prover builds inclusion proofs from the log's tiles, as tessera's
 // client.ProofBuilder does, but shares its work between requests: a tile at
 // given coordinates and width never changes, so the hashes of every perfect
@@ -31,9 +35,20 @@ type prover struct {
 	read     client.TileFetcherFunc
 	maxTiles int
 
-	mu    sync.Mutex
-	tiles map[tileID][][][]byte
-	order []tileID // insertion order, for eviction
+	mu      sync.Mutex
+	tiles   map[tileID][][][]byte
+	order   []tileID // insertion order, for eviction
+	reading map[tileID]*tileRead
+}
+
+// tileRead is a read of a tile in progress: the requests that need the
+// same tile meanwhile wait for it instead of reading it again (after each
+// checkpoint every waiting request needs the new right-edge tiles, and on
+// shared storage each read is a request to the object store).
+type tileRead struct {
+	done chan struct{}
+	pyr  [][][]byte
+	err  error
 }
 
 type tileID struct {
@@ -42,7 +57,7 @@ type tileID struct {
 }
 
 func newProver(read client.TileFetcherFunc) *prover {
-	return &prover{read: read, maxTiles: maxCachedTiles, tiles: make(map[tileID][][][]byte)}
+	return &prover{read: read, maxTiles: maxCachedTiles, tiles: make(map[tileID][][][]byte), reading: make(map[tileID]*tileRead)}
 }
 
 // inclusion returns the inclusion proof of index in the tree of size.
@@ -78,11 +93,46 @@ func (p *prover) node(ctx context.Context, id compact.NodeID, size uint64) ([]by
 // within the tile: pyr[0] are its leaves (the tile's hashes).
 func (p *prover) pyramid(ctx context.Context, t tileID) ([][][]byte, error) {
 	p.mu.Lock()
-	pyr, ok := p.tiles[t]
-	p.mu.Unlock()
-	if ok {
+	if pyr, ok := p.tiles[t]; ok {
+		p.mu.Unlock()
 		return pyr, nil
 	}
+	if r, ok := p.reading[t]; ok {
+		p.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.pyr, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	r := &tileRead{done: make(chan struct{})}
+	p.reading[t] = r
+	p.mu.Unlock()
+
+	// The read serves every waiter: one request's end must not fail it.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tileReadTimeout)
+	r.pyr, r.err = p.build(rctx, t)
+	cancel()
+	p.mu.Lock()
+	delete(p.reading, t)
+	if r.err == nil {
+		if _, ok := p.tiles[t]; !ok {
+			if len(p.order) >= p.maxTiles {
+				delete(p.tiles, p.order[0])
+				p.order = p.order[1:]
+			}
+			p.tiles[t] = r.pyr
+			p.order = append(p.order, t)
+		}
+	}
+	p.mu.Unlock()
+	close(r.done)
+	return r.pyr, r.err
+}
+
+// build reads tile t and computes its pyramid.
+func (p *prover) build(ctx context.Context, t tileID) ([][][]byte, error) {
 	raw, err := p.read(ctx, t.level, t.index, t.width)
 	if err != nil {
 		return nil, fmt.Errorf("reading tile %d/%d (width %d): %w", t.level, t.index, t.width, err)
@@ -91,7 +141,7 @@ func (p *prover) pyramid(ctx context.Context, t tileID) ([][][]byte, error) {
 	if err := tile.UnmarshalText(raw); err != nil {
 		return nil, fmt.Errorf("parsing tile %d/%d: %w", t.level, t.index, err)
 	}
-	pyr = [][][]byte{tile.Nodes}
+	pyr := [][][]byte{tile.Nodes}
 	for row := tile.Nodes; len(row) > 1; {
 		up := make([][]byte, len(row)/2)
 		for i := range up {
@@ -99,16 +149,6 @@ func (p *prover) pyramid(ctx context.Context, t tileID) ([][][]byte, error) {
 		}
 		pyr = append(pyr, up)
 		row = up
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.tiles[t]; !ok {
-		if len(p.order) >= p.maxTiles {
-			delete(p.tiles, p.order[0])
-			p.order = p.order[1:]
-		}
-		p.tiles[t] = pyr
-		p.order = append(p.order, t)
 	}
 	return pyr, nil
 }

@@ -11,7 +11,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
@@ -120,4 +122,46 @@ func TestProverMatchesTessera(t *testing.T) {
 			t.Errorf("prover caches %d tiles (%d in order), want 1 to %d", n, len(p.order), p.maxTiles)
 		}
 	}
+}
+
+// TestProverReadsEachTileOnce: requests that need the same tile at once
+// share one read of it (on shared storage each read is a request to the
+// object store, and after each checkpoint every waiting request needs the
+// new right-edge tiles).
+func TestProverReadsEachTileOnce(t *testing.T) {
+	var reads sync.Map // tile path -> *atomic.Int64
+	tile := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			h := sha256.Sum256([]byte{byte(i)})
+			b = append(b, h[:]...)
+		}
+		return b
+	}
+	p := newProver(func(ctx context.Context, level, index uint64, width uint8) ([]byte, error) {
+		c, _ := reads.LoadOrStore(fmt.Sprint(level, index, width), new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+		time.Sleep(20 * time.Millisecond) // an object store's round trip
+		return tile(int(width)), nil
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Go(func() {
+			if _, err := p.inclusion(t.Context(), 5, 200); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	reads.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int64).Load(); n != 1 {
+			t.Errorf("tile %s read %d times by 64 concurrent proofs, want once", k, n)
+		}
+		return true
+	})
 }

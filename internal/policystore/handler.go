@@ -74,7 +74,7 @@ func fail(w http.ResponseWriter, status int, err error) {
 
 func (s *Store) getVersions(w http.ResponseWriter, r *http.Request) {
 	repo := r.URL.Query().Get("repository")
-	entries, err := s.Versions(repo)
+	entries, err := s.Versions(r.Context(), repo)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err)
 		return
@@ -137,7 +137,7 @@ func statusOf(err error) int {
 
 func (s *Store) getApprovals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	bundles, err := s.Approvals(q.Get("repository"), q.Get("commit"), q.Get("policy"))
+	bundles, err := s.Approvals(r.Context(), q.Get("repository"), q.Get("commit"), q.Get("policy"))
 	if err != nil {
 		fail(w, http.StatusBadRequest, err)
 		return
@@ -154,7 +154,7 @@ func (s *Store) postApproval(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, err := s.AddApproval(data)
+	a, err := s.AddApproval(r.Context(), data)
 	switch {
 	case errors.Is(err, ErrTooMany):
 		fail(w, http.StatusTooManyRequests, err)

@@ -7,7 +7,8 @@
 // chain (signpolicy.VerifyNext: signed by the configured writer, logged,
 // numbered and linked to the current version, an update approved under
 // both the previous and the new policy); it never replaces or removes one.
-// A version is on disk, fsynced, before it is acknowledged. Readers need
+// A version is on disk, fsynced (or committed to the shared database of a
+// replica set), before it is acknowledged. Readers need
 // no credentials and trust nothing the server says: they verify the chain
 // themselves from version 1 (signpolicy.VerifyChain).
 //
@@ -30,6 +31,7 @@
 package policystore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -37,15 +39,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
-	"hallmark.dev/internal/keyfile"
 	"hallmark.dev/keys"
 	"hallmark.dev/signpolicy"
 	"hallmark.dev/verify"
@@ -83,32 +81,68 @@ var (
 	ErrNoPolicy = errors.New("the repository has no signing policy on this server: publish its first version before approving")
 )
 
-// Store is the on-disk store, in one directory:
+// Store is the store. Its records are on disk by default, in one
+// directory ([New]):
 //
 //	DIR/<sha256 of the repository>/repository          the repository URI
 //	DIR/<…>/versions/<version, 10 digits>.json         an Entry
 //	DIR/<…>/approvals/<commit-HEX | policy-HEX>/<sha256 of the bundle>.json
+//
+// or, for the replicas of a replica set, in MySQL tables that they share
+// ([NewSQL]). The verified head of each chain is kept in memory and
+// caught up with the stored chain at each publication, so a version
+// another replica stored is verified before the next one is accepted.
 type Store struct {
-	dir    string
-	trust  signpolicy.Trust
-	writer bool
-	logger *slog.Logger
+	records backend
+	trust   signpolicy.Trust
+	writer  bool
+	logger  *slog.Logger
 
 	mu    sync.Mutex
 	heads map[string]*signpolicy.Version // the verified newest version of each repository read so far
 }
 
+// backend keeps the store's records: dirBackend in a directory (one
+// process), sqlBackend in MySQL tables (replicas).
+type backend interface {
+	// versions returns a repository's versions as stored, from version 1.
+	versions(ctx context.Context, repo string) ([][]byte, error)
+	// putVersion stores version n of repo, durably, unless the
+	// repository has a version n already: then it returns
+	// errVersionExists and changes nothing.
+	putVersion(ctx context.Context, repo string, n int, entry []byte) error
+	// putApproval stores an approval bundle under subject (its
+	// SHA-256 names it: the same bundle again changes nothing); ErrTooMany
+	// when the subject has MaxApprovals already.
+	putApproval(ctx context.Context, repo, subject string, bundle []byte) error
+	// approvals returns the bundles stored under subject, in a stable
+	// order.
+	approvals(ctx context.Context, repo, subject string) ([][]byte, error)
+}
+
+// errVersionExists: the version number is taken.
+var errVersionExists = errors.New("the version exists")
+
+var (
+	_ backend = (*dirBackend)(nil)
+	_ backend = (*sqlBackend)(nil)
+)
+
 // New opens the store in dir (created if missing). root is the server's
 // trusted root: the log every version and approval must be in, and the CA
 // of keyless writers.
 func New(cfg Config, dir string, root verify.TrustedRoot, logger *slog.Logger) (*Store, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("policystore: %w", err)
 	}
-	s := &Store{dir: dir, logger: logger, heads: map[string]*signpolicy.Version{}, trust: signpolicy.Trust{Root: root}}
+	return newStore(cfg, &dirBackend{dir: dir}, root, logger)
+}
+
+func newStore(cfg Config, records backend, root verify.TrustedRoot, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{records: records, logger: logger, heads: map[string]*signpolicy.Version{}, trust: signpolicy.Trust{Root: root}}
 	for _, path := range cfg.WriterKeys {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -135,41 +169,21 @@ func repoKey(repo string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Store) repoDir(repo string) string { return filepath.Join(s.dir, repoKey(repo)) }
-
 // Versions returns a repository's stored chain, from version 1; empty when
 // it has none.
-func (s *Store) Versions(repo string) ([]signpolicy.Entry, error) {
+func (s *Store) Versions(ctx context.Context, repo string) ([]signpolicy.Entry, error) {
 	if err := signpolicy.CheckRepository(repo); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(s.repoDir(repo), "versions")
-	names, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	stored, err := s.records.versions(ctx, repo)
 	if err != nil {
-		return nil, fmt.Errorf("policystore: %w", err)
+		return nil, err
 	}
-	var files []string
-	for _, n := range names {
-		if !strings.HasPrefix(n.Name(), ".") && strings.HasSuffix(n.Name(), ".json") {
-			files = append(files, n.Name())
-		}
-	}
-	sort.Strings(files)
-	entries := make([]signpolicy.Entry, 0, len(files))
-	for i, name := range files {
-		if want := versionFile(i + 1); name != want {
-			return nil, fmt.Errorf("policystore: %s: version files are not contiguous: %s where %s belongs", repo, name, want)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("policystore: %w", err)
-		}
+	entries := make([]signpolicy.Entry, 0, len(stored))
+	for i, data := range stored {
 		var e signpolicy.Entry
 		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, fmt.Errorf("policystore: %s: %w", name, err)
+			return nil, fmt.Errorf("policystore: %s version %d: %w", repo, i+1, err)
 		}
 		entries = append(entries, e)
 	}
@@ -179,21 +193,34 @@ func (s *Store) Versions(repo string) ([]signpolicy.Entry, error) {
 func versionFile(n int) string { return fmt.Sprintf("%010d.json", n) }
 
 // head returns the verified newest version of repo (nil when it has
-// none), verifying the stored chain on first use. Callers hold s.mu.
+// none): the stored chain is verified on first use, and the versions
+// stored since the cached head (by another replica) are verified one by
+// one. Callers hold s.mu.
 func (s *Store) head(ctx context.Context, repo string) (*signpolicy.Version, error) {
-	if v, ok := s.heads[repo]; ok {
-		return v, nil
-	}
-	entries, err := s.Versions(repo)
+	entries, err := s.Versions(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	c, err := signpolicy.VerifyChain(ctx, s.trust, repo, entries, nil)
-	if err != nil {
-		return nil, fmt.Errorf("policystore: the stored chain does not verify: %w", err)
+	cur, ok := s.heads[repo]
+	if !ok || cur == nil && len(entries) > 0 || cur != nil && cur.Number > len(entries) {
+		c, err := signpolicy.VerifyChain(ctx, s.trust, repo, entries, nil)
+		if err != nil {
+			return nil, fmt.Errorf("policystore: the stored chain does not verify: %w", err)
+		}
+		s.heads[repo] = c.Current()
+		return c.Current(), nil
 	}
-	s.heads[repo] = c.Current()
-	return c.Current(), nil
+	n := 0
+	if cur != nil {
+		n = cur.Number
+	}
+	for _, e := range entries[n:] {
+		if cur, err = signpolicy.VerifyNext(ctx, s.trust, repo, cur, e); err != nil {
+			return nil, fmt.Errorf("policystore: the stored chain does not verify: %w", err)
+		}
+	}
+	s.heads[repo] = cur
+	return cur, nil
 }
 
 // Publish verifies e as the next version of its repository and stores it,
@@ -233,44 +260,22 @@ func (s *Store) Publish(ctx context.Context, e signpolicy.Entry) (*signpolicy.Ve
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(s.repoDir(repo), "versions")
-	if err := s.mkdirs(repo, dir); err != nil {
+	if err := s.records.putVersion(ctx, repo, v.Number, data); errors.Is(err, errVersionExists) {
+		// Another replica stored this version number since head read the
+		// chain: this entry forks from it, unless it is the same entry.
+		delete(s.heads, repo)
+		stored, serr := s.records.versions(ctx, repo)
+		if serr == nil && len(stored) >= v.Number && bytes.Equal(stored[v.Number-1], data) {
+			return v, nil
+		}
+		return nil, &signpolicy.ChainError{Repository: repo, Version: v.Number, Reason: signpolicy.ReasonFork,
+			Err: fmt.Errorf("another version %d was published meanwhile", v.Number)}
+	} else if err != nil {
 		return nil, err
-	}
-	if err := keyfile.WriteFileExclusive(filepath.Join(dir, versionFile(v.Number)), data, 0o644); err != nil {
-		return nil, fmt.Errorf("policystore: %w", err)
 	}
 	s.heads[repo] = v
 	s.logger.Info("signing policy version stored", "repository", repo, "version", v.Number, "digest", v.Digest)
 	return v, nil
-}
-
-// mkdirs creates dir (under the repository's directory, which records the
-// repository URI) durably.
-func (s *Store) mkdirs(repo, dir string) error {
-	rd := s.repoDir(repo)
-	if _, err := os.Stat(rd); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(rd, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("policystore: %w", err)
-		}
-		if err := keyfile.WriteFileAtomic(filepath.Join(rd, "repository"), []byte(repo+"\n"), 0o644); err != nil {
-			return fmt.Errorf("policystore: %w", err)
-		}
-		if err := keyfile.SyncDir(s.dir); err != nil {
-			return fmt.Errorf("policystore: %w", err)
-		}
-	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("policystore: %w", err)
-		}
-		for d := dir; d != s.dir && d != filepath.Dir(d); d = filepath.Dir(d) {
-			if err := keyfile.SyncDir(filepath.Dir(d)); err != nil {
-				return fmt.Errorf("policystore: %w", err)
-			}
-		}
-	}
-	return nil
 }
 
 // Payload returns the DSSE payload of a bundle, unverified.
@@ -286,8 +291,8 @@ func Payload(bundle []byte) ([]byte, error) {
 	return env.GetPayload(), nil
 }
 
-// subjectDir is where the approvals of an approval's subject are stored.
-func subjectDir(a signpolicy.Approval) string {
+// subjectName names the subject of an approval in the store.
+func subjectName(a signpolicy.Approval) string {
 	if a.Kind == signpolicy.KindRelease {
 		return "commit-" + a.Commit
 	}
@@ -298,7 +303,7 @@ func subjectDir(a signpolicy.Approval) string {
 // repository that has a policy ([ErrNoPolicy]). It checks the bundle's
 // form and that it carries a log entry; whether it verifies, and for whom,
 // is each reader's check.
-func (s *Store) AddApproval(bundle []byte) (signpolicy.Approval, error) {
+func (s *Store) AddApproval(ctx context.Context, bundle []byte) (signpolicy.Approval, error) {
 	if len(bundle) > MaxBundle {
 		return signpolicy.Approval{}, fmt.Errorf("the approval bundle is over %d bytes", MaxBundle)
 	}
@@ -317,35 +322,25 @@ func (s *Store) AddApproval(bundle []byte) (signpolicy.Approval, error) {
 	if err != nil {
 		return signpolicy.Approval{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	// Only repositories with a policy take approvals: anyone may post
 	// one, and a repository nobody governs is no place to store them.
-	if _, err := os.Stat(filepath.Join(s.repoDir(a.Repository), "versions", versionFile(1))); err != nil {
-		return signpolicy.Approval{}, fmt.Errorf("%s: %w", a.Repository, ErrNoPolicy)
-	}
-	dir := filepath.Join(s.repoDir(a.Repository), "approvals", subjectDir(a))
-	if err := s.mkdirs(a.Repository, dir); err != nil {
+	versions, err := s.records.versions(ctx, a.Repository)
+	if err != nil {
 		return signpolicy.Approval{}, err
 	}
-	sum := sha256.Sum256(bundle)
-	path := filepath.Join(dir, hex.EncodeToString(sum[:])+".json")
-	if _, err := os.Stat(path); err == nil {
-		return a, nil // the same approval again
+	if len(versions) == 0 {
+		return signpolicy.Approval{}, fmt.Errorf("%s: %w", a.Repository, ErrNoPolicy)
 	}
-	if names, err := os.ReadDir(dir); err == nil && len(names) >= MaxApprovals {
-		return signpolicy.Approval{}, ErrTooMany
+	if err := s.records.putApproval(ctx, a.Repository, subjectName(a), bundle); err != nil {
+		return signpolicy.Approval{}, err
 	}
-	if err := keyfile.WriteFileExclusive(path, bundle, 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
-		return signpolicy.Approval{}, fmt.Errorf("policystore: %w", err)
-	}
-	s.logger.Info("approval stored", "repository", a.Repository, "subject", subjectDir(a))
+	s.logger.Info("approval stored", "repository", a.Repository, "subject", subjectName(a))
 	return a, nil
 }
 
 // Approvals returns the stored approval bundles of a commit or a policy
 // digest of a repository, in a stable order.
-func (s *Store) Approvals(repo string, commit, policyDigest string) ([][]byte, error) {
+func (s *Store) Approvals(ctx context.Context, repo string, commit, policyDigest string) ([][]byte, error) {
 	if err := signpolicy.CheckRepository(repo); err != nil {
 		return nil, err
 	}
@@ -364,24 +359,5 @@ func (s *Store) Approvals(repo string, commit, policyDigest string) ([][]byte, e
 	default:
 		return nil, errors.New("give exactly one of commit and policy")
 	}
-	dir := filepath.Join(s.repoDir(repo), "approvals", sub)
-	names, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("policystore: %w", err)
-	}
-	var out [][]byte
-	for _, n := range names {
-		if strings.HasPrefix(n.Name(), ".") || !strings.HasSuffix(n.Name(), ".json") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, n.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("policystore: %w", err)
-		}
-		out = append(out, data)
-	}
-	return out, nil
+	return s.records.approvals(ctx, repo, sub)
 }

@@ -1,19 +1,23 @@
 package policystore_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/quietlog"
 	"hallmark.dev/internal/server"
+	"hallmark.dev/internal/sharedstore"
 	"hallmark.dev/internal/testkit"
 	"hallmark.dev/internal/testkit/lite"
 	"hallmark.dev/sign"
@@ -78,7 +82,43 @@ func refused(t *testing.T, err error, status int, reason signpolicy.Reason, msg 
 	}
 }
 
+// starter starts a server on the data directory data (first) or again
+// after the server it started last was closed.
+type starter func(t *testing.T, data string, configure func(string, *server.Config)) *testkit.Stack
+
+// TestStore runs the store's tests on the embedded store (one server, its
+// records in the data directory, restarted) and on a replica set (its
+// records in the shared database; the restart is another replica on a copy
+// of the data directory, behind the same load balancer).
 func TestStore(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		addr := testkit.FreeAddr(t)
+		testStore(t, func(t *testing.T, data string, configure func(string, *server.Config)) *testkit.Stack {
+			return testkit.StartStackIn(t, data, addr, configure)
+		})
+	})
+	t.Run("replica set", func(t *testing.T) {
+		db, bucket := testkit.SharedDatabase(t), testkit.SharedBucket(t)
+		lb := testkit.StartLoadBalancer(t, "")
+		started := 0
+		testStore(t, func(t *testing.T, data string, configure func(string, *server.Config)) *testkit.Stack {
+			dir := data
+			if started++; started > 1 {
+				dir = t.TempDir()
+				testkit.CopyDir(t, data, dir)
+			}
+			shared := testkit.SharedConfig(db, bucket, lb.URL)
+			st := testkit.StartStackIn(t, dir, "", func(url string, cfg *server.Config) {
+				shared(url, cfg)
+				configure(url, cfg)
+			})
+			lb.SetBackends(st.Server.Addr().String())
+			return st
+		})
+	})
+}
+
+func testStore(t *testing.T, start starter) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	writer, _ := newKey(t, dir, "writer")
@@ -86,11 +126,10 @@ func TestStore(t *testing.T) {
 	bob, bobPEM := newKey(t, dir, "bob")
 	mallory, _ := newKey(t, dir, "mallory")
 	data := filepath.Join(dir, "data")
-	addr := testkit.FreeAddr(t)
 	configure := func(url string, cfg *server.Config) {
 		cfg.SigningPolicy.WriterKeys = []string{filepath.Join(dir, "writer.pub")}
 	}
-	st := testkit.StartStackIn(t, data, addr, configure)
+	st := start(t, data, configure)
 	c := &policystore.Client{BaseURL: st.URL}
 	trust := signpolicy.Trust{Root: st.TrustedRoot, Writer: signpolicy.Writer{Keys: []crypto.PublicKey{writer.Public()}}}
 
@@ -193,7 +232,7 @@ func TestStore(t *testing.T) {
 
 	// After a restart the chain is there, verifies, and extends.
 	st.Server.Close()
-	st2 := testkit.StartStackIn(t, data, addr, configure)
+	st2 := start(t, data, configure)
 	c2 := &policystore.Client{BaseURL: st2.URL}
 	entries, err := c2.Versions(ctx, repo)
 	if err != nil {
@@ -234,4 +273,141 @@ func TestStoreWithoutWriter(t *testing.T) {
 	c := &policystore.Client{BaseURL: st.URL}
 	_, _, err := c.Publish(context.Background(), signpolicy.Entry{Bundle: st.SignWithKey(t, writer, record(t, 1, "", policyDoc(st, alicePEM, alicePEM+"\n", "")))})
 	refused(t, err, http.StatusForbidden, "", "this server has no policy writer configured")
+}
+
+// TestStoreReplicas publishes a chain through two replicas in turn: each
+// verifies the versions the other stored before it accepts the next one
+// (a replica that trusted its own last view would refuse version 3 as a
+// skipped version), and of two different versions 4 sent to both at once
+// exactly one is stored, the other refused as a conflict.
+func TestStoreReplicas(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writer, _ := newKey(t, dir, "writer")
+	alice, alicePEM := newKey(t, dir, "alice")
+	bob, bobPEM := newKey(t, dir, "bob")
+	db, bucket := testkit.SharedDatabase(t), testkit.SharedBucket(t)
+	lb := testkit.StartLoadBalancer(t, "")
+	shared := testkit.SharedConfig(db, bucket, lb.URL)
+	configure := func(url string, cfg *server.Config) {
+		shared(url, cfg)
+		cfg.SigningPolicy.WriterKeys = []string{filepath.Join(dir, "writer.pub")}
+	}
+	a := testkit.StartStackIn(t, filepath.Join(dir, "a"), "", configure)
+	testkit.CopyDir(t, filepath.Join(dir, "a"), filepath.Join(dir, "b"))
+	b := testkit.StartStackIn(t, filepath.Join(dir, "b"), "", configure)
+	lb.SetBackends(a.Server.Addr().String(), b.Server.Addr().String())
+	clients := []*policystore.Client{{BaseURL: "http://" + a.Server.Addr().String()}, {BaseURL: "http://" + b.Server.Addr().String()}}
+
+	var policies [][]byte
+	for i := range 5 {
+		policies = append(policies, policyDoc(a, alicePEM, bobPEM, fmt.Sprintf("  # version %d\n", i+1)))
+	}
+	entry := func(n int, policy []byte) signpolicy.Entry {
+		prev := ""
+		if n > 1 {
+			prev = signpolicy.Digest(policies[n-2])
+		}
+		e := signpolicy.Entry{Bundle: a.SignWithKey(t, writer, record(t, n, prev, policy))}
+		if n > 1 {
+			up := signpolicy.Approval{Repository: repo, Kind: signpolicy.KindPolicyUpdate, Policy: &signpolicy.PolicyFact{Version: n, Digest: signpolicy.Digest(policy), PreviousDigest: prev}}
+			for _, k := range []crypto.Signer{alice, bob} {
+				e.Approvals = append(e.Approvals, a.SignWithKey(t, k, approval(t, up)))
+			}
+		}
+		return e
+	}
+	for n := 1; n <= 3; n++ {
+		c := clients[(n-1)%2]
+		if got, _, err := c.Publish(ctx, entry(n, policies[n-1])); err != nil || got != n {
+			t.Fatalf("version %d through replica %d: got %d, %v", n, (n-1)%2, got, err)
+		}
+	}
+
+	fork := policyDoc(a, alicePEM, bobPEM, "  # the other version 4\n")
+	entries := []signpolicy.Entry{entry(4, policies[3]), entry(4, fork)}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { _, _, errs[i] = clients[i].Publish(ctx, entries[i]) })
+	}
+	wg.Wait()
+	var stored int
+	for i, err := range errs {
+		if err == nil {
+			stored++
+			continue
+		}
+		var re *policystore.RefusedError
+		if !errors.As(err, &re) || re.Status != http.StatusConflict || (re.Reason != signpolicy.ReasonFork && re.Reason != signpolicy.ReasonRollback) {
+			t.Fatalf("version 4 through replica %d: got %v, want stored or refused with 409 (fork or rollback)", i, err)
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d of two different versions 4 stored, want 1", stored)
+	}
+	got, err := clients[1].Versions(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := signpolicy.Trust{Root: a.TrustedRoot, Writer: signpolicy.Writer{Keys: []crypto.PublicKey{writer.Public()}}}
+	if chain, err := signpolicy.VerifyChain(ctx, trust, repo, got, nil); err != nil || chain.Head().Version != 4 {
+		t.Fatalf("the stored chain: %v, %v; want 4 versions that verify", chain, err)
+	}
+}
+
+// TestCopy copies a store from a data directory into the database of a
+// replica set, twice (a rerun changes nothing): the chain and the
+// approvals read back the same.
+func TestCopy(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writer, _ := newKey(t, dir, "writer")
+	_, alicePEM := newKey(t, dir, "alice")
+	bob, bobPEM := newKey(t, dir, "bob")
+	data := filepath.Join(dir, "data")
+	st := testkit.StartStackIn(t, data, "", func(url string, cfg *server.Config) {
+		cfg.SigningPolicy.WriterKeys = []string{filepath.Join(dir, "writer.pub")}
+	})
+	c := &policystore.Client{BaseURL: st.URL}
+	if _, _, err := c.Publish(ctx, signpolicy.Entry{Bundle: st.SignWithKey(t, writer, record(t, 1, "", policyDoc(st, alicePEM, bobPEM, "")))}); err != nil {
+		t.Fatal(err)
+	}
+	rel := signpolicy.Approval{Repository: repo, Kind: signpolicy.KindRelease, Commit: strings.Repeat("c", 40)}
+	bobRel := st.SignWithKey(t, bob, approval(t, rel))
+	if err := c.AddApproval(ctx, bobRel); err != nil {
+		t.Fatal(err)
+	}
+	wantVersions, err := c.Versions(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Server.Close()
+
+	s, err := sharedstore.Open(ctx, sharedstore.Config{Database: testkit.SharedDatabase(t), ObjectStore: testkit.SharedBucket(t), AccessKeyID: testkit.TestS3AccessKey, SecretAccessKey: testkit.TestS3SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		res, err := policystore.Copy(ctx, filepath.Join(data, "signing-policy"), s.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (policystore.CopyResult{Repositories: 1, Versions: 1, Approvals: 1}) {
+			t.Fatalf("copied %+v, want one repository, version and approval", res)
+		}
+	}
+	copied, err := policystore.NewSQL(ctx, policystore.Config{}, s.DB, st.TrustedRoot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotVersions, err := copied.Versions(ctx, repo)
+	if err != nil || len(gotVersions) != 1 || !bytes.Equal(gotVersions[0].Bundle, wantVersions[0].Bundle) {
+		t.Fatalf("versions in the copy: %d, %v; want the one published", len(gotVersions), err)
+	}
+	gotApprovals, err := copied.Approvals(ctx, repo, rel.Commit, "")
+	if err != nil || len(gotApprovals) != 1 || !bytes.Equal(gotApprovals[0], bobRel) {
+		t.Fatalf("approvals in the copy: %d, %v; want the one stored", len(gotApprovals), err)
+	}
 }

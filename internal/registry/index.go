@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,29 @@ type descriptor struct {
 	ArtifactType string            `json:"artifactType,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 }
+
+// referrerStore keeps the referrer records: per repository and subject,
+// the descriptor of each manifest that refers to the subject. A record
+// MUST be durable when put returns. referrerIndex keeps them in a
+// directory, sqlReferrers in a MySQL table that replicas share.
+type referrerStore interface {
+	// put records that referrer d, in repository repo, refers to subject.
+	put(ctx context.Context, repo string, subject digest.Digest, d descriptor) error
+	// remove deletes the records of referrer in repo, whatever its
+	// subject.
+	remove(ctx context.Context, repo string, referrer digest.Digest) error
+	// referrers returns the digests of the recorded referrers of subject
+	// in repo, sorted.
+	referrers(ctx context.Context, repo string, subject digest.Digest) ([]digest.Digest, error)
+	// get returns the record of referrer of subject in repo; ok is false
+	// if there is none.
+	get(ctx context.Context, repo string, subject, referrer digest.Digest) (d descriptor, ok bool, err error)
+}
+
+var (
+	_ referrerStore = (*referrerIndex)(nil)
+	_ referrerStore = (*sqlReferrers)(nil)
+)
 
 // referrerIndex records, per repository and subject, the descriptors of the
 // manifests that refer to the subject: one file
@@ -74,7 +98,7 @@ func (x *referrerIndex) subjectsDir(repo string) string {
 }
 
 // put records that referrer d, in repository repo, refers to subject.
-func (x *referrerIndex) put(repo string, subject digest.Digest, d descriptor) error {
+func (x *referrerIndex) put(_ context.Context, repo string, subject digest.Digest, d descriptor) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("registry: encoding referrer %s: %w", d.Digest, err)
@@ -91,7 +115,7 @@ func (x *referrerIndex) put(repo string, subject digest.Digest, d descriptor) er
 }
 
 // remove deletes the records of referrer in repo, whatever its subject.
-func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
+func (x *referrerIndex) remove(_ context.Context, repo string, referrer digest.Digest) error {
 	repoDir := x.subjectsDir(repo)
 	subjects, err := os.ReadDir(repoDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -123,7 +147,7 @@ func (x *referrerIndex) remove(repo string, referrer digest.Digest) error {
 
 // referrers returns the digests of the recorded referrers of subject in
 // repo, sorted. The records themselves are read one at a time, by get.
-func (x *referrerIndex) referrers(repo string, subject digest.Digest) ([]digest.Digest, error) {
+func (x *referrerIndex) referrers(_ context.Context, repo string, subject digest.Digest) ([]digest.Digest, error) {
 	dir := x.subjectDir(repo, subject)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -138,9 +162,8 @@ func (x *referrerIndex) referrers(repo string, subject digest.Digest) ([]digest.
 		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordSuffix) {
 			continue
 		}
-		alg, hex, ok := strings.Cut(strings.TrimSuffix(name, recordSuffix), "-")
-		d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
-		if !ok || d.Validate() != nil {
+		d, err := parseDigestFileName(strings.TrimSuffix(name, recordSuffix))
+		if err != nil {
 			return nil, fmt.Errorf("registry: referrer record %s: the file name is not a digest", filepath.Join(dir, name))
 		}
 		out = append(out, d)
@@ -157,7 +180,7 @@ const maxRecordSize = 6*MaxManifestSize + 4<<10
 
 // get reads the record of referrer of subject in repo; ok is false if
 // there is none (it was removed since referrers listed it).
-func (x *referrerIndex) get(repo string, subject, referrer digest.Digest) (d descriptor, ok bool, err error) {
+func (x *referrerIndex) get(_ context.Context, repo string, subject, referrer digest.Digest) (d descriptor, ok bool, err error) {
 	path := filepath.Join(x.subjectDir(repo, subject), digestFileName(referrer)+recordSuffix)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -143,7 +143,7 @@ func (h *handler) putManifest(w http.ResponseWriter, r *http.Request, name strin
 	rec := newBufferedResponse()
 	h.dist.ServeHTTP(rec, r)
 	if rec.status == http.StatusCreated {
-		if err := h.index.put(name, ref.subject, ref.desc); err != nil {
+		if err := h.index.put(r.Context(), name, ref.subject, ref.desc); err != nil {
 			h.logger.ErrorContext(r.Context(), "recording referrer failed", "repository", name, "referrer", ref.desc.Digest, "subject", ref.subject, "err", err)
 			writeError(w, http.StatusInternalServerError, codeUnknown, "unknown error", "recording the referrer failed")
 			return
@@ -170,7 +170,7 @@ func (h *handler) deleteManifest(w http.ResponseWriter, r *http.Request, name, r
 	if rec.status == http.StatusAccepted {
 		// Listing skips referrers that no longer exist, so a record left
 		// behind here is never served: log, and answer as distribution did.
-		if err := h.index.remove(name, dgst); err != nil {
+		if err := h.index.remove(r.Context(), name, dgst); err != nil {
 			h.logger.WarnContext(r.Context(), "removing referrer record failed", "repository", name, "referrer", dgst, "err", err)
 		}
 	}
@@ -257,7 +257,7 @@ func (h *handler) serveReferrers(w http.ResponseWriter, r *http.Request, name, r
 // referrersPage builds the page of referrers of subject after last; next
 // is the cursor of the following page, empty if this one is the last.
 func (h *handler) referrersPage(ctx context.Context, name string, named reference.Named, subject digest.Digest, artifactType string, last digest.Digest) (page []byte, next digest.Digest, err error) {
-	recorded, err := h.index.referrers(name, subject)
+	recorded, err := h.index.referrers(ctx, name, subject)
 	if err != nil {
 		return nil, "", err
 	}
@@ -284,7 +284,7 @@ func (h *handler) referrersPage(ctx context.Context, name string, named referenc
 	buf.WriteString(head)
 	listed := 0
 	for i, dgst := range recorded {
-		d, ok, err := h.index.get(name, subject, dgst)
+		d, ok, err := h.index.get(ctx, name, subject, dgst)
 		if err != nil {
 			return nil, "", err
 		}

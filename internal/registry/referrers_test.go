@@ -135,7 +135,7 @@ func TestRecordStrict(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := x.put("repo", subject, d); err != nil {
+			if err := x.put(t.Context(), "repo", subject, d); err != nil {
 				t.Fatal(err)
 			}
 			if tt.edit != "" {
@@ -148,7 +148,7 @@ func TestRecordStrict(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, ok, err := x.get("repo", subject, d.Digest)
+			got, ok, err := x.get(t.Context(), "repo", subject, d.Digest)
 			if tt.want == "" {
 				if err != nil || !ok || got.Digest != d.Digest {
 					t.Fatalf("get: %v, %v, %v, want the record", got, ok, err)

@@ -46,6 +46,18 @@
 // manifest's artifactType field or, when that is empty, the media type of an
 // image manifest's config.
 //
+// # In a replica set
+//
+// With [Config.Storage] and [Config.DB], the blobs, manifests and tags are
+// in an S3 bucket (distribution's S3 driver) and the referrer records in
+// the MySQL table hallmark_referrers, one row per record: replicas behind
+// one load balancer serve the same registry. They must share
+// [Config.HTTPSecret], since the requests of one blob upload may reach
+// different replicas. A manifest PUT and DELETE of the same digest are
+// serialised within a replica only; listing checks that each referrer
+// still exists, so a record that a concurrent DELETE on another replica
+// leaves behind is never served.
+//
 // # On disk
 //
 // Under [Config.Dir], distribution owns docker/registry/v2/. The referrers
@@ -69,6 +81,7 @@ package registry
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,8 +93,12 @@ import (
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	"github.com/distribution/distribution/v3/registry/storage"
-	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	diststorage "github.com/distribution/distribution/v3/registry/storage"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	// The storage drivers a registry may run on: its directory, or an S3
+	// bucket that replicas share.
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 	"github.com/sirupsen/logrus"
 )
 
@@ -93,8 +110,22 @@ const MaxManifestSize = 4 << 20
 // Config configures a registry.
 type Config struct {
 	// Dir is the directory that holds the registry's blobs, manifests, tags
-	// and the referrers index. It is created if missing.
+	// and the referrers index. It is created if missing. Unused when both
+	// Storage and DB are set.
 	Dir string
+
+	// Storage, if set, is the distribution storage driver that keeps the
+	// blobs, manifests and tags instead of Dir: for a replica set,
+	// "s3aws" (distribution's S3 driver) with its parameters.
+	Storage *StorageDriver
+	// DB, if set, keeps the referrer records in its table
+	// hallmark_referrers instead of Dir.
+	DB *sql.DB
+	// HTTPSecret signs the upload state in the upload URLs handed to
+	// clients. Replicas behind one load balancer must share it, since a
+	// client's upload requests may reach any of them; empty means a new
+	// random one.
+	HTTPSecret string
 
 	// Logger receives the registry's logs; nil discards them.
 	Logger *slog.Logger
@@ -103,6 +134,13 @@ type Config struct {
 	// longer list is paged. A page holds one referrer at least. Default
 	// DefaultReferrersPageSize.
 	ReferrersPageSize int
+}
+
+// StorageDriver names a distribution storage driver and its parameters
+// (https://distribution.github.io/distribution/about/configuration/#storage).
+type StorageDriver struct {
+	Name       string
+	Parameters map[string]any
 }
 
 // DefaultReferrersPageSize is the default largest referrers response: a
@@ -124,7 +162,7 @@ const maxListings = 4
 type handler struct {
 	dist      http.Handler
 	manifests distribution.Namespace // existence checks when listing referrers
-	index     *referrerIndex
+	index     referrerStore
 	locks     keyedMutex
 	pageSize  int
 	listings  chan struct{} // a slot per page being built
@@ -139,15 +177,22 @@ var _ http.Handler = (*handler)(nil)
 // ctx is the base of distribution's application context: cancelling it
 // stops distribution's background work.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
-	if cfg.Dir == "" {
-		return nil, errors.New("registry: no directory configured")
+	storage := cfg.Storage
+	var dir string
+	if storage == nil || cfg.DB == nil {
+		if cfg.Dir == "" {
+			return nil, errors.New("registry: no directory configured")
+		}
+		var err error
+		if dir, err = filepath.Abs(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("registry: directory %q: %w", cfg.Dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("registry: creating directory: %w", err)
+		}
 	}
-	dir, err := filepath.Abs(cfg.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("registry: directory %q: %w", cfg.Dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("registry: creating directory: %w", err)
+	if storage == nil {
+		storage = &StorageDriver{Name: "filesystem", Parameters: map[string]any{"rootdirectory": dir}}
 	}
 	pageSize := cfg.ReferrersPageSize
 	switch {
@@ -156,9 +201,19 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	case pageSize < 0:
 		return nil, fmt.Errorf("registry: negative referrers page size %d", pageSize)
 	}
-	index, err := openReferrerIndex(filepath.Join(dir, "_hallmark", "referrers"))
+	var index referrerStore
+	var err error
+	if cfg.DB != nil {
+		index, err = openSQLReferrers(ctx, cfg.DB)
+	} else {
+		index, err = openReferrerIndex(filepath.Join(dir, "_hallmark", "referrers"))
+	}
 	if err != nil {
 		return nil, err
+	}
+	secret := cfg.HTTPSecret
+	if secret == "" {
+		secret = rand.Text()
 	}
 
 	logger := cfg.Logger
@@ -168,19 +223,19 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	distLog := newLogrusBridge(cfg.Logger)
 	ctx = withDistributionLogger(ctx, distLog)
 
-	app, err := newApp(ctx, distributionConfig(dir))
+	app, err := newApp(ctx, distributionConfig(storage, secret))
 	if err != nil {
 		return nil, err
 	}
 
 	// A second view of the same storage, for manifest existence checks.
-	// Without a descriptor cache it always reads the disk, so it sees every
-	// deletion the app makes.
-	driver, err := filesystem.FromParameters(map[string]any{"rootdirectory": dir})
+	// Without a descriptor cache it always reads the storage, so it sees
+	// every deletion the app (or another replica) makes.
+	driver, err := factory.Create(ctx, storage.Name, storage.Parameters)
 	if err != nil {
 		return nil, fmt.Errorf("registry: opening storage: %w", err)
 	}
-	ns, err := storage.NewRegistry(ctx, driver)
+	ns, err := diststorage.NewRegistry(ctx, driver)
 	if err != nil {
 		return nil, fmt.Errorf("registry: opening storage: %w", err)
 	}
@@ -196,17 +251,17 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	}, nil
 }
 
-// distributionConfig is distribution's configuration: filesystem storage
-// rooted at dir, deletes allowed, no redirects, no upload purging (it logs
-// through the process-wide logrus logger), no notifications, health checks,
-// metrics, auth or cache, and a random HTTP secret. The secret signs the
-// upload state in the upload URLs handed to clients, so a restart only fails
-// uploads in progress, which clients retry.
-func distributionConfig(dir string) *configuration.Configuration {
+// distributionConfig is distribution's configuration: the storage driver,
+// deletes allowed, no redirects, no upload purging (it logs through the
+// process-wide logrus logger), no notifications, health checks, metrics,
+// auth or cache, and the HTTP secret. The secret signs the upload state in
+// the upload URLs handed to clients; a random one, the default, makes a
+// restart fail the uploads in progress, which clients retry.
+func distributionConfig(storage *StorageDriver, secret string) *configuration.Configuration {
 	return &configuration.Configuration{
 		Version: configuration.CurrentVersion,
 		Storage: configuration.Storage{
-			"filesystem": configuration.Parameters{"rootdirectory": dir},
+			storage.Name: configuration.Parameters(storage.Parameters),
 			"delete":     configuration.Parameters{"enabled": true},
 			"redirect":   configuration.Parameters{"disable": true},
 			"maintenance": configuration.Parameters{
@@ -214,7 +269,7 @@ func distributionConfig(dir string) *configuration.Configuration {
 			},
 		},
 		HTTP: configuration.HTTP{
-			Secret:  rand.Text(),
+			Secret:  secret,
 			Headers: http.Header{"X-Content-Type-Options": {"nosniff"}},
 		},
 	}

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,7 @@ import (
 	"hallmark.dev/internal/pkcs11key"
 	"hallmark.dev/internal/policystore"
 	"hallmark.dev/internal/registry"
+	"hallmark.dev/internal/sharedstore"
 	"hallmark.dev/internal/trust"
 	"hallmark.dev/internal/tsa"
 	"hallmark.dev/oci/store"
@@ -58,8 +60,33 @@ type Config struct {
 	Addr string `yaml:"addr"`
 	// DataDir holds all state, created (mode 0700) if missing: registry/,
 	// ca/, log/, tsa/, oidc/ and trust/ (the published trusted root and
-	// signing config, rewritten at each start).
+	// signing config, rewritten at each start). With Database and
+	// ObjectStore set, it holds only the keys and settings (ca/, log/,
+	// ctlog/, tsa/, oidc/ keys and certificates, trust/): the replicas of
+	// a replica set run on copies of one data directory.
 	DataDir string `yaml:"data"`
+	// Database and ObjectStore, set together, make the server a replica
+	// of a replica set: any number of servers with the same configuration
+	// and copies of the same data directory serve one log, CT log,
+	// registry and signing policy store, behind any HTTP load balancer.
+	//
+	// Database is a MySQL database (MySQL 8, Aurora MySQL, MariaDB 10.11),
+	// mysql://USER:PASSWORD@HOST:PORT/DB[?tls=true]: hallmark's tables in
+	// DB, the transparency log in DB_log and the CT log in DB_ctlog (each
+	// created when missing, so USER needs CREATE on DB and DB_*). Give
+	// the server max_allowed_packet=64M: a smaller value caps the log's
+	// batches.
+	Database string `yaml:"database"`
+	// ObjectStore is an S3 bucket, created when missing:
+	// s3://BUCKET[?endpoint=URL][&path-style=true][&region=REGION] (the
+	// endpoint of an S3-compatible server; region us-east-1 by default).
+	// The logs' tiles go under log/ and ctlog/, the registry under
+	// registry/.
+	ObjectStore string `yaml:"objectStore"`
+	// ObjectStoreCredentials sign the requests to ObjectStore; `hallmark
+	// serve` reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+	// never from the configuration file.
+	ObjectStoreCredentials Credentials `yaml:"-"`
 	// PublicURL is the base URL clients reach the server at, when it sits
 	// behind a proxy; default http://<the address it listens on>. It is
 	// written into the trusted root and signing config, the dev issuer's
@@ -129,6 +156,7 @@ const DefaultAddr = "127.0.0.1:5005"
 // Server is a running hallmark server.
 type Server struct {
 	cfg           Config
+	shared        *sharedstore.Store // nil on the embedded store
 	listener      net.Listener
 	handler       http.Handler
 	log           *logserver.Log
@@ -211,6 +239,9 @@ func checkConfig(cfg Config) error {
 	if err := checkLimits(cfg); err != nil {
 		return err
 	}
+	if err := checkReplicaConfig(cfg); err != nil {
+		return err
+	}
 	var public *url.URL
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -271,8 +302,15 @@ func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
 	mux := http.NewServeMux()
 	s.handler = mux
+	if err := s.openShared(ctx); err != nil {
+		return err
+	}
 
-	reg, err := registry.New(ctx, registry.Config{Dir: s.dir("registry"), Logger: cfg.Logger})
+	regCfg, err := s.registryConfig(ctx, registry.Config{Dir: s.dir("registry"), Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	reg, err := registry.New(ctx, regCfg)
 	if err != nil {
 		return fmt.Errorf("server: registry: %w", err)
 	}
@@ -292,7 +330,7 @@ func (s *Server) build(ctx context.Context) error {
 	if s.witnesses, err = witnessGroup(cfg.WitnessPolicy); err != nil {
 		return err
 	}
-	s.log, err = logserver.New(ctx, logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses, Signer: s.logKey})
+	s.log, err = logserver.New(ctx, s.logConfig(logserver.Config{Dir: s.dir("log"), Origin: origin, Logger: cfg.Logger, Witnesses: s.witnesses, Signer: s.logKey}))
 	if err != nil {
 		return fmt.Errorf("server: transparency log: %w", err)
 	}
@@ -357,6 +395,13 @@ func (s *Server) build(ctx context.Context) error {
 			start = root
 		}
 	}
+	var caChain []*x509.Certificate
+	if authority != nil {
+		caChain = authority.Chain()
+	}
+	if err := s.claimIdentity(ctx, tsaChain, caChain); err != nil {
+		return err
+	}
 	services.Log = []trust.LogKey{{PublicKey: s.log.PublicKey(), LogID: s.log.LogID(), Valid: trust.Period{Start: start}}}
 	if s.ctlog != nil {
 		services.CTLogs = []trust.LogKey{{PublicKey: s.ctlog.PublicKey(), LogID: s.ctlog.LogID(), Valid: trust.Period{Start: start}}}
@@ -371,7 +416,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.writeTrust(); err != nil {
 		return err
 	}
-	if err := s.mountSigningPolicy(mux); err != nil {
+	if err := s.mountSigningPolicy(ctx, mux); err != nil {
 		return err
 	}
 	serve := func(body []byte, contentType string) http.HandlerFunc {
@@ -477,6 +522,9 @@ func (s *Server) Close() error {
 	}
 	if s.ctlog != nil {
 		errs = append(errs, s.ctlog.Close())
+	}
+	if s.shared != nil {
+		errs = append(errs, s.shared.Close())
 	}
 	for _, k := range s.tokenKeys {
 		errs = append(errs, k.Close())

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -9,16 +10,22 @@ import (
 )
 
 // mountSigningPolicy serves the signing policy store at
-// /api/v1/signing-policy/ on DataDir/signing-policy: the chains of policy
+// /api/v1/signing-policy/ on DataDir/signing-policy (or the shared
+// database of a replica set): the chains of policy
 // versions per source repository and the approvals, publicly readable,
 // written only by the configured policy writer (Config.SigningPolicy). It
 // verifies versions against the server's own trusted root.
-func (s *Server) mountSigningPolicy(mux *http.ServeMux) error {
+func (s *Server) mountSigningPolicy(ctx context.Context, mux *http.ServeMux) error {
 	tr, err := verify.ParseTrustedRoot(s.trustedRoot)
 	if err != nil {
 		return fmt.Errorf("server: signing policy: %w", err)
 	}
-	store, err := policystore.New(s.cfg.SigningPolicy, s.dir("signing-policy"), tr, s.cfg.Logger)
+	var store *policystore.Store
+	if s.shared != nil {
+		store, err = policystore.NewSQL(ctx, s.cfg.SigningPolicy, s.shared.DB, tr, s.cfg.Logger)
+	} else {
+		store, err = policystore.New(s.cfg.SigningPolicy, s.dir("signing-policy"), tr, s.cfg.Logger)
+	}
 	if err != nil {
 		return fmt.Errorf("server: signing policy: %w", err)
 	}

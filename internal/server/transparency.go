@@ -31,8 +31,13 @@ func (s *Server) buildCTLog(ctx context.Context, mux *http.ServeMux, caChain []*
 	if err != nil {
 		return fmt.Errorf("server: ct log: %w", err)
 	}
+	var storage ctlog.Storage
+	if s.shared != nil {
+		storage = s.shared.Log("ctlog")
+	}
 	s.ctlog, err = ctlog.New(ctx, ctlog.Config{
 		Dir:       s.dir("ctlog"),
+		Storage:   storage,
 		Origin:    origin,
 		Roots:     caChain[len(caChain)-1:],
 		Logger:    s.cfg.Logger,

@@ -186,3 +186,15 @@ func (s *Stack) SignKeyless(t testing.TB, subject string, statement []byte) []by
 	kp, opts := s.KeylessOptions(t, subject)
 	return SignStatement(t, kp, opts, statement)
 }
+
+// SignKeylessBlob signs data keylessly as subject, logged and timestamped
+// by the stack, and returns the bundle.
+func (s *Stack) SignKeylessBlob(t testing.TB, subject string, data []byte) []byte {
+	t.Helper()
+	kp, opts := s.KeylessOptions(t, subject)
+	b, err := sign.Blob(context.Background(), kp, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -133,6 +133,17 @@ const userAgent = "hallmark"
 
 var retryBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}
 
+// Descriptor fetches the manifest a reference names, through the client's
+// transport (plain HTTP refused off loopback unless allowed, the timeout)
+// and credentials; the caller reads the image or index from it.
+func (c *Client) Descriptor(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
+	desc, err := remote.Get(ref, c.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, c.wrap(ref.Context().Registry, "fetch manifest", err)
+	}
+	return desc, nil
+}
+
 // Resolve returns the digest and descriptor a reference names now. A
 // digest reference is checked to exist.
 func (c *Client) Resolve(ctx context.Context, ref name.Reference) (name.Digest, v1.Descriptor, error) {
