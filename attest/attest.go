@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -119,6 +120,19 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	return st, nil
 }
 
+// CheckStatement checks a statement held in memory, to sign it: as
+// [ParseStatementInPlace] up to MaxPayloadSize, and, over it, as
+// [ReadStatement] reads one, up to [MaxStreamedPayloadSize], without its
+// predicate (the returned statement's Predicate is then nil). What a
+// verifier checks without holding it (an SBOM of hundreds of megabytes),
+// a signer signs.
+func CheckStatement(payload []byte) (*Statement, error) {
+	if len(payload) <= MaxPayloadSize {
+		return ParseStatementInPlace(payload)
+	}
+	return ReadStatement(bytes.NewReader(payload))
+}
+
 // ParseStatementInPlace is [ParseStatement] without copying the
 // predicate: Predicate is a sub-slice of payload, which must not change
 // while the statement is in use. One pass checks the whole document; the
@@ -133,29 +147,107 @@ func ParseStatementInPlace(payload []byte) (*Statement, error) {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
 	doc := payload
+	var kind byte
 	pred, hasPred := top["predicate"]
 	if hasPred {
-		// in-toto: the predicate is an object (protobuf's Struct, which
-		// also takes null for absent).
-		if c := payload[pred.Start]; c != '{' && c != 'n' {
-			return nil, errors.New("attest: statement: predicate is not a JSON object")
-		}
+		kind = payload[pred.Start]
 		doc = make([]byte, 0, len(payload)-(pred.End-pred.Start)+2)
 		doc = append(doc, payload[:pred.Start]...)
-		doc = append(doc, "{}"...)
+		doc = append(doc, predicatePlaceholder...)
 		doc = append(doc, payload[pred.End:]...)
 	}
-	st, err := parseStatementDoc(doc)
+	st, err := statementWithout(doc, kind)
 	if err != nil {
 		return nil, err
 	}
 	if hasPred {
 		st.Predicate = payload[pred.Start:pred.End:pred.End]
 	}
+	return st, nil
+}
+
+// predicatePlaceholder stands for the predicate in a statement checked
+// without it.
+const predicatePlaceholder = "{}"
+
+// statementWithout decodes and checks a statement that was checked under
+// statementRules with its predicate, whose first byte was kind (0 for
+// none), replaced by predicatePlaceholder in doc. Predicate is not set.
+func statementWithout(doc []byte, kind byte) (*Statement, error) {
+	// in-toto: the predicate is an object (protobuf's Struct, which also
+	// takes null for absent).
+	if kind != 0 && kind != '{' && kind != 'n' {
+		return nil, errors.New("attest: statement: predicate is not a JSON object")
+	}
+	st, err := parseStatementDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	st.Predicate = nil
 	if err := checkSubjectEncoding(doc, st); err != nil {
 		return nil, fmt.Errorf("attest: statement: %w", err)
 	}
 	return st, nil
+}
+
+// MaxStreamedPayloadSize bounds the statements [ReadStatement] reads: a
+// statement of this size is read in memory independent of its size, so
+// the bound is on the time and bandwidth a verifier gives one statement
+// (about 5 seconds a gigabyte here), not on its memory. It admits the
+// largest SBOMs of whole operating system images, hundreds of
+// megabytes, twice over.
+const MaxStreamedPayloadSize = 1 << 30
+
+// maxStatementWithout bounds what ReadStatement holds: the statement
+// without its predicate (its subjects, types and annotations), and the
+// keys of the objects open where it reads (for the duplicate-key rule).
+const maxStatementWithout = 16 << 20
+
+// ReadStatement reads an in-toto statement from r, to its end, and checks
+// it as [ParseStatement] does, without keeping the predicate: the
+// returned statement's Predicate is nil. It holds in memory a chunk of
+// the input and the statement without its predicate, so a statement of
+// hundreds of megabytes (an SBOM) is checked in memory independent of its
+// size. A statement whose predicate-less part, or any object's keys, are
+// over 16 MiB is refused, as is one over [MaxStreamedPayloadSize].
+func ReadStatement(r io.Reader) (*Statement, error) {
+	var doc bytes.Buffer
+	st := jsonstrict.Stream{
+		Rules:       statementRules,
+		Out:         &boundedWriter{w: &doc, n: maxStatementWithout},
+		Elide:       jsonstrict.Path{{Key: "predicate"}},
+		Placeholder: []byte(predicatePlaceholder),
+		MaxHeld:     maxStatementWithout,
+	}
+	n, err := st.ReadFrom(io.LimitReader(r, MaxStreamedPayloadSize+1))
+	switch {
+	case n > MaxStreamedPayloadSize:
+		return nil, fmt.Errorf("attest: statement is over the %d byte limit", MaxStreamedPayloadSize)
+	case errors.Is(err, errTooLarge):
+		return nil, fmt.Errorf("attest: statement without its predicate is over %d bytes", maxStatementWithout)
+	case err != nil:
+		if _, ok := errors.AsType[*jsonstrict.Error](err); ok {
+			return nil, fmt.Errorf("attest: statement: %w", err)
+		}
+		return nil, fmt.Errorf("attest: read statement: %w", err)
+	}
+	return statementWithout(doc.Bytes(), st.Elided)
+}
+
+var errTooLarge = errors.New("too large")
+
+// boundedWriter writes to w up to n bytes, then fails with errTooLarge.
+type boundedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (b *boundedWriter) Write(p []byte) (int, error) {
+	if len(p) > b.n {
+		return 0, errTooLarge
+	}
+	b.n -= len(p)
+	return b.w.Write(p)
 }
 
 // parseStatementDoc decodes a statement and checks its fields.

@@ -2,13 +2,18 @@ package attest
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"hallmark.dev/internal/jsonstrict"
 )
 
 const scanHex = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -112,6 +117,21 @@ func FuzzParseStatementInPlace(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := ParseStatementInPlace(data)
+		// The streaming reader gives the same verdict, error and
+		// statement, without the predicate.
+		// (Messages from the subject checks may differ: they walk maps.)
+		streamed, serr := ReadStatement(iotest.HalfReader(bytes.NewReader(data)))
+		_, scanErr := errors.AsType[*jsonstrict.Error](err)
+		if (serr == nil) != (err == nil) || (scanErr && errString(serr) != errString(err)) {
+			t.Fatalf("ReadStatement: %v, want %v", serr, err)
+		}
+		if err == nil {
+			without := *st
+			without.Predicate = nil
+			if diff := cmp.Diff(&without, streamed); diff != "" {
+				t.Fatalf("ReadStatement differs (-in place +streamed):\n%s", diff)
+			}
+		}
 		whole, wholeErr := parseStatementDoc(data)
 		var pb intoto.Statement
 		pbErr := protojson.Unmarshal(data, &pb)
@@ -131,4 +151,102 @@ func FuzzParseStatementInPlace(f *testing.F) {
 			t.Fatalf("rejected what a whole decode and protobuf accept: %v", err)
 		}
 	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// predicateReader returns a statement whose predicate holds n components,
+// generated as it is read.
+func predicateReader(subjects string, n int) io.Reader {
+	head := `{"_type":"https://in-toto.io/Statement/v1","subject":[` + subjects + `],"predicateType":"p","predicate":{"components":[`
+	i := 0
+	next := func() []byte {
+		if i == n {
+			return nil
+		}
+		i++
+		sep := ","
+		if i == 1 {
+			sep = ""
+		}
+		return []byte(sep + `{"name":"pkg-` + strconv.Itoa(i) + `","version":"1.0.` + strconv.Itoa(i%97) + `","purl":"pkg:npm/pkg-` + strconv.Itoa(i) + `"}`)
+	}
+	return io.MultiReader(strings.NewReader(head), &genReader{next: next}, strings.NewReader(`]}}`))
+}
+
+type genReader struct {
+	next func() []byte
+	buf  []byte
+}
+
+func (g *genReader) Read(p []byte) (int, error) {
+	for len(g.buf) == 0 {
+		if g.buf = g.next(); g.buf == nil {
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, g.buf)
+	g.buf = g.buf[n:]
+	return n, nil
+}
+
+// TestReadStatement: a statement whose predicate is larger than what the
+// reader may hold is read; one whose subjects are is refused, saying so.
+func TestReadStatement(t *testing.T) {
+	subject := `{"name":"a","digest":{"sha256":"` + scanHex + `"}}`
+	st, err := ReadStatement(predicateReader(subject, 400_000)) // about 30 MB
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Predicate != nil || st.PredicateType != "p" || len(st.Subject) != 1 {
+		t.Errorf("got %+v, want the statement without its predicate", st)
+	}
+	many := strings.Repeat(subject+",", maxStatementWithout/len(subject)) + subject
+	if _, err := ReadStatement(predicateReader(many, 1)); err == nil || !strings.Contains(err.Error(), "statement without its predicate is over 16777216 bytes") {
+		t.Errorf("subjects over the bound: %v", err)
+	}
+	if _, err := ReadStatement(predicateReader(subject, 400)); err != nil {
+		t.Errorf("small statement: %v", err)
+	}
+	broken := io.MultiReader(strings.NewReader(`{"_type":`), iotest.ErrReader(errors.New("disk")))
+	if _, err := ReadStatement(broken); err == nil || err.Error() != "attest: read statement: disk" {
+		t.Errorf("read error: %v", err)
+	}
+}
+
+// TestCheckStatement: a statement to sign over the limit of one parsed in
+// memory is checked as a stream would be, up to the limit of a streamed
+// statement: what hallmark verifies without holding it, hallmark signs.
+func TestCheckStatement(t *testing.T) {
+	subject := `{"name":"a","digest":{"sha256":"` + scanHex + `"}}`
+	big, err := io.ReadAll(predicateReader(subject, 2_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(big) <= MaxPayloadSize {
+		t.Fatalf("statement of %d bytes, want one over %d", len(big), MaxPayloadSize)
+	}
+	if _, err := ParseStatement(big); err == nil || !strings.Contains(err.Error(), "over the 134217728 byte limit") {
+		t.Fatalf("ParseStatement: %v, want the in-memory limit", err)
+	}
+	st, err := CheckStatement(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PredicateType != "p" || len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != scanHex {
+		t.Errorf("got %+v, want the statement", st)
+	}
+	big[len(big)-3] = '['
+	if _, err := CheckStatement(big); err == nil || !strings.Contains(err.Error(), "attest: statement: ") {
+		t.Errorf("broken statement: %v, want a statement error", err)
+	}
+	small := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[` + subject + `],"predicateType":"p","predicate":{"a":1}}`)
+	if st, err := CheckStatement(small); err != nil || string(st.Predicate) != `{"a":1}` {
+		t.Errorf("small statement: %+v, %v; want it with its predicate", st, err)
+	}
 }

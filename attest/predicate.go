@@ -86,7 +86,7 @@ func NewStatement(predicateType string, predicate json.RawMessage, subjects ...S
 	if err != nil {
 		return nil, fmt.Errorf("attest: %w", err)
 	}
-	if _, err := ParseStatement(b); err != nil {
+	if _, err := CheckStatement(b); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -52,6 +52,14 @@ const (
 	emptyConfigDigest           = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 )
 
+// MaxBundleSize (above) bounds a bundle held in memory. MaxStreamedBundleSize
+// bounds one read as a stream, whose DSSE payload is never held in memory
+// (verify.AttestationPolicy.WithoutPredicate): memory does not bound it,
+// the time and bandwidth a verifier gives one attestation do. It admits a
+// statement of 1 GiB (attest.MaxStreamedPayloadSize), 1.33 GiB in base64,
+// with the rest of its bundle.
+const MaxStreamedBundleSize = 3 << 29
+
 // ErrNotBundle is returned for a referrer manifest that holds no bundle.
 var ErrNotBundle = errors.New("oci: referrer manifest has 0 bundle layers, want 1")
 
@@ -136,7 +144,9 @@ func BundleReferrer(subject, layer v1.Descriptor, predicateType string, created 
 }
 
 // BundleLayer returns the descriptor of the bundle layer in a referrer
-// manifest, checking that the manifest is a bundle referrer of subject.
+// manifest, checking that the manifest is a bundle referrer of subject
+// and that its layer is within MaxStreamedBundleSize (a layer over
+// MaxBundleSize is only read as a stream).
 func BundleLayer(manifest []byte, subject v1.Hash) (v1.Descriptor, error) {
 	var m referrerManifest
 	if err := json.Unmarshal(manifest, &m); err != nil {
@@ -157,8 +167,8 @@ func BundleLayer(manifest []byte, subject v1.Hash) (v1.Descriptor, error) {
 	if len(found) != 1 {
 		return v1.Descriptor{}, fmt.Errorf("oci: referrer manifest has %d bundle layers, want 1", len(found))
 	}
-	if found[0].Size < 0 || found[0].Size > MaxBundleSize {
-		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer size %d is outside 0..%d (over the limit)", found[0].Size, MaxBundleSize)
+	if found[0].Size < 0 || found[0].Size > MaxStreamedBundleSize {
+		return v1.Descriptor{}, fmt.Errorf("oci: bundle layer size %d is outside 0..%d (over the limit)", found[0].Size, MaxStreamedBundleSize)
 	}
 	return found[0], nil
 }

@@ -106,7 +106,7 @@ func FuzzBundleLayer(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !oci.IsBundleArtifact(string(l.MediaType)) || l.Size < 0 || l.Size > oci.MaxBundleSize {
+		if !oci.IsBundleArtifact(string(l.MediaType)) || l.Size < 0 || l.Size > oci.MaxStreamedBundleSize {
 			t.Fatalf("accepted layer %+v", l)
 		}
 		var m struct {

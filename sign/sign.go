@@ -56,7 +56,7 @@ func Image(ctx context.Context, k sgsign.Keypair, digest string, annotations map
 // signature's predicate type (attest.ErrImageSignatureType): only [Image]
 // signs those, about a digest and with the annotations asked for.
 func Statement(ctx context.Context, k sgsign.Keypair, statement []byte, opts Options) ([]byte, error) {
-	st, err := attest.ParseStatement(statement)
+	st, err := attest.CheckStatement(statement)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

@@ -17,6 +17,13 @@ type AttestationPolicy struct {
 	// PredicateType is the predicate type URI the statement must have
 	// (see attest.PredicateType); required.
 	PredicateType string
+	// WithoutPredicate says the caller does not read the predicates: each
+	// is checked (strict JSON, an object) but not kept, so that
+	// VerifiedAttestation.Payload and Statement.Predicate are nil, and a
+	// bundle of 1 MiB or more is verified in two reads, in memory
+	// independent of its size (an SBOM of hundreds of megabytes), up to
+	// oci.MaxStreamedBundleSize rather than oci.MaxBundleSize.
+	WithoutPredicate bool
 }
 
 // VerifiedAttestation is one attestation that verified.
@@ -24,7 +31,9 @@ type VerifiedAttestation struct {
 	Source    string            `json:"source"`
 	Signer    Signer            `json:"signer"`
 	Statement *attest.Statement `json:"statement"`
-	// Payload is the signed statement, byte for byte.
+	// Payload is the signed statement, byte for byte; nil, as the
+	// statement's predicate, when the policy asked for the statement
+	// without it (AttestationPolicy.WithoutPredicate).
 	Payload json.RawMessage `json:"-"`
 }
 
@@ -112,10 +121,10 @@ func attestations(t target, sigs []oci.Signature, streamed []BundleSource, p Att
 			res.Rejected = append(res.Rejected, &SignatureError{Source: s.Source, Step: StepBundle, Err: errors.New("attestation could not be read")})
 			continue
 		}
-		res.add(s.Source, p.PredicateType)(verifyStatementBundle(t, s, p.Authority))
+		res.add(s.Source, p)(verifyStatementBundle(t, s, p.Authority, p.WithoutPredicate))
 	}
 	for _, src := range streamed {
-		res.add(src.Source, p.PredicateType)(verifyStatementSource(t, src, p.Authority))
+		res.add(src.Source, p)(verifyStatementSource(t, src, p.Authority, p.WithoutPredicate))
 	}
 	res.Digest = named()
 	if len(res.Verified) == 0 {
@@ -163,15 +172,18 @@ func (c *contentTarget) digest(st *attest.Statement) (string, error) {
 }
 
 // add returns a function that records one attestation's outcome.
-func (res *AttestationResult) add(source, predicateType string) func(*attest.Statement, []byte, Signer, *SignatureError) {
+func (res *AttestationResult) add(source string, p AttestationPolicy) func(*attest.Statement, []byte, Signer, *SignatureError) {
 	return func(st *attest.Statement, payload []byte, signer Signer, serr *SignatureError) {
 		switch {
 		case serr != nil:
 			res.Rejected = append(res.Rejected, serr)
-		case st.PredicateType != predicateType:
+		case st.PredicateType != p.PredicateType:
 			res.Rejected = append(res.Rejected, &SignatureError{Source: source, Step: StepPayload,
-				Err: &OtherPredicateTypeError{Got: st.PredicateType, Want: predicateType}})
+				Err: &OtherPredicateTypeError{Got: st.PredicateType, Want: p.PredicateType}})
 		default:
+			if p.WithoutPredicate {
+				st.Predicate, payload = nil, nil
+			}
 			res.Verified = append(res.Verified, VerifiedAttestation{Source: source, Signer: signer, Statement: st, Payload: payload})
 		}
 	}

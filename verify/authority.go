@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 // The interface is sealed: only this package implements it.
 type Authority interface {
 	check(s signed) (Signer, Step, error)
+	// paeHashes returns the hashes of the PAE digests that check would
+	// verify d's signature over, or false when it would check the
+	// envelope itself with one of its verifiers (see signed.variant).
+	paeHashes(d *dsseBundle) ([]crypto.Hash, bool)
 }
 
 var (
@@ -202,7 +207,7 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 			}
 			if err != nil {
 				if firstErr == nil {
-					firstStep, firstErr = classify(err)
+					firstStep, firstErr = classify(envelopeError(entity, err))
 				}
 				continue
 			}
@@ -232,6 +237,21 @@ func (ks *Keys) check(s signed) (Signer, Step, error) {
 		return Signer{}, StepSignature, fmt.Errorf("does not verify with key %s: %v", ks.keys[0].fingerprint, firstErr)
 	}
 	return Signer{}, StepSignature, fmt.Errorf("does not verify with any of the %d trusted keys", len(ks.keys))
+}
+
+func (ks *Keys) paeHashes(d *dsseBundle) ([]crypto.Hash, bool) {
+	var hs []crypto.Hash
+	for _, k := range ks.keys {
+		for _, v := range k.verifiers {
+			if !d.prehashable(v.hash, v.pub) {
+				return nil, false
+			}
+			if !slices.Contains(hs, v.hash) {
+				hs = append(hs, v.hash)
+			}
+		}
+	}
+	return hs, true
 }
 
 // Identity is an expected certificate identity: the OIDC issuer and the
@@ -390,13 +410,26 @@ func (k *Keyless) check(s signed) (Signer, Step, error) {
 	entity, art, post := keylessVariant(s)
 	res, err := k.verifySigned(entity, art, post)
 	if err != nil {
-		step, err := classify(err)
+		step, err := classify(envelopeError(entity, err))
 		if step == StepIdentity {
 			err = fmt.Errorf("%w (expected %s)", err, strings.Join(k.described, " or "))
 		}
 		return Signer{}, step, err
 	}
 	return k.signer(res, entity), "", nil
+}
+
+func (k *Keyless) paeHashes(d *dsseBundle) ([]crypto.Hash, bool) {
+	vc, err := d.b.VerificationContent()
+	if err != nil || vc.Certificate() == nil {
+		return nil, false
+	}
+	pub := vc.Certificate().PublicKey
+	h := certificateHash(pub)
+	if !d.prehashable(h, pub) {
+		return nil, false
+	}
+	return []crypto.Hash{h}, true
 }
 
 func (k *Keyless) signer(res *sgverify.VerificationResult, entity sgverify.SignedEntity) Signer {

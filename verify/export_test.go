@@ -54,9 +54,40 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 	if size {
 		src.Size = int64(len(bundleJSON))
 	}
-	o := outcome(verifyStatementSource(digestTarget(digest), src, a))
+	o := outcome(verifyStatementSource(digestTarget(digest), src, a, false))
 	o.Prehashed = prehashed
 	return o
+}
+
+// DigestOutcome is what the path of a large attestation verified without
+// its payload in memory made of a bundle: Undecided when it left it to the
+// in-memory path, with the rejection it would have given (Own) when the
+// bundle is too large for that path.
+type DigestOutcome struct {
+	Outcome
+	Undecided bool
+	Own       Outcome
+	Opened    int
+}
+
+// VerifyStatementDigestOnly is verifyStatementDigest on a bundle held in
+// memory, whatever its size.
+func VerifyStatementDigestOnly(digest string, bundleJSON []byte, a Authority) DigestOutcome {
+	opened := 0
+	src := BundleSource{Source: "b", Size: int64(len(bundleJSON)), Open: func() (io.ReadCloser, error) {
+		opened++
+		return io.NopCloser(bytes.NewReader(bundleJSON)), nil
+	}}
+	o := verifyStatementDigest(digestTarget(digest), src, a)
+	out := DigestOutcome{Outcome: outcome(o.st, nil, o.signer, o.serr), Undecided: o.undecided != nil, Opened: opened}
+	out.Own = out.Outcome
+	if se, ok := errors.AsType[*SignatureError](o.undecided); ok {
+		out.Own = Outcome{Step: se.Step, Err: se.Err}
+	}
+	if out.Undecided {
+		out.Outcome = Outcome{Err: o.undecided}
+	}
+	return out
 }
 
 // ReadStreamedBundle exposes the streaming reader to its fuzz test.

@@ -96,7 +96,7 @@ func verifyImageSignature(digest string, s oci.Signature, p ImagePolicy) (*Verif
 type failFunc func(Step, error) (*VerifiedSignature, *SignatureError)
 
 func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failFunc) (*VerifiedSignature, *SignatureError) {
-	st, payload, signer, serr := verifyStatementBundle(digestTarget(digest), s, p.Authority)
+	st, payload, signer, serr := verifyStatementBundle(digestTarget(digest), s, p.Authority, false)
 	if serr != nil {
 		return nil, serr
 	}
@@ -118,9 +118,9 @@ func verifyImageBundle(digest string, s oci.Signature, p ImagePolicy, fail failF
 // payload and the signer. The statement is parsed strictly, once, from the
 // very bytes the signature covers. A large bundle is read as a stream (see
 // verifyStatementSource), which makes the same checks in less memory.
-func verifyStatementBundle(t target, s oci.Signature, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+func verifyStatementBundle(t target, s oci.Signature, authority Authority, withoutPredicate bool) (*attest.Statement, []byte, Signer, *SignatureError) {
 	if len(s.Bundle) >= streamedBundleSize {
-		return verifyStatementSource(t, bytesSource(s.Source, s.Bundle), authority)
+		return verifyStatementSource(t, bytesSource(s.Source, s.Bundle), authority, withoutPredicate)
 	}
 	b, err := ParseBundle(s.Bundle)
 	if err != nil {

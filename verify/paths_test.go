@@ -171,8 +171,57 @@ func comparePaths(t *testing.T, a verify.Authority, cases []pathCase) {
 					t.Errorf("signer (-in memory +streamed):\n%s", diff)
 				}
 			}
+			compareDigestOnly(t, a, c, small)
 			t.Logf("step %q: %v", small.Step, small.Err)
 		})
+	}
+}
+
+// compareDigestOnly checks the path of a large attestation verified
+// without its payload in memory against the in-memory verdict small: it
+// accepts what the in-memory path accepts, with the same statement (less
+// its predicate) and signer, when the signature is checked over the PAE
+// digest, and leaves the bundle to the in-memory path otherwise; the
+// rejection it gives on its own (for bundles too large for the in-memory
+// path) is at the same step, but for a statement that fails hallmark's
+// strict check: the in-memory path may fail sigstore-go's lenient one
+// first, at the signature step, or its subject checks, on fields the
+// strict check did not get to; the path on its own rejects it after the
+// signature and identity checks, at the payload step.
+func compareDigestOnly(t *testing.T, a verify.Authority, c pathCase, small verify.Outcome) {
+	t.Helper()
+	dig := verify.VerifyStatementDigestOnly(digestA, c.bundle, a)
+	if dig.Opened > 2 {
+		t.Errorf("digest only: the bundle was read %d times, want at most 2", dig.Opened)
+	}
+	if c.prehash && dig.Undecided && small.Step == "" {
+		t.Fatalf("digest only: left a bundle the in-memory path accepts to it: %v", dig.Err)
+	}
+	if !dig.Undecided {
+		if dig.Step != small.Step {
+			t.Fatalf("digest only: step %q (%v), in memory %q (%v)", dig.Step, dig.Err, small.Step, small.Err)
+		}
+		if dig.Step == "" {
+			want := *small.Statement
+			want.Predicate = nil
+			if diff := cmp.Diff(&want, dig.Statement); diff != "" {
+				t.Errorf("digest only: statement (-in memory +digest only):\n%s", diff)
+			}
+			if diff := cmp.Diff(small.Signer, dig.Signer); diff != "" {
+				t.Errorf("digest only: signer (-in memory +digest only):\n%s", diff)
+			}
+		}
+	}
+	own := dig.Own
+	if !c.prehash || (own.Step == "" && own.Err == nil && dig.Undecided) {
+		return // left to the in-memory path before any check of its own
+	}
+	lenientFailed := small.Step == verify.StepSignature && strings.Contains(small.Err.Error(), "parsing in-toto statement")
+	switch {
+	case (own.Step == "") != (small.Step == ""):
+		t.Errorf("digest only, on its own: step %q (%v), in memory %q (%v)", own.Step, own.Err, small.Step, small.Err)
+	case own.Step != small.Step && !lenientFailed && (small.Step != verify.StepSignature || own.Step != verify.StepPayload):
+		t.Errorf("digest only, on its own: step %q (%v), in memory %q (%v)", own.Step, own.Err, small.Step, small.Err)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -71,6 +73,10 @@ type signed struct {
 // sigstore-go a message signature over the PAE digest, when (and only
 // when) that equivalence holds, and postChecks makes the statement checks
 // that sigstore-go makes of an envelope after its signature.
+//
+// A bundle verified without its payload in memory (digestOnly, see
+// verifyStatementDigest) has its PAE digests computed as the payload
+// streamed by, and the statement as checked then.
 type dsseBundle struct {
 	b           *bundle.Bundle
 	payloadType string
@@ -79,6 +85,10 @@ type dsseBundle struct {
 	keyID       string // of the first signature
 	sig         []byte // the first signature
 	digests     map[crypto.Hash][]byte
+
+	digestOnly bool
+	payloadLen int64             // digestOnly: the payload's length
+	statement  *attest.Statement // digestOnly: nil when the strict check failed
 }
 
 func newDSSEBundle(b *bundle.Bundle, payload []byte) (*dsseBundle, error) {
@@ -91,7 +101,7 @@ func newDSSEBundle(b *bundle.Bundle, payload []byte) (*dsseBundle, error) {
 			return nil, errors.New("bundle holds a message signature, not a DSSE envelope")
 		}
 	}
-	d := &dsseBundle{b: b, payloadType: env.GetPayloadType(), payload: payload, sigs: len(env.GetSignatures()), digests: map[crypto.Hash][]byte{}}
+	d := &dsseBundle{b: b, payloadType: env.GetPayloadType(), payload: payload, payloadLen: int64(len(payload)), sigs: len(env.GetSignatures()), digests: map[crypto.Hash][]byte{}}
 	if d.sigs > 0 {
 		d.keyID = env.GetSignatures()[0].GetKeyid()
 		d.sig = env.GetSignatures()[0].GetSig()
@@ -99,17 +109,26 @@ func newDSSEBundle(b *bundle.Bundle, payload []byte) (*dsseBundle, error) {
 	return d, nil
 }
 
-// paeDigest hashes the PAE of the payload without building it.
-func (d *dsseBundle) paeDigest(h crypto.Hash) []byte {
-	if sum, ok := d.digests[h]; ok {
-		return sum
+// paeDigest hashes the PAE of the payload without building it; without
+// the payload (digestOnly), it returns the digest computed as the payload
+// streamed by, or false.
+func (d *dsseBundle) paeDigest(h crypto.Hash) ([]byte, bool) {
+	if sum, ok := d.digests[h]; ok || d.digestOnly {
+		return sum, ok
 	}
-	w := h.New()
-	fmt.Fprintf(w, "DSSEv1 %d %s %d ", len(d.payloadType), d.payloadType, len(d.payload))
+	w := newPAEHash(h, d.payloadType, d.payloadLen)
 	w.Write(d.payload)
 	sum := w.Sum(nil)
 	d.digests[h] = sum
-	return sum
+	return sum, true
+}
+
+// newPAEHash returns a hash with h of a DSSE pre-authentication encoding
+// that has been written up to its payload of n bytes.
+func newPAEHash(h crypto.Hash, payloadType string, n int64) hash.Hash {
+	w := h.New()
+	fmt.Fprintf(w, "DSSEv1 %d %s %d ", len(payloadType), payloadType, n)
+	return w
 }
 
 // variant returns what to hand sigstore-go for a signature verifier that
@@ -119,12 +138,17 @@ func (d *dsseBundle) paeDigest(h crypto.Hash) []byte {
 func (s signed) variant(h crypto.Hash, pub crypto.PublicKey) (sgverify.SignedEntity, artifact, func() error) {
 	d := s.dsse
 	if d == nil || !d.prehashable(h, pub) {
+		// Without its payload (digestOnly), the envelope fails the
+		// signature check: paeHashes made sure this does not happen.
+		return s.entity, s.artifact, nil
+	}
+	sum, ok := d.paeDigest(h)
+	if !ok {
 		return s.entity, s.artifact, nil
 	}
 	if testHookPrehashed != nil {
 		testHookPrehashed()
 	}
-	sum := d.paeDigest(h)
 	e := &prehashedEntity{Bundle: d.b, content: messageContent{digest: sum, alg: hashAlgorithmName(h), sig: d.sig}}
 	return e, digestArtifact(hashName(h), sum), func() error { return d.postChecks(s.artifact) }
 }
@@ -232,11 +256,28 @@ const (
 	maxStatementSubjectDigests = 32
 )
 
+// statementSummary is what sigstore-go reads of an envelope's statement.
+type statementSummary struct {
+	Type          string `json:"_type"`
+	PredicateType string `json:"predicateType"`
+	Subject       []struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+}
+
 // postChecks makes the checks sigstore-go makes of an envelope's statement
 // once its signature verifies, in the same order: the statement decodes
 // (leniently, as sigstore-go's summary does), has at most 1024 subjects
 // of at most 32 digests each, all in hex, and one of them is the
 // artifact's digest.
+//
+// Without the payload (digestOnly), they are made of the statement as
+// checked strictly as it streamed by: a statement that passes the strict
+// check decodes leniently to the same fields (its keys are spelled
+// exactly, none repeats, and it has no others). One that failed the
+// strict check is rejected after the signature, with that check's error
+// (verifyStatementDigest leaves it to the in-memory path where it can).
 func (d *dsseBundle) postChecks(a artifact) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("failed to verify signature: "+format, args...)
@@ -244,16 +285,16 @@ func (d *dsseBundle) postChecks(a artifact) error {
 	if d.payloadType != attest.PayloadType {
 		return fail("could not verify artifact: unable to extract statement from envelope: unsupported DSSE payload type: %s", d.payloadType)
 	}
-	var summary struct {
-		Type          string `json:"_type"`
-		PredicateType string `json:"predicateType"`
-		Subject       []struct {
-			Name   string            `json:"name"`
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
-	}
-	if err := json.Unmarshal(d.payload, &summary); err != nil {
-		return fail("could not verify artifact: unable to extract statement from envelope: parsing in-toto statement: %v", err)
+	var summary statementSummary
+	switch {
+	case d.digestOnly && d.statement == nil:
+		return nil
+	case d.digestOnly:
+		summary = summaryOf(d.statement)
+	default:
+		if err := json.Unmarshal(d.payload, &summary); err != nil {
+			return fail("could not verify artifact: unable to extract statement from envelope: parsing in-toto statement: %v", err)
+		}
 	}
 	if len(summary.Subject) > maxStatementSubjects {
 		return fail("too many subjects: %d > %d", len(summary.Subject), maxStatementSubjects)
@@ -286,6 +327,33 @@ func (d *dsseBundle) postChecks(a artifact) error {
 		}
 	}
 	return fail("provided artifact digest does not match any digest in statement")
+}
+
+func summaryOf(st *attest.Statement) statementSummary {
+	sum := statementSummary{Type: st.Type, PredicateType: st.PredicateType}
+	for _, s := range st.Subject {
+		sum.Subject = append(sum.Subject, struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		}{s.Name, s.Digest})
+	}
+	return sum
+}
+
+// envelopeError gives a signature that failed over the PAE digest
+// (entity a prehashedEntity) the words sigstore-go gives it when it fails
+// over the envelope, whose one signature is checked by dsse with one
+// verifier: an attestation is refused in the same words whether it was
+// read whole, as a stream, or without its payload in memory.
+func envelopeError(entity sgverify.SignedEntity, err error) error {
+	const (
+		message  = "failed to verify signature: could not verify message: "
+		envelope = "failed to verify signature: could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"
+	)
+	if _, ok := entity.(*prehashedEntity); !ok || !strings.HasPrefix(err.Error(), message) {
+		return err
+	}
+	return errors.New(envelope)
 }
 
 // prehashedEntity is a DSSE bundle presented to sigstore-go as a message

@@ -42,10 +42,22 @@ func bytesSource(source string, b []byte) BundleSource {
 }
 
 // verifyStatementSource is verifyStatementBundle for a bundle read as a
-// stream.
-func verifyStatementSource(t target, src BundleSource, authority Authority) (*attest.Statement, []byte, Signer, *SignatureError) {
+// stream. withoutPredicate says the caller does not read the predicate:
+// a bundle of streamedBundleSize or more (or of unknown size) is then
+// verified without its payload in memory (verifyStatementDigest), up to
+// oci.MaxStreamedBundleSize, and the payload is not returned.
+func verifyStatementSource(t target, src BundleSource, authority Authority, withoutPredicate bool) (*attest.Statement, []byte, Signer, *SignatureError) {
 	fail := func(step Step, err error) (*attest.Statement, []byte, Signer, *SignatureError) {
 		return nil, nil, Signer{}, &SignatureError{Source: src.Source, Step: step, Err: err}
+	}
+	if withoutPredicate && (src.Size < 0 || src.Size >= streamedBundleSize) {
+		o := verifyStatementDigest(t, src, authority)
+		switch {
+		case o.undecided == nil:
+			return o.st, nil, o.signer, o.serr
+		case o.read > oci.MaxBundleSize:
+			return fail(StepBundle, fmt.Errorf("bundle is %d bytes, over the %d byte limit of a bundle verified in memory, and it cannot be verified as a stream: %v", o.read, oci.MaxBundleSize, o.undecided))
+		}
 	}
 	b, payload, err := readSource(src, readStreamedBundle)
 	if errors.Is(err, errNotCanonical) {
@@ -106,88 +118,118 @@ var errNotCanonical = errors.New("DSSE payload is not in canonical base64")
 // or envelope key is a duplicate it rejects); and canonical base64 decodes
 // to the bytes protobuf decodes from it.
 func readStreamedBundle(r io.Reader, size int64) (*bundle.Bundle, []byte, error) {
-	s := &bundleStream{size: size}
-	n, err := s.read(io.LimitReader(r, oci.MaxBundleSize+1))
-	switch {
-	case n == 0 && (err == nil || errors.Is(err, jsonstrict.ErrSyntax)):
-		return nil, nil, errors.New("empty bundle")
-	case n > oci.MaxBundleSize:
-		return nil, nil, fmt.Errorf("bundle is over the %d byte limit", oci.MaxBundleSize)
-	case err != nil:
+	var (
+		rest    bytes.Buffer
+		payload []byte
+	)
+	chars := &payloadChars{sink: func(p []byte) error {
+		if payload == nil {
+			// The size is a claim (a file's, a descriptor's): no more than
+			// the bundle limit is read, so no more is allocated.
+			payload = make([]byte, 0, max(min(size, oci.MaxBundleSize)/4*3+3, int64(len(p))))
+		}
+		payload = append(payload, p...)
+		return nil
+	}}
+	if _, err := scanBundle(r, oci.MaxBundleSize, 0, &rest, chars); err != nil {
 		return nil, nil, err
 	}
+	b, err := parseBundleRest(rest.Bytes(), chars)
+	if err != nil || !chars.done {
+		return b, nil, err
+	}
+	if payload == nil {
+		payload = []byte{}
+	}
+	b.GetDsseEnvelope().Payload = payload
+	return b, payload, nil
+}
+
+// scanBundle reads a bundle's JSON from r, at most limit bytes, under
+// jsonstrict's rules (which protobuf's parser also applies), writing all
+// of it but the DSSE payload's characters to rest and handing those to
+// chars. held bounds the keys it holds (see jsonstrict.Stream.MaxHeld). It
+// returns how many bytes it read.
+func scanBundle(r io.Reader, limit, held int64, rest io.Writer, chars *payloadChars) (int64, error) {
+	st := jsonstrict.Stream{Out: rest, Divert: payloadPath, OnDivert: chars.write, MaxHeld: held}
+	n, err := st.ReadFrom(io.LimitReader(r, limit+1))
+	switch {
+	case n == 0 && (err == nil || errors.Is(err, jsonstrict.ErrSyntax)):
+		return n, errors.New("empty bundle")
+	case n > limit:
+		return n, fmt.Errorf("bundle is over the %d byte limit", limit)
+	case err == nil, errors.Is(err, errNotCanonical):
+		return n, err
+	}
+	if _, ok := errors.AsType[*jsonstrict.Error](err); ok {
+		return n, fmt.Errorf("malformed bundle: %w", err)
+	}
+	return n, fmt.Errorf("read bundle: %w", err)
+}
+
+// parseBundleRest parses what scanBundle wrote of a bundle: a DSSE
+// payload that chars followed must be in a DSSE envelope.
+func parseBundleRest(rest []byte, chars *payloadChars) (*bundle.Bundle, error) {
 	var b bundle.Bundle
-	if err := b.UnmarshalJSON(s.rest.Bytes()); err != nil {
-		return nil, nil, fmt.Errorf("malformed bundle: %w", err)
+	if err := b.UnmarshalJSON(rest); err != nil {
+		return nil, fmt.Errorf("malformed bundle: %w", err)
 	}
-	if !s.streamed {
-		return &b, nil, nil
+	if chars.done && b.GetDsseEnvelope() == nil {
+		return nil, errors.New("malformed bundle: the DSSE payload is outside a DSSE envelope")
 	}
-	env := b.GetDsseEnvelope()
-	if env == nil {
-		return nil, nil, errors.New("malformed bundle: the DSSE payload is outside a DSSE envelope")
-	}
-	if s.payload == nil {
-		s.payload = []byte{}
-	}
-	env.Payload = s.payload
-	return &b, s.payload, nil
+	return &b, nil
 }
 
-// bundleStream reads a bundle's JSON under jsonstrict's rules (which
-// protobuf's parser also applies), keeping all of it but the DSSE
-// payload's characters, which it decodes as they come.
-type bundleStream struct {
-	size int64
-	rest bytes.Buffer
-
-	started  bool // the payload string was reached
-	streamed bool // and decoded whole
-	payload  []byte
-	pend     []byte // base64 characters not decoded yet
-	pad      int    // '=' characters seen
-}
+// maxBundleRest bounds what reading a bundle as a stream holds besides
+// its payload: the rest of the bundle (certificates, log entries and
+// timestamps, about 10 KB in a keyless bundle), and the keys of its open
+// objects.
+const maxBundleRest = 16 << 20
 
 // payloadPath is where a bundle's DSSE payload is.
 var payloadPath = jsonstrict.Path{{Key: "dsseEnvelope"}, {Key: "payload"}}
 
 const payloadChunk = 48 << 10 // base64 characters decoded at a time (a multiple of 4)
 
-func (s *bundleStream) read(r io.Reader) (int64, error) {
-	st := jsonstrict.Stream{Out: &s.rest, Divert: payloadPath, OnDivert: s.payloadChars}
-	n, err := st.ReadFrom(r)
-	if err != nil && !errors.Is(err, errNotCanonical) {
-		if _, ok := errors.AsType[*jsonstrict.Error](err); ok {
-			return n, fmt.Errorf("malformed bundle: %w", err)
-		}
-		return n, fmt.Errorf("read bundle: %w", err)
-	}
-	return n, err
+// payloadChars follows the characters of a DSSE payload in canonical
+// base64 (the standard alphabet, padded, no escapes) as they come,
+// decoding them a chunk at a time for sink, or only counting them when
+// sink is nil. Anything else is errNotCanonical.
+type payloadChars struct {
+	sink func([]byte) error
+
+	started bool  // the payload string was reached
+	done    bool  // and read to its end
+	chars   int64 // base64 characters but the padding
+	pad     int   // '=' characters
+	pend    []byte
+	buf     []byte
 }
 
-// payloadChars decodes the next characters of the payload; end is set
-// after its last.
-func (s *bundleStream) payloadChars(p []byte, end bool) error {
-	if !s.started {
-		s.started = true
-		// The size is a claim (a file's, a descriptor's): no more than the
-		// bundle limit is read, so no more is allocated.
-		if size := min(s.size, oci.MaxBundleSize); size > 0 {
-			s.payload = make([]byte, 0, size/4*3+3)
-		}
-	}
+// decodedLen is the length of the payload followed to its end.
+func (c *payloadChars) decodedLen() int64 {
+	return (c.chars+int64(c.pad))/4*3 - int64(c.pad)
+}
+
+// write takes the next characters of the payload; end is set after its
+// last.
+func (c *payloadChars) write(p []byte, end bool) error {
+	c.started = true
 	i := 0
-	if s.pad == 0 {
+	if c.pad == 0 {
 		for i < len(p) && isStdBase64[p[i]] {
 			i++
 		}
-		s.pend = append(s.pend, p[:i]...)
-		if len(s.pend) >= payloadChunk {
-			k := len(s.pend) / 4 * 4
-			if err := s.decode(s.pend[:k]); err != nil {
-				return err
+		c.chars += int64(i)
+		if c.sink != nil {
+			c.pend = append(c.pend, p[:i]...)
+			if len(c.pend) >= payloadChunk {
+				k := len(c.pend) / 4 * 4
+				if err := c.decode(c.pend[:k]); err != nil {
+					return err
+				}
+				c.pend = append(c.pend[:0], c.pend[k:]...)
 			}
-			s.pend = append(s.pend[:0], s.pend[k:]...)
 		}
 	}
 	for ; i < len(p); i++ {
@@ -197,37 +239,39 @@ func (s *bundleStream) payloadChars(p []byte, end bool) error {
 		if p[i] != '=' {
 			return errNotCanonical
 		}
-		s.pad++
-		if s.pad > 2 {
+		c.pad++
+		if c.pad > 2 {
 			return errNotCanonical
 		}
 	}
 	if !end {
 		return nil
 	}
-	if (len(s.pend)+s.pad)%4 != 0 || (s.pad > 0 && len(s.pend)%4 != 4-s.pad) {
+	if (c.chars+int64(c.pad))%4 != 0 || (c.pad > 0 && c.chars%4 != int64(4-c.pad)) {
 		return errNotCanonical
 	}
-	if err := s.decode(append(s.pend, "=="[:s.pad]...)); err != nil {
-		return err
+	if c.sink != nil {
+		if err := c.decode(append(c.pend, "=="[:c.pad]...)); err != nil {
+			return err
+		}
 	}
-	s.pend, s.streamed = nil, true
+	c.pend, c.done = nil, true
 	return nil
 }
 
-func (s *bundleStream) decode(b64 []byte) error {
+func (c *payloadChars) decode(b64 []byte) error {
 	need := base64.StdEncoding.DecodedLen(len(b64))
-	if cap(s.payload)-len(s.payload) < need {
-		grown := make([]byte, len(s.payload), 2*cap(s.payload)+need)
-		copy(grown, s.payload)
-		s.payload = grown
+	if cap(c.buf) < need {
+		c.buf = make([]byte, max(need, base64.StdEncoding.DecodedLen(payloadChunk+4)))
 	}
-	n, err := base64.StdEncoding.Decode(s.payload[len(s.payload):len(s.payload)+need], b64)
+	n, err := base64.StdEncoding.Decode(c.buf[:need], b64)
 	if err != nil {
 		return errNotCanonical
 	}
-	s.payload = s.payload[:len(s.payload)+n]
-	return nil
+	if n == 0 {
+		return nil
+	}
+	return c.sink(c.buf[:n])
 }
 
 var isStdBase64 = func() (t [256]bool) {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -64,6 +65,10 @@ func (w *witnessed) check(s signed) (Signer, Step, error) {
 		}
 	}
 	return signer, "", nil
+}
+
+func (w *witnessed) paeHashes(d *dsseBundle) ([]crypto.Hash, bool) {
+	return w.inner.paeHashes(d)
 }
 
 func firstLine(s string) string {

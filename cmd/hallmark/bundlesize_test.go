@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,24 +10,32 @@ import (
 	"testing"
 
 	"hallmark.dev/internal/testkit/lite"
+	"hallmark.dev/oci"
 )
 
 // TestBundleSizeCheckedFirst: a bundle or provenance file over the size
 // limit is refused by its size, before it is read: refusing a sparse file
-// of 200 MB allocates next to nothing.
+// of 200 MB allocates next to nothing. An attestation verified without its
+// predicate (text output) has the limit of a streamed bundle.
 func TestBundleSizeCheckedFirst(t *testing.T) {
 	dir := t.TempDir()
-	big := filepath.Join(dir, "big.sigstore.json")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
+	sparse := func(name string, size int64) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	if err := f.Truncate(200 << 20); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	big := sparse("big.sigstore.json", 200<<20)
+	huge := sparse("huge.sigstore.json", oci.MaxStreamedBundleSize+1)
+	overBundle := "209715200 bytes, over the 67108864 byte limit"
 	_, pem := lite.NewPEMKey(t)
 	pub := filepath.Join(dir, "cosign.pub")
 	if err := os.WriteFile(pub, []byte(pem), 0o600); err != nil {
@@ -39,10 +48,13 @@ func TestBundleSizeCheckedFirst(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		args []string
+		want string
 	}{
-		{"verify-blob", []string{"verify-blob", "--key", pub, "--bundle", big, artifact}},
-		{"verify-blob-attestation", []string{"verify-blob-attestation", "--key", pub, "--bundle", big, "--type", "slsaprovenance1", artifact}},
-		{"verify-provenance", []string{"verify-provenance", "--key", pub, "--source-uri", "github.com/org/app", "--provenance-path", big, artifact}},
+		{"verify-blob", []string{"verify-blob", "--key", pub, "--bundle", big, artifact}, overBundle},
+		{"verify-blob-attestation --output json", []string{"verify-blob-attestation", "--key", pub, "--bundle", big, "--type", "slsaprovenance1", "--output", "json", artifact}, overBundle},
+		{"verify-blob-attestation", []string{"verify-blob-attestation", "--key", pub, "--bundle", huge, "--type", "slsaprovenance1", artifact},
+			fmt.Sprintf("%d bytes, over the %d byte limit", oci.MaxStreamedBundleSize+1, oci.MaxStreamedBundleSize)},
+		{"verify-provenance", []string{"verify-provenance", "--key", pub, "--source-uri", "github.com/org/app", "--provenance-path", big, artifact}, overBundle},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -54,8 +66,8 @@ func TestBundleSizeCheckedFirst(t *testing.T) {
 			if code == 0 {
 				t.Fatalf("exit 0, want a refusal; stdout:\n%s", stdout.String())
 			}
-			if want := "209715200 bytes, over the 67108864 byte limit"; !strings.Contains(stderr.String(), want) {
-				t.Errorf("stderr %q, want it to contain %q", stderr.String(), want)
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr.String(), c.want)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
 				t.Errorf("allocated %d MB to refuse the file, want under 8 MB", alloc>>20)

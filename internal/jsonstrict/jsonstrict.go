@@ -22,8 +22,9 @@
 // copies no value; [Unmarshal] checks it so, then decodes it with
 // encoding/json. A [Stream] reads one from an [io.Reader] under the same
 // rules, holding one chunk, the keys of the open objects and the key being
-// read, and can hand one large string value to a callback in pieces
-// instead of keeping it.
+// read (within a bound, when one is set), and can hand one large string
+// value to a callback in pieces, or check one large value without copying
+// it, instead of keeping it.
 package jsonstrict
 
 import (
@@ -168,12 +169,14 @@ var (
 	ErrKeySpelling = errors.New("key spelled in another case")
 	// ErrUnknownField: a key not among Rules.Fields for its object.
 	ErrUnknownField = errors.New("unknown field")
+	// ErrTooLarge: a [Stream] would hold more than its MaxHeld bytes.
+	ErrTooLarge = errors.New("too large to read as a stream")
 )
 
 // Error is a document's breach of a rule.
 type Error struct {
 	// Err is the rule: ErrSyntax, ErrTrailingData, ErrTooDeep,
-	// ErrDuplicateKey, ErrKeySpelling or ErrUnknownField.
+	// ErrDuplicateKey, ErrKeySpelling, ErrUnknownField or ErrTooLarge.
 	Err error
 	// Path is the object holding Key for the key rules, else the value
 	// where the error is.
@@ -194,7 +197,8 @@ type Error struct {
 	Line, PrevLine int
 	// Depth is the nesting bound, for ErrTooDeep.
 	Depth int
-	// Detail says what is wrong, for ErrSyntax and ErrTrailingData.
+	// Detail says what is wrong, for ErrSyntax, ErrTrailingData and
+	// ErrTooLarge.
 	Detail string
 }
 
@@ -230,6 +234,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("unknown field %q in %s%s", e.Key, e.Where, known)
 	case ErrTooDeep:
 		return fmt.Sprintf("JSON nested too deeply: %s is deeper than %d levels", e.Where, e.Depth)
+	case ErrTooLarge:
+		return fmt.Sprintf("JSON too large to read as a stream: %s at offset %d", e.Detail, e.Offset)
 	}
 	return fmt.Sprintf("invalid JSON: %s at offset %d", e.Detail, e.Offset)
 }

@@ -240,6 +240,72 @@ func TestStreamDivert(t *testing.T) {
 	}
 }
 
+func TestStreamElide(t *testing.T) {
+	tests := []struct {
+		name, in, out string
+		elided        byte
+	}{
+		{"object", `{"a":1,"p":{"x":[1,{"y":"z"}],"d":"s"},"b":2}`, `{"a":1,"p":{},"b":2}`, '{'},
+		{"null", `{"p":null}`, `{"p":{}}`, 'n'},
+		{"number", `{"p":-12.5e3 }`, `{"p":{} }`, '-'},
+		{"string", `{"p":"x\"y"}`, `{"p":{}}`, '"'},
+		{"absent", `{"q":{"p":1}}`, `{"q":{"p":1}}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			st := Stream{Out: &out, Elide: Path{{Key: "p"}}, Placeholder: []byte("{}"),
+				Divert: Path{{Key: "p"}, {Key: "d"}}, OnDivert: func([]byte, bool) error {
+					t.Error("a string inside the elided value was diverted")
+					return nil
+				}}
+			n, err := st.ReadFrom(iotest.OneByteReader(strings.NewReader(tt.in)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.out || st.Elided != tt.elided || n != int64(len(tt.in)) {
+				t.Errorf("got %q, elided %q, %d bytes read; want %q, %q, %d", out.String(), st.Elided, n, tt.out, tt.elided, len(tt.in))
+			}
+		})
+	}
+	// The elided value is checked like the rest.
+	st := Stream{Elide: Path{{Key: "p"}}, Placeholder: []byte("{}")}
+	if _, err := st.ReadFrom(strings.NewReader(`{"p":{"x":1,"x":2}}`)); !errors.Is(err, ErrDuplicateKey) {
+		t.Errorf("duplicate key in the elided value: %v, want %v", err, ErrDuplicateKey)
+	}
+}
+
+func TestStreamMaxHeld(t *testing.T) {
+	long := strings.Repeat("k", 2000)
+	tests := []struct {
+		name, in string
+		want     error
+	}{
+		{"many keys", `{"p":{` + keys(100) + `}}`, ErrTooLarge},
+		{"many keys in turn", `[` + strings.Repeat(`{`+keys(10)+`},`, 100) + `{}]`, nil},
+		{"long key", `{"` + long + `":1}`, ErrTooLarge},
+		{"long value", `{"k":"` + long + `"}`, nil},
+		{"long number", `[0.` + strings.Repeat("1", 2000) + `]`, ErrTooLarge},
+		{"nested", `{` + keys(10) + `,"n":{` + keys(10) + `,"m":{` + keys(10) + `}}}`, ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := Stream{MaxHeld: 1500}
+			_, err := st.ReadFrom(iotest.OneByteReader(strings.NewReader(tt.in)))
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), "too large to read as a stream") {
+				t.Errorf("message %q does not say why", err)
+			}
+			// Without the bound, the document is good.
+			if err := Check([]byte(tt.in), Rules{}); err != nil {
+				t.Errorf("Check: %v", err)
+			}
+		})
+	}
+}
+
 // FuzzCheck checks the rules against encoding/json, and the stream
 // against Check:
 //   - a document Check accepts, encoding/json decodes, to the value
@@ -323,6 +389,16 @@ func FuzzCheck(f *testing.F) {
 		if errString(serr) != errString(err) {
 			t.Fatalf("stream: %v, want %v", serr, err)
 		}
+		// A bound on what it holds refuses, or gives the same verdict.
+		held := Stream{Rules: r, MaxHeld: 1 + int64(mode)%128}
+		if _, herr := held.ReadFrom(bytes.NewReader(data)); !errors.Is(herr, ErrTooLarge) && errString(herr) != errString(err) {
+			t.Fatalf("stream holding at most %d bytes: %v, want %v or %v", held.MaxHeld, herr, err, ErrTooLarge)
+		}
+		var elided bytes.Buffer
+		el := Stream{Rules: r, Out: &elided, Elide: Path{{Key: "a"}}, Placeholder: []byte("{}")}
+		if _, eerr := el.ReadFrom(iotest.HalfReader(bytes.NewReader(data))); errString(eerr) != errString(err) {
+			t.Fatalf("stream eliding: %v, want %v", eerr, err)
+		}
 		if err != nil {
 			return
 		}
@@ -337,6 +413,14 @@ func FuzzCheck(f *testing.F) {
 		}
 		if !bytes.Equal(out.Bytes(), wantOut) || !bytes.Equal(diverted.Bytes(), wantDiverted) {
 			t.Fatalf("stream copied %q and diverted %q, want %q and %q", out.Bytes(), diverted.Bytes(), wantOut, wantDiverted)
+		}
+		wantElided, wantKind := data, byte(0)
+		if sp, ok := spans["a"]; ok {
+			wantElided = append(append(bytes.Clone(data[:sp.Start]), "{}"...), data[sp.End:]...)
+			wantKind = data[sp.Start]
+		}
+		if !bytes.Equal(elided.Bytes(), wantElided) || el.Elided != wantKind {
+			t.Fatalf("stream eliding copied %q (elided %q), want %q (%q)", elided.Bytes(), el.Elided, wantElided, wantKind)
 		}
 	})
 }

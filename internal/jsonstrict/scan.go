@@ -39,13 +39,26 @@ type scanner struct {
 	onDivert   func([]byte, bool) error
 	divertNext bool // the string at s.pos is the diverted one
 	diverting  bool
+	// and the value at elide is read without being copied; out gets
+	// placeholder instead, and elided records its first byte.
+	elide       Path
+	placeholder []byte
+	eliding     bool
+	elided      byte
+	// maxHeld (> 0) bounds held, the bytes of keys kept for the objects
+	// open (heldAt by depth), plus a key or number being read.
+	maxHeld int64
+	held    int64
+	heldAt  []int64
 
 	// path is where the scan is; keys are sub-slices as in keys below.
 	path []step
 	// keys[d] holds the keys of the object open at depth d, as written
 	// when they have no escape and unescaped otherwise (in a stream,
-	// always copies); index[d] indexes them once there are many.
+	// always copies, into arena[d], which the next object at depth d
+	// reuses); index[d] indexes them once there are many.
 	keys    [][][]byte
+	arena   [][]byte
 	index   []map[string]int
 	scratch []byte
 	// top holds the spans of the top-level object's values by key (for
@@ -139,6 +152,10 @@ func (s *scanner) fill() bool {
 			s.mark -= keep
 		}
 	}
+	if s.maxHeld > 0 && s.mark >= 0 && s.held+int64(len(s.data)-s.mark) > s.maxHeld {
+		s.err = s.fail(ErrTooLarge, fmt.Sprintf("a key or number over %d bytes", s.maxHeld-s.held))
+		return false
+	}
 	if cap(s.data)-len(s.data) < readSize/2 {
 		grown := make([]byte, len(s.data), 2*cap(s.data)+readSize)
 		copy(grown, s.data)
@@ -170,6 +187,9 @@ func (s *scanner) flush() error {
 	}
 	chunk := s.data[s.flushed:s.pos]
 	s.flushed = s.pos
+	if s.eliding {
+		return nil
+	}
 	if s.diverting {
 		return s.onDivert(chunk, false)
 	}
@@ -260,13 +280,16 @@ func (s *scanner) value(depth int, f *fieldNode) error {
 	if !s.more() {
 		return s.end("")
 	}
+	if s.elide != nil && !s.eliding && s.at(s.elide) {
+		return s.elideValue(depth, f)
+	}
 	switch c := s.data[s.pos]; {
 	case c == '{':
 		return s.object(depth, f)
 	case c == '[':
 		return s.array(depth, f)
 	case c == '"':
-		s.divertNext = s.onDivert != nil && s.atDivert()
+		s.divertNext = s.onDivert != nil && !s.eliding && s.at(s.divert)
 		_, err := s.str(false)
 		return err
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -280,6 +303,28 @@ func (s *scanner) value(depth int, f *fieldNode) error {
 	default:
 		return s.syntax("invalid character %q looking for beginning of value", c)
 	}
+}
+
+// elideValue scans the value at s.pos without copying it to out, and
+// writes the placeholder there instead.
+func (s *scanner) elideValue(depth int, f *fieldNode) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.elided = s.data[s.pos]
+	s.eliding = true
+	err := s.value(depth, f)
+	s.eliding = false
+	if err != nil {
+		return err
+	}
+	s.flushed = s.pos
+	if s.out != nil {
+		if _, err := s.out.Write(s.placeholder); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *scanner) literal(lit string) error {
@@ -298,9 +343,20 @@ func (s *scanner) object(depth int, f *fieldNode) error {
 	for len(s.keys) <= depth {
 		s.keys = append(s.keys, nil)
 		s.index = append(s.index, nil)
+		s.arena = append(s.arena, nil)
 	}
 	s.keys[depth] = s.keys[depth][:0]
+	s.arena[depth] = s.arena[depth][:0]
 	s.index[depth] = nil
+	if s.maxHeld > 0 {
+		for len(s.heldAt) <= depth {
+			s.heldAt = append(s.heldAt, 0)
+		}
+		defer func() {
+			s.held -= s.heldAt[depth]
+			s.heldAt[depth] = 0
+		}()
+	}
 	s.skipSpace()
 	if s.more() && s.data[s.pos] == '}' {
 		s.pos++
@@ -318,6 +374,13 @@ func (s *scanner) object(depth int, f *fieldNode) error {
 		key, err := s.str(true)
 		if err != nil {
 			return err
+		}
+		if s.r != nil {
+			// A key in the window lasts until the next read: keep a copy.
+			a := s.arena[depth]
+			n := len(a)
+			a = append(a, key...)
+			key, s.arena[depth] = a[n:len(a):len(a)], a
 		}
 		if err := s.checkKey(depth, f, key, keyAt); err != nil {
 			return err
@@ -392,6 +455,17 @@ func (s *scanner) checkKey(depth int, f *fieldNode, key []byte, at int64) error 
 		}
 	}
 	s.keys[depth] = append(ks, key)
+	if s.maxHeld > 0 {
+		// A key costs its bytes, its slice header and its index entry.
+		n := int64(len(key)) + keyOverhead
+		s.heldAt[depth] += n
+		s.held += n
+		if s.held > s.maxHeld {
+			p := s.publicPath()
+			return &Error{Err: ErrTooLarge, Path: p, Where: s.rules.Where(p), Offset: at,
+				Detail: fmt.Sprintf("the keys of the open objects hold over %d bytes", s.maxHeld)}
+		}
+	}
 	if s.known != nil {
 		s.scratch = appendFold(s.scratch[:0], key)
 		if want, ok := s.known[string(s.scratch)]; ok && want != string(key) {
@@ -405,6 +479,9 @@ func (s *scanner) checkKey(depth int, f *fieldNode, key []byte, at int64) error 
 	}
 	return nil
 }
+
+// keyOverhead is what a held key costs besides its bytes.
+const keyOverhead = 64
 
 // appendFold appends key with every rune replaced by the smallest rune of
 // its Unicode case-folding orbit: two keys fold alike exactly when
@@ -463,8 +540,8 @@ func (s *scanner) array(depth int, f *fieldNode) error {
 }
 
 // str scans a string. For a key it returns the string's value: a
-// sub-slice of the document when it has no escape (a copy in a stream),
-// else a decoded copy.
+// sub-slice of the window when it has no escape (in a stream, valid until
+// the window is next filled), else a decoded copy.
 func (s *scanner) str(key bool) ([]byte, error) {
 	s.pos++ // '"'
 	if key {
@@ -499,9 +576,6 @@ func (s *scanner) str(key bool) ([]byte, error) {
 		case c == '"':
 			if key && !escaped {
 				v := s.data[s.mark:s.pos]
-				if s.r != nil {
-					v = bytes.Clone(v)
-				}
 				s.mark = -1
 				s.pos++
 				return v, nil
@@ -657,15 +731,15 @@ func (s *scanner) number() error {
 			return s.syntax("missing digits in exponent")
 		}
 	}
+	if s.err != nil {
+		return s.err
+	}
 	// Without an exponent, fewer than 300 characters is always finite
 	// (the largest float64 has 309 integer digits).
 	if text := s.data[s.mark:s.pos]; exp || len(text) >= 300 {
 		if _, err := strconv.ParseFloat(string(text), 64); err != nil {
 			return s.syntax("number %.40s is not a finite float64", text)
 		}
-	}
-	if s.err != nil {
-		return s.err
 	}
 	return nil
 }

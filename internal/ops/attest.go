@@ -181,7 +181,13 @@ type VerifyAttestationsResult struct {
 // the digest (referrers and cosign's legacy .att tag) and verifies those of
 // the policy's predicate type. Then it runs the checks over the verified
 // attestations; when checks fail the error is a *policy.Error naming them.
+// A policy WithoutPredicate (an SBOM of hundreds of megabytes verified in
+// memory independent of its size) admits no checks: they read the
+// predicates.
 func VerifyAttestations(ctx context.Context, c *store.Client, req VerifyAttestationsRequest) (*VerifyAttestationsResult, error) {
+	if req.Policy.WithoutPredicate && len(req.Checks) > 0 {
+		return nil, errors.New("the checks read the predicates: verify the attestations with them (not WithoutPredicate)")
+	}
 	if err := validateChecks(req.Checks, req.Policy.PredicateType); err != nil {
 		return nil, err
 	}

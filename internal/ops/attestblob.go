@@ -85,7 +85,7 @@ func AttestBlob(ctx context.Context, req AttestBlobRequest) (*AttestBlobResult, 
 	case len(req.Statement) > 0 && len(req.Predicate) > 0:
 		return nil, errors.New("give a statement or a predicate, not both")
 	case len(req.Statement) > 0:
-		parsed, err := attest.ParseStatement(req.Statement)
+		parsed, err := attest.CheckStatement(req.Statement)
 		if err != nil {
 			return nil, err
 		}

@@ -187,3 +187,21 @@ func TestSignedTimeIgnoresLaterTimestamps(t *testing.T) {
 		t.Fatalf("the re-stamped old attestation (signed %s) counts as newer than one signed %s", a.Signed, b.Signed)
 	}
 }
+
+// TestChecksNeedPredicates: checks read the predicates, so a request that
+// asks for the attestations without them and for checks is refused
+// before anything is fetched.
+func TestChecksNeedPredicates(t *testing.T) {
+	prov, err := slsa.NewCheck(slsa.Requirements{SourceURI: "github.com/org/app"}, slsa.Every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyAttestations(context.Background(), nil, VerifyAttestationsRequest{
+		Reference: policyImage,
+		Policy:    verify.AttestationPolicy{Authority: &verify.Keys{}, PredicateType: slsa.PredicateV1, WithoutPredicate: true},
+		Checks:    []policy.Check{prov},
+	})
+	if want := "the checks read the predicates: verify the attestations with them (not WithoutPredicate)"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}

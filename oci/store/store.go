@@ -287,7 +287,8 @@ type StreamedBundle struct {
 
 // AttestationsStreamed is Attestations, except that the bundle layers of
 // at least streamFrom bytes are not read: they are returned to be read as
-// streams.
+// streams, up to oci.MaxStreamedBundleSize (the verifier decides whether
+// one over oci.MaxBundleSize can be verified without holding it).
 func (c *Client) AttestationsStreamed(ctx context.Context, repo name.Repository, subject v1.Hash, streamFrom int64) ([]oci.Signature, []StreamedBundle, error) {
 	out, streamed, err := c.bundlesStreamed(ctx, repo, subject, streamFrom, nil)
 	if err != nil {
@@ -331,7 +332,7 @@ func (c *Client) bundlesStreamed(ctx context.Context, repo name.Repository, subj
 		if errors.Is(err, oci.ErrNotBundle) && !declared {
 			continue
 		}
-		if err == nil && layer.Size >= streamFrom && layer.Size <= oci.MaxBundleSize {
+		if err == nil && layer.Size >= streamFrom {
 			streamed = append(streamed, StreamedBundle{Source: src, Size: layer.Size, Open: func() (io.ReadCloser, error) {
 				return c.blobReader(ctx, repo, layer.Digest, layer.Size)
 			}})
@@ -532,8 +533,8 @@ func (c *Client) openBlob(ctx context.Context, repo name.Repository, d v1.Hash) 
 // blobReader fetches a blob as a stream whose end checks its size and
 // digest.
 func (c *Client) blobReader(ctx context.Context, repo name.Repository, d v1.Hash, size int64) (io.ReadCloser, error) {
-	if size < 0 || size > oci.MaxBundleSize {
-		return nil, fmt.Errorf("blob %s has size %d, outside 0..%d", d, size, oci.MaxBundleSize)
+	if size < 0 || size > oci.MaxStreamedBundleSize {
+		return nil, fmt.Errorf("blob %s has size %d, outside 0..%d", d, size, oci.MaxStreamedBundleSize)
 	}
 	if d.Algorithm != "sha256" {
 		return nil, fmt.Errorf("blob %s: unsupported digest algorithm", d)

@@ -16,6 +16,7 @@ import (
 
 	"hallmark.dev/attest"
 	"hallmark.dev/internal/testkit"
+	"hallmark.dev/oci"
 	"hallmark.dev/oci/store"
 )
 
@@ -305,5 +306,51 @@ func TestAttestationsStreamed(t *testing.T) {
 	tamper.Store(true)
 	if _, err := read(); err == nil || !strings.Contains(err.Error(), "sha256") {
 		t.Errorf("tampered layer: got %v, want a digest error", err)
+	}
+}
+
+// TestAttestationsStreamedOverMemoryLimit: a bundle layer over the limit
+// of a bundle held in memory is returned as a stream all the same, whole
+// and readable: a verifier that does not hold its payload reads it (up to
+// oci.MaxStreamedBundleSize), one that does refuses it by its size.
+func TestAttestationsStreamedOverMemoryLimit(t *testing.T) {
+	reg := testkit.StartMemoryRegistry(t, true)
+	ctx := context.Background()
+	c := store.New(store.Options{Timeout: 30 * time.Second})
+	reg.PushImage(t, "demo/app:v1", "app")
+	ref, err := c.ParseReference(reg.Host + "/demo/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, desc, err := c.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, oci.MaxBundleSize+1)
+	for i := range big {
+		big[i] = 'x'
+	}
+	if _, err := c.AttachBundle(ctx, d.Context(), desc, big, "https://cyclonedx.org/bom"); err != nil {
+		t.Fatal(err)
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, streamed, err := c.AttestationsStreamed(ctx, d.Context(), h, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 0 || len(streamed) != 1 || streamed[0].Size != int64(len(big)) {
+		t.Fatalf("got %d in memory (%v) and %d streamed, want the layer streamed", len(sigs), sigs, len(streamed))
+	}
+	rc, err := streamed[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	if err != nil || n != int64(len(big)) {
+		t.Errorf("streamed read: %d bytes, %v; want %d", n, err, len(big))
 	}
 }
