@@ -59,6 +59,15 @@ func VerifyStatementStreamed(digest string, bundleJSON []byte, a Authority, size
 	return o
 }
 
+// VerifyStatementWithoutPredicate is the path of a bundle read as a
+// stream of known size by a caller that does not read the predicate.
+func VerifyStatementWithoutPredicate(digest string, bundleJSON []byte, a Authority) Outcome {
+	src := BundleSource{Source: "b", Size: int64(len(bundleJSON)), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(bundleJSON)), nil
+	}}
+	return outcome(verifyStatementSource(digestTarget(digest), src, a, true))
+}
+
 // DigestOutcome is what the path of a large attestation verified without
 // its payload in memory made of a bundle: Undecided when it left it to the
 // in-memory path, with the rejection it would have given (Own) when the

@@ -38,9 +38,9 @@ import (
 // would check the envelope itself (pure Ed25519, ECDSA P-384 or P-521
 // certificates, a key ID another verifier would skip, Rekor v1 entries), a
 // payload not in canonical base64, a bundle with no DSSE payload, or any
-// rejection of a bundle small enough for the in-memory path, which then
-// gives the verdict and its error. Over the in-memory limits, its
-// rejections are final.
+// rejection of a bundle small enough for the in-memory path (but one that
+// changed between its two reads), which then gives the verdict and its
+// error. Over the in-memory limits, its rejections are final.
 //
 // It holds a chunk of the bundle, the bundle without its payload and the
 // statement without its predicate (each at most 16 MiB), and the keys of
@@ -73,9 +73,21 @@ func verifyStatementDigest(t target, src BundleSource, authority Authority) dige
 	var rest bytes.Buffer
 	first := &payloadChars{}
 	n, err := readSourceOnce(src, &rest, first)
+	// Any rejection of a bundle the in-memory path can read is left to
+	// that path, which gives the verdict and its error (the streamed path
+	// has bounds of its own, such as the bundle without its payload); a
+	// bundle that changed between two reads is refused here.
+	decide := func(step Step, err error) digestOutcome {
+		if n <= oci.MaxBundleSize && !errors.Is(err, errChanged) {
+			return digestOutcome{undecided: &SignatureError{Source: src.Source, Step: step, Err: err}, read: n}
+		}
+		return reject(step, err)
+	}
 	switch {
 	case errors.Is(err, errNotCanonical):
 		return digestOutcome{undecided: err, read: n}
+	case err != nil && src.Size >= 0 && src.Size <= oci.MaxBundleSize:
+		return digestOutcome{undecided: &SignatureError{Source: src.Source, Step: StepBundle, Err: err}, read: n}
 	case err != nil:
 		return reject(StepBundle, err)
 	case !first.done:
@@ -84,18 +96,18 @@ func verifyStatementDigest(t target, src BundleSource, authority Authority) dige
 	out := digestOutcome{read: n}
 	b, err := parseBundleRest(rest.Bytes(), first)
 	if err != nil {
-		return reject(StepBundle, err)
+		return decide(StepBundle, err)
 	}
 	d, err := newDSSEBundle(b, nil)
 	if err != nil {
-		return reject(StepBundle, err)
+		return decide(StepBundle, err)
 	}
 	if d.payloadType != attest.PayloadType {
-		return reject(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", d.payloadType, attest.PayloadType))
+		return decide(StepPayload, fmt.Errorf("DSSE payload type %q, want %q", d.payloadType, attest.PayloadType))
 	}
 	d.digestOnly, d.payloadLen = true, first.decodedLen()
 	if d.payloadLen > attest.MaxStreamedPayloadSize {
-		return reject(StepBundle, fmt.Errorf("DSSE payload is %d bytes, over the %d byte limit", d.payloadLen, attest.MaxStreamedPayloadSize))
+		return decide(StepBundle, fmt.Errorf("DSSE payload is %d bytes, over the %d byte limit", d.payloadLen, attest.MaxStreamedPayloadSize))
 	}
 	hs, ok := authority.paeHashes(d)
 	if !ok {
@@ -106,7 +118,7 @@ func verifyStatementDigest(t target, src BundleSource, authority Authority) dige
 	// Second read: the payload into the PAE digests and the statement.
 	st, stErr, err := readPayloadDigests(src, rest.Bytes(), first, d, hs)
 	if err != nil {
-		return reject(StepBundle, err)
+		return decide(StepBundle, err)
 	}
 	d.statement = st
 	out.st, _, out.signer, out.serr = checkStatement(t, src.Source, signed{entity: b, dsse: d}, nil, st, stErr, authority)

@@ -256,6 +256,30 @@ func firstRejection(err error) (*verify.SignatureError, bool) {
 // memory, on its own, refuses a payload changed at its start, middle or
 // end, a changed signature and a statement about another artifact, with
 // the step and message of the in-memory path.
+// TestDigestOnlyLeavesSmallBundles: a bundle the in-memory path can read
+// gets that path's verdict, even when the streamed path would refuse it
+// for its own bounds (here over 16 MiB outside the payload, as JSON
+// whitespace), so --output text and --output json agree.
+func TestDigestOnlyLeavesSmallBundles(t *testing.T) {
+	s := genKey(t, keys.ECDSAP256)
+	kp, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verify.NewKeys(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := signRaw(t, kp, attest.PayloadType, []byte(stmt(digestA, `{}`)), sign.Options{})
+	padded := append([]byte("{"+strings.Repeat(" ", 17<<20)), good[1:]...)
+	if full := verify.VerifyStatementInMemory(digestA, padded, ks); full.Err != nil {
+		t.Fatalf("in memory: %v", full.Err)
+	}
+	if got := verify.VerifyStatementWithoutPredicate(digestA, padded, ks); got.Err != nil {
+		t.Fatalf("without the predicate: step %q: %v, want it verified as in memory", got.Step, got.Err)
+	}
+}
+
 func TestDigestOnlyRejections(t *testing.T) {
 	flipAt := func(t *testing.T, b []byte, at func(n int) int) []byte {
 		return lite.EditJSON(t, b, func(m map[string]any) {

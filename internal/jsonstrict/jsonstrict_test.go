@@ -284,6 +284,8 @@ func TestStreamMaxHeld(t *testing.T) {
 		{"many keys", `{"p":{` + keys(100) + `}}`, ErrTooLarge},
 		{"many keys in turn", `[` + strings.Repeat(`{`+keys(10)+`},`, 100) + `{}]`, nil},
 		{"long key", `{"` + long + `":1}`, ErrTooLarge},
+		{"long key with an escape", `{"\u0041` + long + `":1}`, ErrTooLarge},
+		{"long key with an escape at its end", `{"` + long + `\u0041":1}`, ErrTooLarge},
 		{"long value", `{"k":"` + long + `"}`, nil},
 		{"long number", `[0.` + strings.Repeat("1", 2000) + `]`, ErrTooLarge},
 		{"nested", `{` + keys(10) + `,"n":{` + keys(10) + `,"m":{` + keys(10) + `}}}`, ErrTooLarge},
@@ -291,6 +293,12 @@ func TestStreamMaxHeld(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := Stream{MaxHeld: 1500}
+			if tt.name == "long key with an escape" {
+				// Inside an elided value nothing is written out, so only
+				// MaxHeld bounds a key that is decoded as it is read.
+				st.Elide, st.Placeholder = Path{{Key: "p"}}, []byte("{}")
+				tt.in = `{"p":` + tt.in + `}`
+			}
 			_, err := st.ReadFrom(iotest.OneByteReader(strings.NewReader(tt.in)))
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("got %v, want %v", err, tt.want)
@@ -304,6 +312,40 @@ func TestStreamMaxHeld(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStreamMaxHeldEscapedKey: a key with an escape is decoded as it is
+// read; MaxHeld stops it there, not once the whole key is held, also inside
+// an elided value, which nothing else bounds.
+func TestStreamMaxHeldEscapedKey(t *testing.T) {
+	const size = 8 << 20
+	for _, elide := range []bool{false, true} {
+		in := `{"\u0041` + strings.Repeat("A", size) + `":1}`
+		st := Stream{MaxHeld: 1500}
+		if elide {
+			in = `{"p":` + in + `}`
+			st.Elide, st.Placeholder = Path{{Key: "p"}}, []byte("{}")
+		}
+		r := &countingReader{r: strings.NewReader(in)}
+		_, err := st.ReadFrom(r)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("elide %v: got %v, want %v", elide, err, ErrTooLarge)
+		}
+		if r.n > 1<<20 {
+			t.Errorf("elide %v: read %d bytes of a %d-byte key before refusing it, want it refused within 1 MiB", elide, r.n, size)
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // FuzzCheck checks the rules against encoding/json, and the stream

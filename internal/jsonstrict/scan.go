@@ -567,6 +567,11 @@ func (s *scanner) str(key bool) ([]byte, error) {
 		}
 		if escaped {
 			out = append(out, s.data[start:s.pos]...)
+			// A key decoded as it is read is held in out, not in the
+			// buffer that fill bounds: bound it here.
+			if s.maxHeld > 0 && s.held+int64(len(out)) > s.maxHeld {
+				return nil, s.fail(ErrTooLarge, fmt.Sprintf("a key over %d bytes", s.maxHeld-s.held))
+			}
 		}
 		if !s.more() {
 			s.mark = -1
