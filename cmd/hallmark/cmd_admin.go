@@ -48,18 +48,9 @@ HALLMARK_OBJECT_STORE override the file.`,
 				return fmt.Errorf("%s: %w", to, err)
 			}
 			cfg := server.ConfigFromEnv(e.lookupEnv).Or(file)
-			if cfg.Database == "" || cfg.ObjectStore == "" {
-				return withHint(fmt.Errorf("%s names no database and object store", to), "a replica set configuration has database: mysql://… and objectStore: s3://…")
-			}
-			if cfg.ObjectStoreCredentials.AccessKeyID == "" || cfg.ObjectStoreCredentials.SecretAccessKey == "" {
-				return withHint(errors.New("no object store credentials"), "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-			}
 			rep, err := server.Migrate(cmd.Context(), from, cfg)
-			if errors.Is(err, server.ErrServing) {
-				return withHint(err, "stop hallmark serve on %s first: the copy must see every entry it acknowledged", from)
-			}
 			if err != nil {
-				return err
+				return serverError(err)
 			}
 			if output == "json" {
 				return e.json(rep)

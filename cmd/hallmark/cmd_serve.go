@@ -60,15 +60,6 @@ precedence over the environment, which takes precedence over the file.`,
 				}
 			}
 			cfg = cfg.Or(server.ConfigFromEnv(e.lookupEnv)).Or(file)
-			if cfg.DataDir == "" {
-				return withHint(errors.New("no data directory"), "pass --data DIR (created if missing)")
-			}
-			if (cfg.Database == "") != (cfg.ObjectStore == "") {
-				return withHint(errors.New("a replica set needs both a database and an object store"), "pass --database mysql://USER:PASSWORD@HOST:PORT/DB and --object-store 's3://BUCKET?endpoint=URL&path-style=true&region=REGION', or neither")
-			}
-			if cfg.ObjectStore != "" && (cfg.ObjectStoreCredentials.AccessKeyID == "" || cfg.ObjectStoreCredentials.SecretAccessKey == "") {
-				return withHint(errors.New("no object store credentials"), "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-			}
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
@@ -77,7 +68,7 @@ precedence over the environment, which takes precedence over the file.`,
 			cfg.PKCS11 = e.pkcs11Options()
 			s, err := server.New(cmd.Context(), cfg)
 			if err != nil {
-				return keyError(err)
+				return serverError(keyError(err))
 			}
 			if host, _, err := net.SplitHostPort(s.Addr().String()); err == nil && !store.IsLoopback(host) {
 				e.warn("listening on %s, off loopback: the registry has no authentication and no TLS; anyone who reaches it can push, re-tag and delete", s.Addr())
@@ -115,4 +106,21 @@ func parseIssuer(spec string) (identity.Issuer, error) {
 		return identity.Issuer{}, withHint(errors.New("--oidc-issuer "+spec+": want TYPE=URL"), "for example --oidc-issuer github-workflow=https://token.actions.githubusercontent.com")
 	}
 	return identity.Issuer{Type: typ, URL: u}, nil
+}
+
+// serverError adds to a configuration that cannot run what to pass.
+func serverError(err error) error {
+	switch {
+	case errors.Is(err, server.ErrNoDataDir):
+		return withHint(err, "pass --data DIR (created if missing)")
+	case errors.Is(err, server.ErrHalfReplicaSet):
+		return withHint(err, "pass --database mysql://USER:PASSWORD@HOST:PORT/DB and --object-store 's3://BUCKET?endpoint=URL&path-style=true&region=REGION', or neither")
+	case errors.Is(err, server.ErrNoObjectStoreCredentials):
+		return withHint(err, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	case errors.Is(err, server.ErrNoReplicaSet):
+		return withHint(err, "a replica set configuration has database: mysql://… and objectStore: s3://…")
+	case errors.Is(err, server.ErrServing):
+		return withHint(err, "stop hallmark serve on its data directory first: the copy must see every entry it acknowledged")
+	}
+	return err
 }

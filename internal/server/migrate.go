@@ -45,6 +45,10 @@ type MigratedLog struct {
 // ErrServing means a server runs on the data directory being migrated.
 var ErrServing = errors.New("a server is running on the data directory")
 
+// ErrNoReplicaSet: a migration's destination names no database and object
+// store.
+var ErrNoReplicaSet = errors.New("the destination names no database and object store")
+
 // Migrate copies the embedded store of a data directory (a server that
 // ran without Database and ObjectStore, now stopped) to the database and
 // object store of to, for a replica set to serve:
@@ -67,8 +71,8 @@ var ErrServing = errors.New("a server is running on the data directory")
 // of it). Migrate may run again after a failure; start no replica until
 // it has succeeded.
 func Migrate(ctx context.Context, from string, to Config) (*MigrateReport, error) {
-	if to.Database == "" || to.ObjectStore == "" {
-		return nil, errors.New("migrate: the destination needs a database and an object store")
+	if to.Database == "" && to.ObjectStore == "" {
+		return nil, fmt.Errorf("migrate: %w", ErrNoReplicaSet)
 	}
 	if err := checkReplicaConfig(to); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)

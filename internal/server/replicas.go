@@ -26,10 +26,19 @@ var (
 	_ ctlog.Storage     = (*sharedstore.LogStorage)(nil)
 )
 
+// Configurations that cannot run, for callers to explain.
+var (
+	// ErrHalfReplicaSet: a database without an object store, or the other
+	// way round.
+	ErrHalfReplicaSet = errors.New("a replica set needs both a database and an object store")
+	// ErrNoObjectStoreCredentials: an object store without an access key.
+	ErrNoObjectStoreCredentials = errors.New("no object store credentials")
+)
+
 // checkReplicaConfig refuses half a replica set.
 func checkReplicaConfig(cfg Config) error {
 	if (cfg.Database == "") != (cfg.ObjectStore == "") {
-		return errors.New("server: a replica set needs both a database and an object store (or neither, for the embedded store in the data directory)")
+		return fmt.Errorf("server: %w (or neither, for the embedded store in the data directory)", ErrHalfReplicaSet)
 	}
 	if cfg.Database != "" {
 		if _, err := sharedstore.ParseDatabase(cfg.Database); err != nil {
@@ -39,7 +48,7 @@ func checkReplicaConfig(cfg Config) error {
 			return fmt.Errorf("server: %w", err)
 		}
 		if cfg.ObjectStoreCredentials.AccessKeyID == "" || cfg.ObjectStoreCredentials.SecretAccessKey == "" {
-			return errors.New("server: the object store needs credentials: an access key ID and a secret access key")
+			return fmt.Errorf("server: %w: the object store needs an access key ID and a secret access key", ErrNoObjectStoreCredentials)
 		}
 	}
 	return nil

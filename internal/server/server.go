@@ -173,6 +173,9 @@ type Server struct {
 	http *http.Server // set by Serve
 }
 
+// ErrNoDataDir: a configuration without a data directory.
+var ErrNoDataDir = errors.New("no data directory")
+
 // New listens on cfg.Addr and builds the services on cfg.DataDir. Serve
 // serves them; Close releases them if Serve is never called.
 //
@@ -181,7 +184,7 @@ type Server struct {
 // is written to cfg.DataDir, so a corrected start on it finds it as it was.
 func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
-		return nil, errors.New("server: no data directory")
+		return nil, fmt.Errorf("server: %w", ErrNoDataDir)
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
