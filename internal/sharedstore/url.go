@@ -92,55 +92,86 @@ const DefaultRegion = "us-east-1"
 func ParseObjectStore(raw string) (ObjectStore, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return ObjectStore{}, fmt.Errorf("object store url %q: not a URL (want s3://BUCKET?endpoint=URL&path-style=true&region=REGION)", raw)
+		return ObjectStore{}, fmt.Errorf("object store url %s: not a URL (want s3://BUCKET?endpoint=URL&path-style=true&region=REGION)", Redact(raw))
 	}
 	if u.Scheme != "s3" {
-		return ObjectStore{}, fmt.Errorf("object store url %q: scheme %q, want s3://BUCKET", raw, u.Scheme)
+		return ObjectStore{}, fmt.Errorf("object store url %s: scheme %q, want s3://BUCKET", Redact(raw), u.Scheme)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
-		return ObjectStore{}, fmt.Errorf("object store url %q: want s3://BUCKET with no user, path or fragment (credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", raw)
+		return ObjectStore{}, fmt.Errorf("object store url %s: want s3://BUCKET with no user, path or fragment (credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", Redact(raw))
 	}
 	if !bucketName.MatchString(u.Host) {
-		return ObjectStore{}, fmt.Errorf("object store url %q: bucket name %q is not a valid S3 bucket name", raw, u.Host)
+		return ObjectStore{}, fmt.Errorf("object store url %s: bucket name %q is not a valid S3 bucket name", Redact(raw), u.Host)
 	}
 	o := ObjectStore{Bucket: u.Host, Region: DefaultRegion}
 	for k, v := range u.Query() {
 		if len(v) != 1 {
-			return ObjectStore{}, fmt.Errorf("object store url %q: parameter %q given %d times", raw, k, len(v))
+			return ObjectStore{}, fmt.Errorf("object store url %s: parameter %q given %d times", Redact(raw), k, len(v))
 		}
 		switch k {
 		case "endpoint":
 			e, err := url.Parse(v[0])
 			if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || e.User != nil || e.RawQuery != "" || (e.Path != "" && e.Path != "/") {
-				return ObjectStore{}, fmt.Errorf("object store url %q: endpoint %q: want http(s)://HOST[:PORT]", raw, v[0])
+				return ObjectStore{}, fmt.Errorf("object store url %s: endpoint %s: want http(s)://HOST[:PORT]", Redact(raw), Redact(v[0]))
 			}
 			o.Endpoint = strings.TrimSuffix(v[0], "/")
 		case "path-style":
 			b, err := strconv.ParseBool(v[0])
 			if err != nil {
-				return ObjectStore{}, fmt.Errorf("object store url %q: path-style %q: want true or false", raw, v[0])
+				return ObjectStore{}, fmt.Errorf("object store url %s: path-style %q: want true or false", Redact(raw), v[0])
 			}
 			o.PathStyle = b
 		case "region":
 			if v[0] == "" {
-				return ObjectStore{}, fmt.Errorf("object store url %q: empty region", raw)
+				return ObjectStore{}, fmt.Errorf("object store url %s: empty region", Redact(raw))
 			}
 			o.Region = v[0]
 		default:
-			return ObjectStore{}, fmt.Errorf("object store url %q: unknown parameter %q (endpoint, path-style and region are accepted)", raw, k)
+			return ObjectStore{}, fmt.Errorf("object store url %s: unknown parameter %q (endpoint, path-style and region are accepted)", Redact(raw), k)
 		}
 	}
 	return o, nil
 }
 
-// Redact returns a database URL with its password replaced, for messages.
+// Redact returns a database or object store URL for messages: rebuilt
+// from its parsed parts, with the password (an object store's whole user
+// part) replaced and the values of the parameters that may be secrets
+// withheld; a URL whose user part did not parse as one, or that does not
+// parse at all, is withheld whole.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "(unparsable url)"
+		return "(a URL that does not parse, withheld)"
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if _, rest, ok := strings.Cut(raw, "://"); ok && u.User == nil && strings.Contains(rest, "@") {
+		return "(a URL with an @ outside its user part, withheld: it may hold a password)"
 	}
-	return u.String()
+	out := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	switch {
+	case u.User == nil:
+	case u.Scheme != "mysql":
+		out.User = url.User("xxxxx")
+	default:
+		if _, ok := u.User.Password(); ok {
+			out.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			out.User = url.User(u.User.Username())
+		}
+	}
+	q := url.Values{}
+	for k, vs := range u.Query() {
+		for _, v := range vs {
+			if !safeParameters[k] {
+				v = "xxxxx"
+			} else if k == "endpoint" {
+				v = Redact(v)
+			}
+			q.Add(k, v)
+		}
+	}
+	out.RawQuery = q.Encode()
+	return out.String()
 }
+
+// safeParameters are the parameters whose values hold no secret.
+var safeParameters = map[string]bool{"tls": true, "endpoint": true, "path-style": true, "region": true}

@@ -87,6 +87,52 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestErrorsWithholdSecrets: no error of a malformed URL repeats a
+// password or a key, wherever the user put it: in the query, in a password
+// url.Parse does not see as one, in an object store's user part or in its
+// endpoint.
+func TestErrorsWithholdSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		url, wantErr string
+		parse        func(string) error
+	}{
+		{"mysql://hallmark@db:3306/hallmark?password=S3CRET", `parameter "password"`, parseDatabase},
+		{"mysql://hallmark:8812/Xy9S3CRET@db/hm", "no user", parseDatabase},
+		{"mysql://hm:S3CRET@db/hallmark#S3CRET", "unexpected fragment", parseDatabase},
+		{"postgres://hm:S3CRET@db/hallmark?x=S3CRET", `scheme "postgres"`, parseDatabase},
+		{"s3://AKIAX:S3CRET@bucket", "no user", parseObjectStore},
+		{"s3://bucket?secret_key=S3CRET", `unknown parameter "secret_key"`, parseObjectStore},
+		{"s3://bucket?endpoint=http://u:S3CRET@minio:9000", "want http(s)://HOST[:PORT]", parseObjectStore},
+		{"s3://bucket?region=&k=S3CRET", "", parseObjectStore},
+		{"gs://AKIAX:S3CRET@bucket", `scheme "gs"`, parseObjectStore},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			err := tc.parse(tc.url)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "S3CRET") {
+				t.Fatalf("the error repeats the secret: %v", err)
+			}
+		})
+	}
+	for _, raw := range []string{"mysql://hallmark:8812/Xy9S3CRET@db/hm", "mysql://hm:S3CRET@db/h?password=S3CRET", "s3://AKIAX:S3CRET@bucket"} {
+		if got := sharedstore.Redact(raw); strings.Contains(got, "S3CRET") {
+			t.Errorf("Redact(%q) = %q, repeats the secret", raw, got)
+		}
+	}
+}
+
+func parseDatabase(raw string) error {
+	_, err := sharedstore.ParseDatabase(raw)
+	return err
+}
+
+func parseObjectStore(raw string) error {
+	_, err := sharedstore.ParseObjectStore(raw)
+	return err
+}
+
 func TestOpenRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
