@@ -119,6 +119,8 @@ func serverError(err error) error {
 		return withHint(err, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	case errors.Is(err, server.ErrNoReplicaSet):
 		return withHint(err, "a replica set configuration has database: mysql://… and objectStore: s3://…")
+	case errors.Is(err, server.ErrDestinationServed):
+		return withHint(err, "migrate into a new database and bucket; a replica set that has served keeps its own state")
 	case errors.Is(err, server.ErrServing):
 		return withHint(err, "stop hallmark serve on its data directory first: the copy must see every entry it acknowledged")
 	}

@@ -45,6 +45,10 @@ type MigratedLog struct {
 // ErrServing means a server runs on the data directory being migrated.
 var ErrServing = errors.New("a server is running on the data directory")
 
+// ErrDestinationServed: a replica has started on a migration's
+// destination.
+var ErrDestinationServed = errors.New("a replica set has already served from the destination")
+
 // ErrNoReplicaSet: a migration's destination names no database and object
 // store.
 var ErrNoReplicaSet = errors.New("the destination names no database and object store")
@@ -106,6 +110,11 @@ func Migrate(ctx context.Context, from string, to Config) (*MigrateReport, error
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	defer shared.Close()
+	if at, ok, err := shared.Recorded(ctx, replicaStarted); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	} else if ok {
+		return nil, fmt.Errorf("migrate: %w (first replica started at %s): copying now would roll back what it has served since", ErrDestinationServed, at)
+	}
 	rep := &MigrateReport{}
 
 	if rep.Log, err = migrateLog(ctx, shared.Log("log"), filepath.Join(from, "log"), "log-key.pem", false); err != nil {
@@ -182,6 +191,17 @@ func migrateLog(ctx context.Context, st *sharedstore.LogStorage, dir, keyFile st
 		return nil, fmt.Errorf("migrate: %w", err)
 	} else if !ok {
 		return nil, fmt.Errorf("migrate: %w: the destination holds a log of another key than %s", ErrNotReplica, filepath.Join(dir, keyFile))
+	}
+	// A log already there must be this one, as an interrupted migration
+	// left it: anything else would be overwritten or never finish.
+	dest, err := st.Read(ctx, "checkpoint")
+	switch {
+	case err == nil && bytes.Equal(dest, raw):
+		return &MigratedLog{Size: cp.Size, Root: hex.EncodeToString(cp.Hash)}, nil
+	case err == nil:
+		return nil, fmt.Errorf("migrate: %w: the destination's %s has another checkpoint than the source's (size %d)", ErrNotReplica, dir, cp.Size)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	if err := st.Import(ctx, tiles, raw, cp.Size, cp.Hash, ct, !ct); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)

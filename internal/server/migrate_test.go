@@ -95,4 +95,36 @@ func TestMigrate(t *testing.T) {
 	if d, err := got.Digest(); err != nil || d != want {
 		t.Fatalf("the migrated image: %s (%v), want %s", d, err, want)
 	}
+	// Once a replica has started, migrating again would roll back what
+	// the replica set served since (tags, deletions, the logs' trees).
+	if _, err := server.Migrate(context.Background(), dir, to); !errors.Is(err, server.ErrDestinationServed) || !strings.Contains(err.Error(), "copying now would roll back what it has served since") {
+		t.Fatalf("migrating into a replica set that has served: got %v, want ErrDestinationServed", err)
+	}
+}
+
+// TestMigrateRefusesAnotherLog: a destination whose log holds another
+// checkpoint than the source's (here a larger tree of the same key, as a
+// source copied before it logged more) is refused before anything is
+// copied, where tessera's import would wait forever or overwrite it.
+func TestMigrateRefusesAnotherLog(t *testing.T) {
+	dir, addr := t.TempDir(), testkit.FreeAddr(t)
+	old := testkit.StartStackIn(t, dir, addr, nil)
+	old.SignKeylessBlob(t, "dev@example.com", []byte{1})
+	old.Server.Close()
+	early := t.TempDir()
+	testkit.CopyDir(t, dir, early)
+	grown := testkit.StartStackIn(t, dir, addr, nil)
+	grown.SignKeylessBlob(t, "dev@example.com", []byte{2})
+	grown.Server.Close()
+
+	db, bucket := testkit.SharedDatabase(t), testkit.SharedBucket(t)
+	var to server.Config
+	testkit.SharedConfig(db, bucket, "http://127.0.0.1:1")("", &to)
+	if _, err := server.Migrate(context.Background(), dir, to); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.Migrate(context.Background(), early, to)
+	if !errors.Is(err, server.ErrNotReplica) || !strings.Contains(err.Error(), "has another checkpoint than the source's (size 1)") {
+		t.Fatalf("migrating an older copy over a larger log: got %v, want ErrNotReplica naming the checkpoint", err)
+	}
 }

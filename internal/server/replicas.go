@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"hallmark.dev/internal/ctlog"
 	"hallmark.dev/internal/logserver"
@@ -71,9 +72,18 @@ func (s *Server) openShared(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.shared = st
+	// Recorded before the replica writes anything: a migration into a
+	// replica set that has served would roll back what it served since.
+	if _, err := st.Claim(ctx, replicaStarted, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	s.cfg.Logger.InfoContext(ctx, "replica set storage", "store", st.Describe())
 	return nil
 }
+
+// replicaStarted is recorded in the replica set's identity by the first
+// replica to start, with the time.
+const replicaStarted = "replica-started"
 
 // logConfig puts the transparency log on the shared storage, when there is
 // one, with batches the database takes in one statement.

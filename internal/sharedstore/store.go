@@ -228,6 +228,19 @@ func (s *Store) Claim(ctx context.Context, name string, value []byte) ([]byte, e
 	return got, nil
 }
 
+// Recorded returns the value recorded under name, and whether there is one.
+func (s *Store) Recorded(ctx context.Context, name string) ([]byte, bool, error) {
+	var got []byte
+	err := s.DB.QueryRowContext(ctx, "SELECT value FROM hallmark_identity WHERE name = ?", name).Scan(&got)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("sharedstore: reading %s: %w", name, err)
+	}
+	return got, true, nil
+}
+
 // Replace changes the value recorded under name from old to value, and
 // reports whether it did: false means another value than old is recorded.
 func (s *Store) Replace(ctx context.Context, name string, old, value []byte) (bool, error) {
