@@ -72,6 +72,15 @@ func (s *Server) openShared(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.shared = st
+	// The public URL names the logs (their origins) and the OIDC issuer:
+	// one replica set, one URL, recorded before any log is opened.
+	url, err := st.Claim(ctx, "public-url", []byte(s.cfg.PublicURL))
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if string(url) != s.cfg.PublicURL {
+		return fmt.Errorf("server: %w: the replica set serves at %s, this replica at %s: give every replica the same --public-url", ErrNotReplica, url, s.cfg.PublicURL)
+	}
 	// Recorded before the replica writes anything: a migration into a
 	// replica set that has served would roll back what it served since.
 	if _, err := st.Claim(ctx, replicaStarted, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {

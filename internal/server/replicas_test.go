@@ -197,6 +197,18 @@ func TestReplicaIdentity(t *testing.T) {
 		})
 	}
 
+	// Another public URL would publish the same log under another origin.
+	t.Run("another public URL", func(t *testing.T) {
+		dir := t.TempDir()
+		testkit.CopyDir(t, first, dir)
+		cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, DevOIDC: true}
+		testkit.SharedConfig(db, bucket, "http://127.0.0.1:1")("", &cfg)
+		_, err := server.New(context.Background(), cfg)
+		if !errors.Is(err, server.ErrNotReplica) || !strings.Contains(err.Error(), "the replica set serves at "+lb.URL+", this replica at http://127.0.0.1:1") {
+			t.Fatalf("got %v, want ErrNotReplica naming both URLs", err)
+		}
+	})
+
 	t.Run("CA rotation", func(t *testing.T) {
 		a.Server.Close()
 		if _, err := server.RotateCA(first, time.Now()); err != nil {
