@@ -343,15 +343,7 @@ func TestPathsKeyless(t *testing.T) {
 
 func TestPathsKeysWithLog(t *testing.T) {
 	st := startStack(t)
-	s := genKey(t, keys.ECDSAP256)
-	kp, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, ks := keyedPair(t)
 	for _, c := range []struct {
 		name           string
 		log, timestamp bool
@@ -367,7 +359,7 @@ func TestPathsKeysWithLog(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			opts, err := sign.Services{Config: st.sc, Key: s.Public(), Log: c.log, Timestamp: c.timestamp}.Options(time.Now())
+			opts, err := sign.Services{Config: st.sc, Key: kp.GetPublicKey(), Log: c.log, Timestamp: c.timestamp}.Options(time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -261,15 +261,7 @@ func firstRejection(err error) (*verify.SignatureError, bool) {
 // for its own bounds (here over 16 MiB outside the payload, as JSON
 // whitespace), so --output text and --output json agree.
 func TestDigestOnlyLeavesSmallBundles(t *testing.T) {
-	s := genKey(t, keys.ECDSAP256)
-	kp, err := sign.NewKeySigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := verify.NewKeys(s.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, ks := keyedPair(t)
 	good := signRaw(t, kp, attest.PayloadType, []byte(stmt(digestA, `{}`)), sign.Options{})
 	padded := append([]byte("{"+strings.Repeat(" ", 17<<20)), good[1:]...)
 	if full := verify.VerifyStatementInMemory(digestA, padded, ks); full.Err != nil {
@@ -320,15 +312,7 @@ func TestDigestOnlyRejections(t *testing.T) {
 		}
 	}
 	t.Run("key", func(t *testing.T) {
-		s := genKey(t, keys.ECDSAP256)
-		kp, err := sign.NewKeySigner(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ks, err := verify.NewKeys(s.Public())
-		if err != nil {
-			t.Fatal(err)
-		}
+		kp, ks := keyedPair(t)
 		check(t, ks, kp, sign.Options{}, verify.StepSignature, verify.StepSignature)
 	})
 	t.Run("keyless", func(t *testing.T) {
@@ -348,4 +332,19 @@ func TestDigestOnlyRejections(t *testing.T) {
 			check(t, tk, kp, opts, verify.StepSignature, verify.StepTimestamp)
 		})
 	})
+}
+
+// keyedPair is an ECDSA P-256 key signer and the verifier of its key.
+func keyedPair(t *testing.T) (sgsign.Keypair, *verify.Keys) {
+	t.Helper()
+	s := genKey(t, keys.ECDSAP256)
+	kp, err := sign.NewKeySigner(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := verify.NewKeys(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, ks
 }
